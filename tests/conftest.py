@@ -1,0 +1,31 @@
+"""Shared fixtures: where the real data lives, and the cards."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_ROOT", REPO.parent / "shared" / "data"))
+
+
+def data_available() -> bool:
+    return DATA_ROOT.is_dir()
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real image sets (../shared/data); tests that need them skip when they are absent."""
+    if not data_available():
+        pytest.skip(f"real data not found at {DATA_ROOT}")
+    return DATA_ROOT
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep what a person may want to look at afterwards (screenshots, reports)."""
+    path = REPO / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
