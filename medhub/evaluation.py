@@ -1,0 +1,246 @@
+"""Evaluate a model on a folder of labelled images, through the same path the app uses.
+
+`evaluate_dir` walks DATA_DIR (one sub-folder per label; names match the card's label ids or their
+aliases, case-insensitively; a subset of labels may be present), decodes every file with the input
+gate, predicts with the model's `Predictor` and computes `compute_metrics`. A split file
+(`training/splits/<id>.csv`) can restrict the files to one subset (e.g. the test split).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medhub.cards import ModelCard
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".dcm"}
+ECE_BINS = 10
+
+
+class EvaluationError(ValueError):
+    """The data directory or split file cannot be evaluated as given."""
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    label: str  # card label id
+
+
+def folder_to_label(card: ModelCard) -> dict[str, str]:
+    """Lower-cased folder name -> card label id (label ids and their aliases)."""
+    mapping: dict[str, str] = {}
+    for label in card.labels:
+        for name in (label.id, *label.aliases):
+            mapping[name.lower()] = label.id
+    return mapping
+
+
+def _split_filter(split_file: Path, subset: str) -> Callable[[Path], bool]:
+    """A predicate keeping the files a split file assigns to `subset`.
+
+    Split files list paths relative to the shared data root (e.g. `melanoma/benign/x.jpg`); a file
+    matches when its path ends with one of them, so DATA_DIR can be any folder inside that root.
+    """
+    wanted: set[tuple[str, ...]] = set()
+    with open(split_file, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["split"] == subset:
+                wanted.add(tuple(Path(row["path"]).parts))
+    if not wanted:
+        raise EvaluationError(f"{split_file} has no rows in split '{subset}'")
+    depth = max(len(p) for p in wanted)
+
+    def keep(path: Path) -> bool:
+        parts = path.resolve().parts
+        return any(parts[-k:] in wanted for k in range(1, min(depth, len(parts)) + 1))
+
+    return keep
+
+
+def collect_cases(
+    card: ModelCard,
+    data_dir: Path,
+    split_file: Path | None = None,
+    subset: str = "test",
+    limit_per_label: int | None = None,
+) -> list[Case]:
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise EvaluationError(f"{data_dir} is not a directory")
+    mapping = folder_to_label(card)
+    keep = _split_filter(Path(split_file), subset) if split_file else (lambda p: True)
+    cases: list[Case] = []
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        label = mapping.get(folder.name.lower())
+        if label is None:
+            continue
+        files = sorted(
+            p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        files = [p for p in files if keep(p)]
+        if limit_per_label:
+            files = files[:limit_per_label]
+        cases.extend(Case(p, label) for p in files)
+    if not cases:
+        known = ", ".join(sorted(mapping))
+        raise EvaluationError(f"no labelled images under {data_dir} (folders must be named: {known})")
+    return cases
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label ECE with equal-width bins: sum over bins of |accuracy - confidence| * share."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = index == b
+        if sel.any():
+            ece += abs(correct[sel].mean() - confidence[sel].mean()) * sel.mean()
+    return float(ece)
+
+
+def reliability_curve(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        sel = index == b
+        if sel.any():
+            rows.append(
+                {
+                    "bin": [float(edges[b]), float(edges[b + 1])],
+                    "confidence": float(confidence[sel].mean()),
+                    "accuracy": float(correct[sel].mean()),
+                    "count": int(sel.sum()),
+                }
+            )
+    return rows
+
+
+def compute_metrics(card: ModelCard, y_true: Iterable[str], probs: np.ndarray) -> dict[str, Any]:
+    """Metrics of one model on labelled cases, with the card's own decision rule."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
+    from medhub.inference import decide
+
+    labels = card.label_ids
+    y = np.array([labels.index(t) for t in y_true])
+    probs = np.asarray(probs, dtype=np.float64)
+    pred = np.array([labels.index(decide(card, row)) for row in probs])
+    present = sorted(set(y.tolist()))
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, pred, labels=list(range(len(labels))), zero_division=0
+    )
+    per_class = {
+        labels[i]: {
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4),
+            "support": int(support[i]),
+        }
+        for i in range(len(labels))
+    }
+    balanced = float(np.mean([recall[i] for i in present]))
+
+    auroc: float | None
+    if card.is_binary:
+        pos = card.positive_index
+        positives = y == pos
+        auroc = float(roc_auc_score(positives, probs[:, pos])) if 0 < positives.sum() < len(y) else None
+    else:
+        scores = [
+            roc_auc_score(y == i, probs[:, i]) for i in present if 0 < (y == i).sum() < len(y)
+        ]
+        auroc = float(np.mean(scores)) if scores else None
+
+    confidence = probs[np.arange(len(pred)), pred]
+    correct = (pred == y).astype(np.float64)
+    return {
+        "model_id": card.id,
+        "n": int(len(y)),
+        "accuracy": round(float(correct.mean()), 4),
+        "balanced_accuracy": round(balanced, 4),
+        "auroc": round(auroc, 4) if auroc is not None else None,
+        "ece": round(expected_calibration_error(confidence, correct), 4),
+        "per_class": per_class,
+        "confusion_matrix": confusion_matrix(y, pred, labels=list(range(len(labels)))).tolist(),
+        "labels": labels,
+        "threshold": card.threshold,
+        "positive_class": card.positive_class,
+        "reliability": reliability_curve(confidence, correct),
+    }
+
+
+def save_reliability_plot(metrics: dict[str, Any], path: Path, title: str = "") -> None:
+    """Reliability diagram (top-label confidence vs accuracy) with the ECE in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = metrics["reliability"]
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="perfect calibration")
+    ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-", label="model")
+    for r in rows:
+        ax.annotate(str(r["count"]), (r["confidence"], r["accuracy"]), fontsize=7,
+                    textcoords="offset points", xytext=(3, -9))
+    ax.set_xlabel("confidence (top label)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{title} ECE={metrics['ece']:.3f} n={metrics['n']}", fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def evaluate_dir(
+    model_id: str,
+    data_dir: Path,
+    split_file: Path | None = None,
+    subset: str = "test",
+    limit_per_label: int | None = None,
+    batch_size: int = 32,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run a model over a labelled folder: (metrics, one row per file with its probabilities)."""
+    from medhub.imaging import InputError, load_upload
+    from medhub.inference import get_predictor
+
+    predictor = get_predictor(model_id)
+    card = predictor.card
+    cases = collect_cases(card, data_dir, split_file, subset, limit_per_label)
+    probs: list[np.ndarray] = []
+    kept: list[Case] = []
+    skipped: list[dict[str, str]] = []
+    for start in range(0, len(cases), batch_size):
+        chunk = cases[start : start + batch_size]
+        images = []
+        for case in chunk:
+            try:
+                images.append(load_upload(case.path, allow_dicom=card.input.dicom).rgb)
+                kept.append(case)
+            except InputError as err:
+                skipped.append({"path": str(case.path), "error": err.code})
+        if images:
+            probs.append(predictor.predict_batch(images))
+    if not kept:
+        raise EvaluationError("no file in the data directory could be decoded")
+    all_probs = np.concatenate(probs)
+    metrics = compute_metrics(card, [c.label for c in kept], all_probs)
+    metrics["revision"] = predictor.revision
+    metrics["weights_source"] = predictor.source
+    metrics["skipped"] = skipped
+    rows = [
+        {"path": str(c.path), "label": c.label, **{k: float(v) for k, v in zip(card.label_ids, p)}}
+        for c, p in zip(kept, all_probs)
+    ]
+    return metrics, rows
