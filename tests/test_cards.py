@@ -1,0 +1,117 @@
+"""Every model card validates, and what it declares is usable by the hub (iterates over the cards)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from medhub.cards import CardError, TAB_ORDER, load_cards, parse_card, read_card
+
+REPO = Path(__file__).resolve().parent.parent
+CARDS = load_cards()
+IDS = [c.id for c in CARDS]
+
+
+def test_the_five_products_have_cards_in_tab_order():
+    assert IDS[: len(TAB_ORDER)] == list(TAB_ORDER)
+
+
+@pytest.mark.parametrize("card", CARDS, ids=IDS)
+def test_card_contract(card):
+    assert card.path.stem == card.id
+    assert card.title["en"] and card.title["ko"]
+    assert re.search(r"[\uac00-\ud7a3]", card.title["ko"]), "Korean title has no Hangul"
+    for label in card.labels:
+        assert re.search(r"[\uac00-\ud7a3]", label.ko), f"label {label.id} has no Korean name"
+    assert card.input.size[0] >= 32 and card.input.size[1] >= 32
+    if len(card.labels) == 2:
+        assert card.positive_class in card.label_ids and 0 < card.threshold < 1
+    metrics = card.metrics
+    assert int(metrics["n"]) > 0, "metrics need the number of test cases"
+    for key in ("accuracy", "balanced_accuracy", "auroc", "ece", "per_class", "confusion_matrix"):
+        assert key in metrics, f"metrics lack {key}"
+    assert set(metrics["per_class"]) <= set(card.label_ids)
+    cm = metrics["confusion_matrix"]
+    assert sum(map(sum, cm)) == int(metrics["n"])
+    assert "not a diagnosis" in card.body.lower() or "not for diagnosis" in card.body.lower()
+
+
+@pytest.mark.parametrize("card", CARDS, ids=IDS)
+def test_bundled_weights_match_card(card):
+    folder = REPO / "weights" / card.id
+    for f in card.files:
+        path = folder / f.name
+        assert path.is_file(), f"{path} missing"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256, f"{path} sha256 differs from card"
+        assert path.stat().st_size <= 30 * 1024 * 1024
+    # The weights folder mirrors the Hub repo: it carries the card too.
+    assert (folder / "README.md").read_text(encoding="utf-8") == card.path.read_text(encoding="utf-8")
+
+
+def test_all_bundled_weights_under_100_mb():
+    total = sum(p.stat().st_size for p in (REPO / "weights").rglob("*") if p.is_file())
+    assert total <= 100 * 1024 * 1024
+
+
+@pytest.mark.parametrize("card", CARDS, ids=IDS)
+def test_gradcam_layer_is_spatial(card):
+    """The target layer exists in the architecture and is a spatial map, not the pooled 1x1."""
+    if card.framework == "torch":
+        from medhub._torch_compat import import_torch
+        from medhub.architectures.torch_nets import build_torch_model
+
+        torch = import_torch()
+        model = build_torch_model(card).eval()
+        layer = model.get_submodule(card.gradcam_layer)
+        seen = {}
+        handle = layer.register_forward_hook(lambda m, i, o: seen.setdefault("shape", o.shape))
+        with torch.no_grad():
+            logits = model(torch.zeros(1, 3, *card.input.size))
+        handle.remove()
+        assert logits.shape == (1, len(card.labels))
+        assert seen["shape"][-1] > 1 and seen["shape"][-2] > 1
+    else:
+        from medhub.architectures.keras_nets import build_keras_model
+
+        model = build_keras_model(card)
+        shape = model.get_layer(card.gradcam_layer).output.shape
+        assert shape[1] > 1 and shape[2] > 1
+        assert model.output.shape[-1] == len(card.labels)
+
+
+def _template() -> str:
+    return (REPO / "model_cards" / "melanoma.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("framework: torch", "framework: caffe", "framework"),
+        ("positive_class: malignant", "positive_class: cancer", "positive_class"),
+        ("gradcam_layer:", "gradcam_layr:", "gradcam_layer"),
+        ("## Disclaimer", "## Notes", "Disclaimer"),
+    ],
+)
+def test_schema_refuses_broken_cards(old, new, message):
+    text = _template()
+    assert old in text
+    with pytest.raises(CardError, match=message):
+        parse_card(text.replace(old, new, 1))
+
+
+def test_schema_refuses_bad_threshold_and_sha():
+    text = _template()
+    broken = re.sub(r"threshold: [0-9.]+", "threshold: 1.5", text, count=1)
+    with pytest.raises(CardError, match="threshold"):
+        parse_card(broken)
+    broken = re.sub(r"sha256: \"?[0-9a-f]{64}\"?", "sha256: abc", text, count=1)
+    with pytest.raises(CardError, match="sha256"):
+        parse_card(broken)
+
+
+def test_cards_are_read_back_identically():
+    for card in CARDS:
+        assert read_card(card.path) == card
