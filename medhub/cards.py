@@ -299,3 +299,25 @@ def get_card(model_id: str, cards_dir: Path | str | None = None) -> ModelCard:
             return card
     known = ", ".join(c.id for c in load_cards(cards_dir))
     raise KeyError(f"unknown model '{model_id}' (known: {known})")
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.3f}"
+
+
+def model_table(cards: tuple[ModelCard, ...] | None = None, lang: str = "en") -> str:
+    """Markdown table of the models and their held-out metrics (README and the About tab)."""
+    cards = cards or load_cards()
+    head = {
+        "en": "| tab | model | data (test n) | accuracy | balanced acc. | AUROC | ECE |",
+        "ko": "| 탭 | 모델 | 데이터 (테스트 n) | 정확도 | 균형 정확도 | AUROC | ECE |",
+    }[lang if lang == "ko" else "en"]
+    rows = [head, "|---|---|---|---|---|---|---|"]
+    for c in cards:
+        m = c.metrics
+        rows.append(
+            f"| {c.title_for(lang)} | {c.architecture} ({c.framework}) | {m['dataset']} ({m['n']}) "
+            f"| {_fmt(m.get('accuracy'))} | {_fmt(m.get('balanced_accuracy'))} "
+            f"| {_fmt(m.get('auroc'))} | {_fmt(m.get('ece'))} |"
+        )
+    return "\n".join(rows)
