@@ -1,0 +1,414 @@
+"""DICOM decoding for uploads: header checks, pixel decoding, Hounsfield units and CT window presets.
+
+`read_dicom()` turns the bytes of one DICOM file into a `DicomSlice`: the chosen frame in modality
+units (HU for CT, via the Modality LUT / RescaleSlope+Intercept), safe display metadata (never a
+patient identifier) and the file's own window. `render_slice()` applies a window (a preset, the
+file's own, or explicit centre/width) and returns the RGB uint8 image a model sees.
+
+Untrusted input: the header is parsed first (`stop_before_pixels`), the pixel matrix size is checked
+against limits and the Pixel Data element is checked for truncation before any pixel is decoded.
+Every failure is an `InputError` with a stable `code`. Uploads reach this module through
+`medhub.imaging.load_upload()`, which also checks the byte size and the file signature.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
+from pydicom.uid import UID
+
+from medhub.imaging import InputError, max_pixels, max_upload_bytes
+
+# (centre, width) in HU. Standard head-CT windows (radiology teaching values).
+WINDOW_PRESETS: dict[str, tuple[float, float]] = {
+    "brain": (40.0, 80.0),
+    "subdural": (80.0, 200.0),
+    "stroke": (40.0, 40.0),
+    "bone": (600.0, 2800.0),
+}
+# "file" means the window stored in the file (first value if multi-valued), else the brain window.
+WINDOW_CHOICES: tuple[str, ...] = (*WINDOW_PRESETS, "file")
+FALLBACK_WINDOW = "brain"
+
+# A multi-frame object is refused beyond this many frames (a bound on header parsing and on what a
+# demo should accept; one frame is decoded at a time anyway).
+MAX_DICOM_FRAMES = int(os.environ.get("MEDHUB_MAX_DICOM_FRAMES", "2000"))
+_ALLOWED_BITS = {1, 8, 16, 32}
+_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # Pixel Data, Float / Double Float Pixel Data
+_COLOR_PHOTOMETRIC = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
+_GRAY_PHOTOMETRIC = {"MONOCHROME1", "MONOCHROME2"}
+_SEQ_DELIMITER_LE = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_SEQ_DELIMITER_BE = b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"
+
+
+@dataclass(frozen=True)
+class DicomSlice:
+    """One decoded frame of a DICOM file.
+
+    `hu` holds modality values as float32 (Hounsfield units for CT) for grayscale images and is None
+    for colour images, whose pixels are in `rgb` (uint8, already converted from YBR / palette).
+    `invert` is True for MONOCHROME1 (low values bright): `render_slice` inverts after windowing,
+    as the DICOM display pipeline does, so that high stays bright on screen.
+    """
+
+    hu: np.ndarray | None
+    rgb: np.ndarray | None
+    meta: dict[str, Any]
+    own_window: tuple[float, float] | None
+    photometric: str
+    n_frames: int
+    frame: int
+    modality: str
+    invert: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def apply_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
+    """Linear VOI window of DICOM PS3.3 C.11.2.1.2.1, output 0..255 as uint8.
+
+    x <= c - 0.5 - (w-1)/2 -> 0; x > c - 0.5 + (w-1)/2 -> 255;
+    else ((x - (c - 0.5)) / (w - 1) + 0.5) * 255, rounded to the nearest integer.
+    """
+    if not np.isfinite(center) or not np.isfinite(width) or width < 1:
+        raise ValueError(f"window width must be >= 1 and finite (got centre {center}, width {width})")
+    x = np.asarray(hu, dtype=np.float64)
+    c = float(center) - 0.5
+    half = (float(width) - 1.0) / 2.0
+    # width == 1 has no ramp (both bounds coincide); max() only keeps the unused branch finite.
+    ramp = ((x - c) / max(float(width) - 1.0, 1e-12) + 0.5) * 255.0
+    out = np.where(x <= c - half, 0.0, np.where(x > c + half, 255.0, ramp))
+    return np.rint(np.clip(out, 0.0, 255.0)).astype(np.uint8)
+
+
+def resolve_window(
+    window: str | tuple[float, float] | None, dslice: DicomSlice
+) -> tuple[str, float, float] | None:
+    """Turn a window request into (label, centre, width); None means "stretch min..max".
+
+    None picks a sensible default: the brain window for CT (the hub's CT model reads head CT), the
+    file's own window for other modalities, and a min..max stretch when the file has none.
+    """
+    if window is None:
+        if dslice.modality == "CT":
+            window = FALLBACK_WINDOW
+        elif dslice.own_window is not None:
+            window = "file"
+        else:
+            return None
+    if isinstance(window, str):
+        name = window.strip().lower()
+        if name == "file":
+            if dslice.own_window is not None:
+                c, w = dslice.own_window
+                return ("file", c, w)
+            c, w = WINDOW_PRESETS[FALLBACK_WINDOW]
+            return (f"{FALLBACK_WINDOW} (file has no window)", c, w)
+        if name in WINDOW_PRESETS:
+            c, w = WINDOW_PRESETS[name]
+            return (name, c, w)
+        raise InputError.make("bad_window", name=window, choices=", ".join(WINDOW_CHOICES))
+    try:
+        c, w = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise InputError.make("bad_window", name=str(window), choices=", ".join(WINDOW_CHOICES)) from None
+    if not (np.isfinite(c) and np.isfinite(w) and w >= 1):
+        raise InputError.make("bad_window", name=f"{window}", choices=", ".join(WINDOW_CHOICES))
+    return ("custom", c, w)
+
+
+def render_slice(
+    dslice: DicomSlice, window: str | tuple[float, float] | None = None
+) -> tuple[np.ndarray, str]:
+    """Window a slice and replicate it to RGB uint8; returns (rgb, description of the window)."""
+    if dslice.rgb is not None:
+        return dslice.rgb, "none (colour image)"
+    assert dslice.hu is not None
+    chosen = resolve_window(window, dslice)
+    if chosen is None:
+        gray = _stretch(dslice.hu)
+        label = "min..max"
+    else:
+        name, c, w = chosen
+        gray = apply_window(dslice.hu, c, w)
+        label = f"{name} (C {c:g} / W {w:g})"
+    if dslice.invert:
+        gray = 255 - gray
+    return np.repeat(gray[:, :, None], 3, axis=2), label
+
+
+def read_dicom(data: bytes | str | os.PathLike, frame: int = 0, *, force: bool = False) -> DicomSlice:
+    """Decode one frame of a DICOM file (bytes or path) into a `DicomSlice`.
+
+    `force=True` reads a dataset without the 128-byte preamble and "DICM" prefix; the caller decides
+    whether such content is plausible (see `imaging.load_upload`).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        data = _read_path(Path(data))
+    data = bytes(data)
+    header, pixel_pos = _read_header(data, force)
+    tsyntax = _transfer_syntax(header)
+    geometry = _check_geometry(header, frame)
+    if tsyntax != pydicom.uid.DeflatedExplicitVRLittleEndian:
+        # Offsets of a deflated dataset refer to the inflated stream; zlib reports a cut one itself.
+        if pixel_pos is None:
+            raise InputError.make("dicom_no_pixels")
+        _check_pixel_element(data, pixel_pos, tsyntax)
+    _check_decoder(tsyntax)
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=force, defer_size="256 KB")
+        if not getattr(ds.file_meta, "TransferSyntaxUID", None):
+            ds.file_meta.TransferSyntaxUID = tsyntax
+        if not any(tag in ds for tag in _PIXEL_TAGS):
+            raise InputError.make("dicom_no_pixels")
+        arr = pixel_array(ds, index=frame)
+    except InputError:
+        raise
+    except (ValueError, EOFError, struct.error, OSError, RuntimeError) as exc:
+        # pydicom reports a short native Pixel Data and codec failures on corrupt streams this way.
+        raise InputError.make("truncated", detail=str(exc)[:200]) from exc
+    except (AttributeError, KeyError, TypeError, IndexError, NotImplementedError) as exc:
+        raise InputError.make("dicom_invalid", detail=str(exc)[:200]) from exc
+    except MemoryError as exc:
+        raise InputError.make("dicom_too_large", detail="not enough memory to decode") from exc
+
+    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    modality = str(header.get("Modality", "")).strip().upper()
+    own_window = _own_window(header)
+    hu: np.ndarray | None = None
+    rgb: np.ndarray | None = None
+    try:
+        if photometric == "PALETTE COLOR":
+            rgb = _to_uint8_rgb(apply_color_lut(arr, ds), bits=None)
+        elif photometric in _COLOR_PHOTOMETRIC or arr.ndim == 3:
+            # pydicom has converted YBR to RGB already (raw=False); colour is shown as it is.
+            rgb = _to_uint8_rgb(arr, bits=int(header.get("BitsStored", 8) or 8))
+        else:
+            hu = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
+    except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
+        raise InputError.make("dicom_invalid", detail=str(exc)[:200]) from exc
+
+    meta = safe_meta(header, tsyntax, n_frames=geometry["frames"], frame=frame)
+    return DicomSlice(
+        hu=hu,
+        rgb=rgb,
+        meta=meta,
+        own_window=own_window,
+        photometric=photometric,
+        n_frames=geometry["frames"],
+        frame=frame,
+        modality=modality,
+        invert=photometric == "MONOCHROME1",
+    )
+
+
+# Display fields that describe the image, never the patient, the institution or the study identity.
+_SAFE_FIELDS = {
+    "Modality": "modality",
+    "BodyPartExamined": "body_part",
+    "SliceThickness": "slice_thickness_mm",
+    "PixelSpacing": "pixel_spacing_mm",
+    "KVP": "kvp",
+    "ConvolutionKernel": "kernel",
+    "PhotometricInterpretation": "photometric",
+    "BitsStored": "bits_stored",
+    "Rows": "rows",
+    "Columns": "columns",
+}
+
+
+_INT_FIELDS = {"BitsStored", "Rows", "Columns"}
+_NUMERIC_FIELDS = _INT_FIELDS | {"SliceThickness", "KVP"}
+
+
+def safe_meta(header: Dataset, tsyntax: UID, *, n_frames: int, frame: int) -> dict[str, Any]:
+    """A whitelist of display fields; identifiers (names, IDs, dates, UIDs, institution) never appear."""
+    meta: dict[str, Any] = {}
+    for keyword, key in _SAFE_FIELDS.items():
+        value = header.get(keyword)
+        if value is None or value == "":
+            continue
+        try:
+            if keyword in _NUMERIC_FIELDS:
+                meta[key] = int(value) if keyword in _INT_FIELDS else round(float(value), 4)
+            elif keyword == "PixelSpacing":
+                meta[key] = [round(float(v), 4) for v in value]
+            else:
+                meta[key] = str(value)[:64]
+        except (TypeError, ValueError):
+            continue  # a malformed display field is left out, not fatal
+    meta["transfer_syntax"] = tsyntax.name if tsyntax.is_valid else str(tsyntax)[:64]
+    meta["frame"] = f"{frame + 1} of {n_frames}"
+    return meta
+
+
+def _read_path(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_upload_bytes():
+            raise InputError.make("too_large", size_mb=size / 1e6, limit_mb=max_upload_bytes() / 1e6)
+        with path.open("rb") as fh:
+            return fh.read(max_upload_bytes() + 1)
+    except OSError as exc:
+        raise InputError.make("unreadable") from exc
+
+
+def _read_header(data: bytes, force: bool) -> tuple[Dataset, int | None]:
+    """Parse everything before the pixel data; return it and the offset of the pixel element."""
+    buf = io.BytesIO(data)
+    try:
+        header = pydicom.dcmread(buf, stop_before_pixels=True, force=force)
+    except (
+        pydicom.errors.InvalidDicomError,
+        ValueError,
+        EOFError,
+        struct.error,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        NotImplementedError,
+        OSError,
+    ) as exc:
+        raise InputError.make("dicom_invalid", detail=str(exc)[:200]) from exc
+    if not any(tag.group % 2 == 0 for tag in header.keys()):
+        # Only private or unparseable elements: random bytes after a "DICM" prefix parse like this.
+        raise InputError.make("dicom_invalid", detail="no standard DICOM elements")
+    pos = buf.tell()
+    if pos + 8 > len(data):
+        return header, None
+    return header, pos
+
+
+def _transfer_syntax(header: Dataset) -> UID:
+    file_meta = getattr(header, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if tsyntax:
+        return UID(str(tsyntax))
+    # A dataset without file meta: pydicom worked out the encoding while parsing.
+    implicit, little = header.original_encoding
+    if implicit is None:
+        return pydicom.uid.ImplicitVRLittleEndian
+    if implicit:
+        return pydicom.uid.ImplicitVRLittleEndian
+    return pydicom.uid.ExplicitVRLittleEndian if little else pydicom.uid.ExplicitVRBigEndian
+
+
+def _check_decoder(tsyntax: UID) -> None:
+    try:
+        decoder = get_decoder(tsyntax)
+    except NotImplementedError:
+        decoder = None
+    if decoder is None or not decoder.is_available:
+        name = tsyntax.name if tsyntax.is_valid and tsyntax.name != str(tsyntax) else "unknown"
+        raise InputError.make("dicom_unsupported_syntax", name=name, uid=str(tsyntax)[:64])
+
+
+def _int(header: Dataset, keyword: str, default: int | None = None) -> int:
+    value = header.get(keyword, default)
+    if value is None or value == "":
+        raise (
+            InputError.make("dicom_no_pixels")
+            if keyword in {"Rows", "Columns"}
+            else InputError.make("dicom_invalid", detail=f"{keyword} missing")
+        )
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError.make("dicom_invalid", detail=f"{keyword} is not a number") from None
+
+
+def _check_geometry(header: Dataset, frame: int) -> dict[str, int]:
+    """Refuse absurd or oversized matrices from the header alone, before any pixel is decoded."""
+    rows, cols = _int(header, "Rows"), _int(header, "Columns")
+    frames = _int(header, "NumberOfFrames", 1) or 1
+    samples = _int(header, "SamplesPerPixel", 1)
+    bits = _int(header, "BitsAllocated", 16)
+    if rows <= 0 or cols <= 0 or frames < 0 or samples not in (1, 3) or bits not in _ALLOWED_BITS:
+        raise InputError.make(
+            "dicom_invalid",
+            detail=f"rows {rows}, columns {cols}, samples {samples}, bits allocated {bits}",
+        )
+    if rows * cols > max_pixels():
+        raise InputError.make("dicom_too_large", detail=f"{cols} x {rows} pixels")
+    if frames > MAX_DICOM_FRAMES:
+        raise InputError.make("dicom_too_large", detail=f"{frames} frames")
+    if rows < 16 or cols < 16:
+        raise InputError.make("too_small", w=cols, h=rows)
+    if not 0 <= frame < frames:
+        raise InputError.make("dicom_bad_frame", frame=frame, n=frames, last=frames - 1)
+    return {"rows": rows, "cols": cols, "frames": frames, "samples": samples, "bits": bits}
+
+
+def _check_pixel_element(data: bytes, pos: int, tsyntax: UID) -> None:
+    """Check that the Pixel Data element at `pos` is complete (pydicom would drop a cut one silently)."""
+    little = tsyntax != pydicom.uid.ExplicitVRBigEndian
+    end = "<" if little else ">"
+    group, elem = struct.unpack(end + "HH", data[pos : pos + 4])
+    if (group << 16 | elem) not in _PIXEL_TAGS:
+        raise InputError.make("dicom_no_pixels")
+    implicit = tsyntax == pydicom.uid.ImplicitVRLittleEndian
+    vr = data[pos + 4 : pos + 6]
+    if implicit or not vr.isalpha():
+        (length,) = struct.unpack(end + "I", data[pos + 4 : pos + 8])
+        value_start = pos + 8
+    elif vr in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+        if pos + 12 > len(data):
+            raise InputError.make("truncated", detail="Pixel Data header cut")
+        (length,) = struct.unpack(end + "I", data[pos + 8 : pos + 12])
+        value_start = pos + 12
+    else:
+        (length,) = struct.unpack(end + "H", data[pos + 6 : pos + 8])
+        value_start = pos + 8
+    if length == 0xFFFFFFFF:
+        delimiter = _SEQ_DELIMITER_LE if little else _SEQ_DELIMITER_BE
+        if data.rfind(delimiter, value_start) < 0:
+            raise InputError.make("truncated", detail="encapsulated Pixel Data has no end")
+    elif length == 0:
+        raise InputError.make("dicom_no_pixels")
+    elif value_start + length > len(data):
+        raise InputError.make(
+            "truncated", detail=f"Pixel Data holds {len(data) - value_start} of {length} bytes"
+        )
+
+
+def _own_window(header: Dataset) -> tuple[float, float] | None:
+    center, width = header.get("WindowCenter"), header.get("WindowWidth")
+    if center is None or width is None or center == "" or width == "":
+        return None
+    try:
+        c = float(center[0] if isinstance(center, pydicom.multival.MultiValue) else center)
+        w = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not (np.isfinite(c) and np.isfinite(w)) or w < 1:
+        return None
+    return (c, w)
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.rint((finite - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _to_uint8_rgb(arr: np.ndarray, bits: int | None) -> np.ndarray:
+    """Colour pixels of any integer depth -> uint8 RGB (scaled by the stored bit depth)."""
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"colour image with shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    top = float(2**bits - 1) if bits else float(np.iinfo(arr.dtype).max)
+    scaled = np.clip(arr.astype(np.float64), 0, top) * (255.0 / top)
+    return np.rint(scaled).astype(np.uint8)
