@@ -1,0 +1,105 @@
+"""Backends: one object per loaded model that turns normalised images into probabilities and heat maps.
+
+A backend hides the framework (PyTorch through timm, or Keras/TensorFlow) behind three calls:
+
+- `predict(batch)`: float32 NHWC batch, normalised as the card says -> probabilities [N, K], the
+  softmax of the logits, one column per card label, rows summing to 1;
+- `explain(x, class_index)`: one float32 HWC image -> Grad-CAM heat map, float32 2-D in [0, 1] at
+  the model input's height x width (all zeros only when the gradient really is zero);
+- `warmup()`: one dummy predict and explain, so the first user does not pay for tracing/allocation.
+
+`load_backend(card, weights)` picks the implementation from `card.framework` and imports torch or
+TensorFlow only then, so an app serving one framework never imports the other.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from medhub.weights import WeightsError
+
+if TYPE_CHECKING:
+    from medhub.cards import ModelCard
+    from medhub.weights import ResolvedWeights
+
+
+class BackendError(RuntimeError):
+    """A backend cannot be built or cannot run the request it was given."""
+
+
+class IncompatibleWeights(WeightsError, BackendError):
+    """The weights file does not fit the architecture the card describes (keys or shapes differ)."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def explain(self, x: np.ndarray, class_index: int) -> np.ndarray: ...
+
+    def warmup(self) -> None: ...
+
+
+def thread_count() -> int:
+    """Threads per framework: `MEDHUB_THREADS`, else min(2, CPU count) (Spaces' free tier has 2)."""
+    raw = os.environ.get("MEDHUB_THREADS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BackendError(f"MEDHUB_THREADS must be a positive integer, not {raw!r}") from None
+        if value < 1:
+            raise BackendError(f"MEDHUB_THREADS must be a positive integer, not {raw!r}")
+        return value
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def check_batch(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Validate an NHWC batch against the model's input size; returns it as contiguous float32."""
+    batch = np.asarray(batch)
+    height, width = size
+    if batch.ndim != 4 or batch.shape[1:] != (height, width, 3):
+        raise BackendError(f"expected a float32 batch of shape (N, {height}, {width}, 3), got {batch.shape}")
+    return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+def check_image(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Validate one HWC image against the model's input size; returns it as contiguous float32."""
+    x = np.asarray(x)
+    height, width = size
+    if x.shape != (height, width, 3):
+        raise BackendError(f"expected a float32 image of shape ({height}, {width}, 3), got {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_class(class_index: int, n_classes: int) -> int:
+    index = int(class_index)
+    if not 0 <= index < n_classes:
+        raise BackendError(f"class index {class_index} is outside 0..{n_classes - 1}")
+    return index
+
+
+def normalise_map(cam: np.ndarray) -> np.ndarray:
+    """Scale a non-negative map to [0, 1]; a map with no positive value stays all zeros."""
+    cam = np.nan_to_num(np.asarray(cam, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    cam = np.maximum(cam, 0.0)
+    peak = float(cam.max()) if cam.size else 0.0
+    if peak <= 0.0:
+        return np.zeros_like(cam, dtype=np.float32)
+    return np.clip(cam / peak, 0.0, 1.0).astype(np.float32)
+
+
+def load_backend(card: ModelCard, weights: ResolvedWeights) -> Backend:
+    """Build the card's architecture, load its verified weights and return a ready backend."""
+    if card.framework == "torch":
+        from medhub.backends.torch_backend import TorchBackend
+
+        return TorchBackend(card, weights)
+    if card.framework == "keras":
+        from medhub.backends.keras_backend import KerasBackend
+
+        return KerasBackend(card, weights)
+    raise BackendError(f"{card.id}: no backend for framework '{card.framework}'")
