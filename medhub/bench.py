@@ -278,6 +278,7 @@ class AppProcess:
     """
 
     env: dict[str, str] = field(default_factory=dict)
+    app_file: Path = REPO_ROOT / "app.py"
     port: int = 0
     sample_s: float = 0.2
     log_path: Path | None = None
@@ -314,7 +315,7 @@ class AppProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "app.py")],
+            [sys.executable, str(self.app_file)],
             cwd=REPO_ROOT,
             env=env,
             stdout=self._log,
