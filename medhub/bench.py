@@ -129,7 +129,7 @@ def sample_images(model_id: str, count: int, data_root: Path | None = None) -> l
         with split_file.open(newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 path = root / row.get("path", "")
-                if row.get("split") == "test" and path.suffix.lower() in IMAGE_SUFFIXES:
+                if row.get("split") == "test" and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                     by_label.setdefault(row.get("label", ""), []).append(path)
         found = _interleave(by_label.values(), count)
     if not found:

@@ -1,0 +1,105 @@
+"""The benchmark command and the load-test script: they run and report the promised schema.
+
+No timing is asserted here (a shared CI machine makes timings meaningless); docs/BENCHMARKS.md
+records measured runs. The end-to-end test runs `python -m medhub bench --quick --json` for the
+smallest model with bundled weights: it starts the real app, so it checks the whole measuring
+path (cold start, API round trips, 8 concurrent clients, RSS, in-process timings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medhub import bench
+from medhub.cards import load_cards
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL_KEYS = ("forward_ms_p50", "predict_cam_ms_p50", "api_ms_p50", "api_ms_p95", "concurrent8_p95_ms")
+
+
+def smallest_model_with_weights() -> str | None:
+    """The card whose bundled weights file is smallest (fastest to load), or None."""
+    sizes = {}
+    for card in load_cards():
+        path = REPO / "weights" / card.id / card.weights_file.name
+        if path.is_file():
+            sizes[card.id] = path.stat().st_size
+    return min(sizes, key=sizes.get) if sizes else None
+
+
+def test_percentile_and_interleave():
+    assert bench.percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
+    assert bench.percentile([5.0], 95) == 5.0
+    assert math.isnan(bench.percentile([], 50))
+    groups = [[Path("a1"), Path("a2"), Path("a3")], [Path("b1")]]
+    assert bench._interleave(groups, 3) == [Path("a1"), Path("b1"), Path("a2")]
+
+
+def test_synthetic_images_pass_the_input_gate(tmp_path):
+    paths = bench.synthetic_images(tmp_path, 2, size=96)
+    rgbs = [bench.decode(p) for p in paths]
+    assert all(r.shape == (96, 96, 3) and r.dtype == np.uint8 for r in rgbs)
+    assert not np.array_equal(rgbs[0], rgbs[1])
+
+
+def test_sample_images_from_a_data_root(tmp_path):
+    folder = tmp_path / "melanoma" / "benign"
+    folder.mkdir(parents=True)
+    bench.synthetic_images(folder, 2, size=32)
+    (folder / "notes.txt").write_text("not an image")
+    found = bench.sample_images("melanoma", 5, data_root=tmp_path)
+    assert sorted(p.name for p in found) == ["synthetic_0.png", "synthetic_1.png"]
+    assert bench.sample_images("melanoma", 5, data_root=tmp_path / "absent") == []
+
+
+def test_unknown_model_is_a_clean_error():
+    with pytest.raises(bench.BenchError, match="unknown model"):
+        bench.model_ids("no_such_model")
+    proc = subprocess.run([sys.executable, "-m", "medhub", "bench", "--json", "--models", "nope"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2 and "unknown model" in proc.stderr and proc.stdout == ""
+
+
+def test_loadtest_refuses_other_hosts():
+    proc = subprocess.run([sys.executable, "scripts/loadtest.py", "--url", "http://192.0.2.1:7860/",
+                           "--seconds", "1"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2 and "only 127.0.0.1" in proc.stderr
+    proc = subprocess.run([sys.executable, "scripts/loadtest.py", "--clients", "500", "--seconds", "1"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2 and "--clients" in proc.stderr
+
+
+@pytest.mark.timeout(300)
+def test_bench_quick_json_schema(artifacts_dir):
+    model = smallest_model_with_weights()
+    if model is None:
+        pytest.skip("no bundled weights in weights/")
+    if not (REPO / "app.py").is_file():
+        pytest.skip("app.py not found")
+    proc = subprocess.run(
+        [sys.executable, "-m", "medhub", "bench", "--quick", "--json", "--models", model],
+        capture_output=True, text=True, timeout=280, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"--json must print exactly one object, got: {proc.stdout[:500]}"
+    result = json.loads(lines[0])
+    (artifacts_dir / "bench-quick.json").write_text(json.dumps(result, indent=2))
+
+    assert set(result["models"]) == {model}
+    row = result["models"][model]
+    for key in MODEL_KEYS:
+        assert isinstance(row[key], (int, float)) and row[key] > 0 and math.isfinite(row[key]), key
+    assert isinstance(row["concurrent8_errors"], int) and row["concurrent8_errors"] >= 0
+    assert row["api_ms_p95"] >= row["api_ms_p50"]
+    assert isinstance(result["cold_start_s"], (int, float)) and result["cold_start_s"] > 0
+    assert isinstance(result["rss_mb"], (int, float)) and result["rss_mb"] > 50
+    assert result["machine"]["logical_cores"] >= 1 and result["machine"]["gradio"]
+    assert set(row["stages_ms"]) >= {"decode", "preprocess", "forward", "gradcam"}
