@@ -111,6 +111,7 @@ def publish(
         listing.append(PublishedFile("README.md", len(card_text), sha256_file(readme)))
         listing.sort(key=lambda f: f.name)
 
+    import httpx2  # huggingface_hub's HTTP client; its transport errors are not OSErrors
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
@@ -133,9 +134,8 @@ def publish(
         raise PublishError(
             f"the Hub refused the upload to {repo_id}: HTTP {status}{hint}: {str(exc).splitlines()[0]}"
         ) from exc
-    except (OSError, ValueError) as exc:
-        # OSError: connection refused / DNS / timeouts (httpx errors are OSErrors in huggingface_hub's
-        # wrappers or raised as such); ValueError: a malformed repo id or server answer.
+    except (httpx2.HTTPError, OSError, ValueError) as exc:
+        # httpx2/OSError: connection refused, DNS, timeouts; ValueError: a bad repo id or server answer.
         raise PublishError(
             f"could not reach the Hub at {api.endpoint} to publish {repo_id}: {type(exc).__name__}: {exc}"
         ) from exc

@@ -10,6 +10,8 @@ It serves a folder laid out as `<root>/<org>/<name>/<files>` on 127.0.0.1 (a fre
   no LFS or Xet storage is needed.
 - `POST /api/models/{org}/{name}/commit/{revision}`: writes the NDJSON commit's files into the
   folder and moves the revision to a new commit id.
+- `POST /api/validate-yaml`: checks that a README's front matter is a YAML mapping (upload_folder
+  asks before committing a README.md).
 
 Every request's revision is recorded (`revisions`), and requests are counted (`request_count`).
 Files are served from the folder as it is now, whatever the revision: the stand-in checks what a
@@ -203,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/api/repos/create":
             self.hub._record("POST", path, None)
             return self._create_repo(body)
+        if path == "/api/validate-yaml":
+            self.hub._record("POST", path, None)
+            return self._validate_yaml(body)
         match = _API.match(path)
         self.hub._record("POST", path, match["rev"] if match else None)
         if not match:
@@ -223,6 +228,27 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         return self._commit(match["repo"], match["rev"], repo_dir, body)
+
+    def _validate_yaml(self, body: bytes) -> None:
+        """What upload_folder asks before committing a README.md: is its front matter a YAML mapping?"""
+        import yaml
+
+        content = json.loads(body or b"{}").get("content", "")
+        if not content.startswith("---"):
+            return self._json(
+                200, {"errors": [], "warnings": [{"message": "empty or missing yaml metadata"}]}
+            )
+        head = content[3:].split("\n---", 1)[0]
+        try:
+            meta = yaml.safe_load(head)
+            problem = None if isinstance(meta, dict) else "the metadata is not a mapping"
+        except yaml.YAMLError as exc:
+            problem = f"invalid YAML: {exc}"
+        if problem:
+            return self._json(
+                400, {"errors": [{"message": problem}], "warnings": []}, {"X-Error-Code": "BadRequest"}
+            )
+        return self._json(200, {"errors": [], "warnings": []})
 
     def _create_repo(self, body: bytes) -> None:
         if not self._authorised():

@@ -105,22 +105,10 @@ def _save_torch(card, folder: Path, state_edit=None) -> None:
     save_file(state, str(folder / card.weights_file.name))
 
 
-TORCH_CASES = [
-    ("test_efficientnet", "conv_head", 64),
-    ("resnet10t", "layer4.-1", 64),
-]
-
-
-@pytest.fixture(scope="module", params=TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
-def torch_backend(request, tmp_path_factory):
-    arch, layer, size = request.param
-    card = make_card("torch", arch, layer, size)
-    folder = tmp_path_factory.mktemp(arch)
-    _save_torch(card, folder)
-    return load_backend(card, resolved(card, folder))
-
-
-# ------------------------------------------------------------------ keras
+TORCH_CASES = {
+    "test_efficientnet": ("conv_head", 64),
+    "resnet10t": ("layer4.-1", 64),
+}
 
 
 def _he_init(model) -> None:
@@ -143,27 +131,50 @@ def keras_card():
 
 
 @pytest.fixture(scope="module")
-def keras_backend(keras_card, tmp_path_factory):
-    from medhub.backends.keras_backend import import_tensorflow
+def backends(tmp_path_factory, keras_card):
+    """Backends built on first use and shared by the tests of this module (building costs seconds)."""
+    built: dict[str, Backend] = {}
 
-    import_tensorflow()
-    import keras
+    def get(name: str) -> Backend:
+        if name in built:
+            return built[name]
+        folder = tmp_path_factory.mktemp(name)
+        if name == "keras":
+            from medhub.backends.keras_backend import import_tensorflow
 
-    from medhub.architectures.keras_nets import build_keras_model
+            import_tensorflow()
+            import keras
 
-    keras.utils.set_random_seed(0)
-    model = build_keras_model(keras_card)
-    _he_init(model)
-    folder = tmp_path_factory.mktemp("keras")
-    model.save_weights(str(folder / keras_card.weights_file.name))
-    return load_backend(keras_card, resolved(keras_card, folder))
+            from medhub.architectures.keras_nets import build_keras_model
+
+            keras.utils.set_random_seed(0)
+            model = build_keras_model(keras_card)
+            _he_init(model)
+            model.save_weights(str(folder / keras_card.weights_file.name))
+            built[name] = load_backend(keras_card, resolved(keras_card, folder))
+        else:
+            layer, size = TORCH_CASES[name]
+            card = make_card("torch", name, layer, size)
+            _save_torch(card, folder)
+            built[name] = load_backend(card, resolved(card, folder))
+        return built[name]
+
+    return get
 
 
-@pytest.fixture(params=["torch", "keras"])
-def any_backend(request):
-    if request.param == "torch":
-        return request.getfixturevalue("torch_backend")
-    return request.getfixturevalue("keras_backend")
+@pytest.fixture(params=list(TORCH_CASES))
+def torch_backend(request, backends):
+    return backends(request.param)
+
+
+@pytest.fixture
+def keras_backend(backends):
+    return backends("keras")
+
+
+@pytest.fixture(params=[*TORCH_CASES, "keras"])
+def any_backend(request, backends):
+    return backends(request.param)
 
 
 # ------------------------------------------------------------------ shared behaviour
@@ -187,7 +198,11 @@ def test_probabilities_sum_to_one(any_backend):
 
 def test_heatmap_size_range_and_structure(any_backend):
     size = any_backend.size
-    heat = any_backend.explain(textured_image(size[0]), 1)
+    x = textured_image(size[0])
+    # The predicted class: a class with only negative evidence (common for random weights) gives an
+    # all-zero map after Grad-CAM's ReLU, which is correct but would not test the normalisation.
+    predicted = int(any_backend.predict(x[None])[0].argmax())
+    heat = any_backend.explain(x, predicted)
     assert heat.shape == size
     assert heat.dtype == np.float32
     assert heat.min() >= 0.0 and heat.max() <= 1.0
