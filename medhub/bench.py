@@ -233,36 +233,52 @@ def bench_in_process(model_id: str, images: list[Path], repeats: int) -> dict[st
 
 
 def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int) -> dict[str, float]:
-    """Median time of each step the app does for one upload (decode .. overlay PNG encode)."""
+    """Median time of each step the app does for one upload, in this process.
+
+    decode (input gate), preprocess, forward, gradcam (backend), then `handler`: the app's whole
+    request function (`tabs.common.analyse_file`: decode, analyse, tab extras, overlay blend) when
+    the app's modules import, and the PNG / WebP encoding Gradio applies to each output image.
+    """
     import io
 
     from PIL import Image
 
     rgb = decode(path, allow_dicom)
     x = predictor.model_input(rgb)
-    probs = predictor.backend.predict(x[None])[0]
-    heat = np.asarray(predictor.backend.explain(x, int(np.argmax(probs))), dtype=np.float32)
+    index = int(np.argmax(predictor.backend.predict(x[None])[0]))
     stages: dict[str, Callable[[], Any]] = {
         "decode": lambda: decode(path, allow_dicom),
         "preprocess": lambda: predictor.model_input(rgb),
         "forward": lambda: predictor.backend.predict(x[None]),
-        "gradcam": lambda: predictor.backend.explain(x, int(np.argmax(probs))),
+        "gradcam": lambda: predictor.backend.explain(x, index),
     }
     overlay_img = None
     try:
-        from medhub.explain import overlay
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))
+        from app import extras_for  # the app module builds its Blocks at import: a few seconds, once
+        from tabs.common import analyse_file
 
-        overlay_img = overlay(rgb, heat)
-        stages["overlay"] = lambda: overlay(rgb, heat)
-    except ImportError:
-        pass
+        card = predictor.card
+        extras = extras_for(card)
+
+        def handler():
+            return analyse_file(card, extras, str(path), {}, 0.5)
+
+        overlay_img = handler()[1]
+        stages["handler"] = handler
+    except Exception as err:  # noqa: BLE001  (the core stages are still worth reporting)
+        print(f"bench: app handler not timed: {type(err).__name__}: {err}", file=sys.stderr)
     if overlay_img is not None:
         def encode(fmt: str) -> Callable[[], Any]:
             return lambda: Image.fromarray(overlay_img).save(io.BytesIO(), format=fmt)
 
         stages["encode_png"] = encode("PNG")
         stages["encode_webp"] = encode("WEBP")
-    return {name: _ms(statistics.median(_timed(fn, repeats))) for name, fn in stages.items()}
+    out = {name: _ms(statistics.median(_timed(fn, repeats))) for name, fn in stages.items()}
+    if overlay_img is not None:
+        out["overlay_pixels"] = int(overlay_img.shape[0] * overlay_img.shape[1])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,30 +438,77 @@ def api_predict(client, model_id: str, path: Path) -> dict[str, Any]:
 
 def wait_first_prediction(app: AppProcess, model_id: str, path: Path, download_dir: Path,
                           timeout: float = 180.0) -> float:
-    """Seconds from app start to the first successful prediction (the cold start)."""
+    """Seconds from app start to the first successful prediction (the cold start).
+
+    The app holds a request until the model has loaded, so an error answered by the app itself
+    (`AppError`) is real: three in a row end the wait with the app's log.
+    """
+    from gradio_client.exceptions import AppError
+
     app.wait_ready(timeout)
     client = make_client(app.url, download_dir)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
+    app_errors = 0
     while time.monotonic() < deadline:
         try:
             api_predict(client, model_id, path)
             return time.perf_counter() - app.started_at
-        except Exception as err:  # noqa: BLE001  (a model may still be loading: retry until timeout)
+        except AppError as err:
+            last, app_errors = err, app_errors + 1
+            if app_errors >= 3:
+                break
+        except Exception as err:  # noqa: BLE001  (connection hiccups while starting: retry until timeout)
             last = err
-            time.sleep(0.2)
-    raise BenchError(f"no successful prediction within {timeout:.0f} s: {last}\n{app.log_tail()}")
+        time.sleep(0.2)
+    raise BenchError(f"no successful prediction of {model_id}: {last}\n{app.log_tail()}")
 
 
-def bench_api(client, model_id: str, images: list[Path], repeats: int) -> dict[str, float]:
-    """Sequential round trips through one client: p50 and p95 in ms."""
+def _http(url: str, method: str = "GET") -> Any:
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def gradio_phases(url: str) -> dict[str, Any]:
+    """Median of each phase Gradio traced since the last clear (app started with GRADIO_PROFILING=1).
+
+    Prediction phases: queue_wait, preprocess (incl. moving the upload into the cache), fn_call
+    (our handler), postprocess (incl. encoding the output images), total; and the upload route.
+    """
+    try:
+        traces = _http(url + "gradio_api/profiling/traces")
+    except (urllib.error.URLError, OSError, ValueError):
+        return {}
+    out: dict[str, Any] = {}
+    for kind, rows in (("upload", [t for t in traces if t.get("fn_name") == "gradio_file_upload"]),
+                       ("predict", [t for t in traces if t.get("fn_name") != "gradio_file_upload"])):
+        if not rows:
+            continue
+        keys = [k for k, v in rows[0].items() if k.endswith("_ms") and isinstance(v, (int, float))]
+        med = {k[:-3]: round(statistics.median(float(r[k]) for r in rows), 2) for k in keys}
+        out[kind] = {k: v for k, v in med.items() if v > 0} | {"n": len(rows)}
+    return out
+
+
+def bench_api(client, model_id: str, images: list[Path], repeats: int, url: str | None = None
+              ) -> dict[str, Any]:
+    """Sequential round trips through one client: p50 and p95 in ms (+ Gradio's phase medians)."""
     api_predict(client, model_id, images[0])  # warm this endpoint (model load, first trace)
+    if url:
+        with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
+            _http(url + "gradio_api/profiling/clear", "POST")
     times = []
     for i in range(repeats):
         t0 = time.perf_counter()
         api_predict(client, model_id, images[i % len(images)])
         times.append(time.perf_counter() - t0)
-    return {"api_ms_p50": _ms(percentile(times, 50)), "api_ms_p95": _ms(percentile(times, 95))}
+    out: dict[str, Any] = {"api_ms_p50": _ms(percentile(times, 50)), "api_ms_p95": _ms(percentile(times, 95))}
+    if url:
+        phases = gradio_phases(url)
+        if phases:
+            out["gradio_phases_ms"] = phases
+    return out
 
 
 def run_clients(
@@ -568,29 +631,43 @@ def bench(
             result["models"][m]["images"] = origin
         # The app first, on an idle machine: its cold start must not compete with models loaded here.
         if api:
-            with AppProcess() as app:
+            # GRADIO_PROFILING: Gradio times each request's phases (upload, queue, pre/postprocess).
+            with AppProcess(env={"GRADIO_PROFILING": "1"}) as app:
                 log(f"app starting on {app.url}")
                 cold = wait_first_prediction(app, models[0], samples[models[0]][0], downloads)
                 result["cold_start_s"] = round(cold, 2)
                 log(f"cold start {cold:.1f} s")
                 client = make_client(app.url, downloads)
                 for m in models:
-                    result["models"][m].update(bench_api(client, m, samples[m], repeats))
-                    run = run_clients(app.url, [(m, p) for p in samples[m]], clients, downloads,
-                                      per_client=per_client)
-                    result["models"][m]["concurrent8_p95_ms"] = _ms(percentile(run["latencies"], 95))
-                    result["models"][m]["concurrent8_errors"] = int(run["errors"])
+                    try:
+                        result["models"][m].update(bench_api(client, m, samples[m], repeats, app.url))
+                        run = run_clients(app.url, [(m, p) for p in samples[m]], clients, downloads,
+                                          per_client=per_client)
+                    except Exception as err:  # noqa: BLE001  (one broken model must not hide the others)
+                        result["models"][m]["error"] = f"api: {type(err).__name__}: {err}"[:500]
+                        log(f"{m}: {result['models'][m]['error']}")
+                        continue
+                    row = result["models"][m]
+                    row["concurrent8_p95_ms"] = _ms(percentile(run["latencies"], 95))
+                    row["concurrent8_p50_ms"] = _ms(percentile(run["latencies"], 50))
+                    row["concurrent8_errors"] = int(run["errors"])
+                    row["concurrent8_rps"] = round(len(run["latencies"]) / run["wall_s"], 2)
                     if run["error_samples"]:
-                        result["models"][m]["concurrent8_error_samples"] = run["error_samples"]
-                    log(f"{m}: api p50 {result['models'][m]['api_ms_p50']} ms, "
-                        f"8 clients p95 {result['models'][m]['concurrent8_p95_ms']} ms, "
-                        f"errors {run['errors']}")
+                        row["concurrent8_error_samples"] = run["error_samples"]
+                    log(f"{m}: api p50 {row['api_ms_p50']} ms, {clients} clients p95 "
+                        f"{row['concurrent8_p95_ms']} ms, errors {run['errors']}")
                 time.sleep(2 * app.sample_s)  # let the sampler see the state after the last call
                 result["rss_mb"] = round(max(app.peak_rss_mb, app.rss_mb()), 1)
-                result["rss_models_loaded"] = len(models)
+                # The app warms every card's model at start; these also answered requests.
+                result["rss_models_answered"] = sum("api_ms_p50" in result["models"][m] for m in models)
         if in_process:
             for m in models:
-                result["models"][m].update(bench_in_process(m, samples[m], repeats))
+                try:
+                    result["models"][m].update(bench_in_process(m, samples[m], repeats))
+                except Exception as err:  # noqa: BLE001  (reported in the result, exit status 1)
+                    result["models"][m]["error_in_process"] = f"{type(err).__name__}: {err}"[:500]
+                    log(f"{m}: {result['models'][m]['error_in_process']}")
+                    continue
                 log(f"{m}: forward p50 {result['models'][m]['forward_ms_p50']} ms, "
                     f"predict+CAM p50 {result['models'][m]['predict_cam_ms_p50']} ms")
     for row in result["models"].values():
@@ -605,8 +682,12 @@ def format_table(result: dict[str, Any]) -> str:
     lines = ["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for m, row in result["models"].items():
         lines.append(f"| {m} | " + " | ".join(str(row.get(c, "-")) for c in cols) + " |")
-    lines.append(f"cold start: {result['cold_start_s']} s; peak RSS (app, "
-                 f"{result.get('rss_models_loaded', 0)} models loaded): {result['rss_mb']} MB")
+    lines.append(f"cold start: {result['cold_start_s']} s; peak RSS of the app (all models warmed): "
+                 f"{result['rss_mb']} MB")
+    for m, row in result["models"].items():
+        for key in ("error", "error_in_process"):
+            if key in row:
+                lines.append(f"{m}: {row[key]}")
     return "\n".join(lines)
 
 
@@ -638,7 +719,8 @@ def run_bench(args: argparse.Namespace) -> int:
         real_stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
         real_stdout.write(format_table(result) + "\n")
-    return 0
+    failed = any("error" in row or "error_in_process" in row for row in result["models"].values())
+    return 1 if failed else 0
 
 
 def iter_jobs(models: list[str], scratch: Path, per_model: int = 4) -> Iterator[tuple[str, Path]]:
