@@ -29,3 +29,11 @@ def artifacts_dir() -> Path:
     path = REPO / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+# The app server fixture lives here, in one place, so that every test module shares ONE app per session
+# (a session fixture imported into several test modules is a separate fixture in each: one app each).
+try:
+    from tests.app_server import app_url  # noqa: E402, F401
+except ImportError:  # tests/app_server.py not there yet
+    pass

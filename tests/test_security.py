@@ -42,9 +42,9 @@ MARKERS = (b"root:x:0:0", b"daemon:x:")  # the first lines of /etc/passwd
 # the app
 
 
-try:  # H5's fixture, shared with the API tests: one app per test session
-    from tests.app_server import app_url  # noqa: F401
-except ImportError:  # not there yet: start the app ourselves (same launcher as the benchmark)
+try:  # `app_url` comes from conftest.py (tests/app_server.py): one app for the whole test session
+    import tests.app_server  # noqa: F401
+except ImportError:  # not there: start the app ourselves (same launcher as the benchmark)
 
     @pytest.fixture(scope="session")
     def app_url():
