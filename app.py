@@ -1,0 +1,263 @@
+"""medhub: the Gradio app, one tab per model card plus an About / API tab.
+
+`demo` is built at import (tests and `gradio` tooling import this same object); the server starts
+only under `__main__` (`python app.py`, which is also what a Hugging Face Space runs). Host and port
+come from Gradio's own environment variables, GRADIO_SERVER_NAME and GRADIO_SERVER_PORT.
+
+Each tab is generic (`tabs/common.py`) and reads everything from its card; `tabs/<id>.py`, when it
+exists, adds only what is special about that tab. Every tab's Analyse event is a public API endpoint
+`/predict_<id>` returning (Label value, overlay image, JSON summary); all other events are private.
+
+Serving limits, chosen for a 2-core CPU Space:
+- one analysis per model at a time (concurrency_limit=1 per model; different models may run
+  together), and DEFAULT_CONCURRENCY=2 for the cheap UI events (re-blending, language);
+- at most QUEUE_MAX_SIZE waiting requests: beyond that a user is told the queue is full instead of
+  waiting minutes (one analysis takes ~0.1-0.5 s, so 24 queued requests clear in a few seconds);
+- uploads above MAX_FILE_SIZE (the input gate's 20 MiB + 1 MiB) are refused by Gradio before our
+  code runs; the gate refuses anything above its own limit, and decompression bombs;
+- uploaded files are deleted from Gradio's cache after an hour.
+No flagging (a Blocks app has none), no analytics, no tracebacks to users (show_error=False; our
+handlers turn every failure into a gr.Error with a plain English / Korean message).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: it reads these at import time.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import importlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from medhub import DISCLAIMER  # noqa: E402
+from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
+from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
+from medhub.imaging import max_upload_bytes  # noqa: E402
+from tabs import common  # noqa: E402
+from tabs.common import (  # noqa: E402
+    DEFAULT_OPACITY,
+    Localiser,
+    TabExtras,
+    TabParts,
+    build_tab,
+    intro_markdown,
+    status_markdown,
+)
+from tabs.samples import load_samples  # noqa: E402
+
+log = logging.getLogger("medhub.app")
+
+QUEUE_MAX_SIZE = 24
+DEFAULT_CONCURRENCY = 2
+# Gradio refuses uploads 1 MiB above the input gate's own limit before they reach the disk; between
+# the two limits the gate answers, so a slightly-too-large file gets its English / Korean message.
+MAX_FILE_SIZE = max_upload_bytes() + 2**20
+DELETE_CACHE = (1800, 3600)  # every 30 min, delete cached uploads older than 1 h
+
+CSS = """
+.medhub-disclaimer {border-left: 5px solid #c62828; background: #fdecea; color: #3b0d0c;
+  padding: 10px 14px; border-radius: 6px; font-size: 1.02em;}
+.medhub-status p {color: #8a4b00; font-weight: 600;}
+.medhub-advice {border-left: 5px solid #1565c0; background: #e8f1fb; color: #0d2a4a; padding: 6px 12px;
+  border-radius: 6px;}
+.medhub-header h1 {margin-bottom: 0.2em;}
+#medhub-lang {max-width: 260px; margin-left: auto;}
+/* six tabs must fit side by side on a 1280 px projector, not fold into an overflow menu */
+button[role="tab"] {font-size: 0.92rem !important; padding-left: 10px !important; padding-right: 10px !important;}
+"""
+THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
+
+# The language radio follows the browser's language on first load (the static strings already do,
+# through gr.I18n); a click on the radio then switches everything.
+BROWSER_LANG_JS = "() => ((navigator.language || 'en').toLowerCase().startsWith('ko') ? 'ko' : 'en')"
+
+
+def extras_for(card: ModelCard) -> TabExtras:
+    """The tab's own additions from `tabs/<id>.py`, or nothing special."""
+    name = f"tabs.{card.id}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise
+        return TabExtras()
+    return module.Extras()
+
+
+def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
+    """Per-card strings for gr.I18n: tab titles and intros."""
+    out: dict[str, dict[str, str]] = {"disclaimer": dict(DISCLAIMER)}
+    for card in cards:
+        out[f"title.{card.id}"] = {lang: card.title_for(lang) for lang in ("en", "ko")}
+        out[f"intro.{card.id}"] = {lang: intro_markdown(card, lang) for lang in ("en", "ko")}
+    return out
+
+
+def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
+    """How to call the endpoints; the curl example lists every parameter of `example`'s endpoint."""
+    cid = example.card.id if example else (cards[0].id if cards else "melanoma")
+    endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
+    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, opacity, language.
+    rest = [*(o.value for o in example.options), DEFAULT_OPACITY, "en"] if example else [DEFAULT_OPACITY, "en"]
+    extra = "".join(f", {json.dumps(v)}" for v in rest).replace('"', '\\"')
+    return f"""### {t("about.api", lang)}
+
+{t("about.api_text", lang)} {endpoints}
+
+```python
+from gradio_client import Client, handle_file
+
+client = Client("http://127.0.0.1:7860/")  # or the Space's name, "owner/space"
+label, overlay_path, summary = client.predict(handle_file("image.png"), api_name="/predict_{cid}")
+print(summary["decision"], summary["probabilities"], summary["threshold"])
+```
+
+```bash
+URL=http://127.0.0.1:7860
+# 1. upload the file: prints ["<server path>"]
+FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')
+# 2. start the call with one value per parameter (file, {", ".join(["options", "opacity", "lang"] if example and example.options else ["opacity", "lang"])}): prints {{"event_id": ...}}
+EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\
+  -d "{{\\"data\\": [{{\\"path\\": \\"$FILE\\", \\"meta\\": {{\\"_type\\": \\"gradio.FileData\\"}}}}{extra}]}}" \\
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["event_id"])')
+# 3. read the result (server-sent events; the "data:" line after "event: complete" is [label, overlay, summary])
+curl -s -N $URL/gradio_api/call/predict_{cid}/$EVENT
+```
+
+{t("about.api_params", lang)}
+"""
+
+
+def about_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
+    return "\n\n".join([
+        t("about.intro", lang),
+        f"### {t('about.models', lang)}",
+        model_table(cards, lang=lang),
+        api_markdown(cards, lang, example),
+        f"### {t('about.disclaimer', lang)}",
+        DISCLAIMER[normalise_lang(lang)],
+    ])
+
+
+def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, gr.I18n]:
+    """The app and the I18n to launch it with."""
+    cards = cards or load_cards()
+    i18n = gr.I18n(**translations(card_strings(cards)))
+    ui = Localiser(i18n)
+    samples, _root = load_samples(cards)
+    tabs: list[TabParts] = []
+    tab_blocks: list[gr.Tab] = []
+
+    with gr.Blocks(title="medhub", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=4):
+                ui.value(
+                    gr.Markdown(f"# {t('app.title', 'en')}\n{t('app.subtitle', 'en')}",
+                                elem_classes=["medhub-header"]),
+                    lambda lg: f"# {t('app.title', lg)}\n{t('app.subtitle', lg)}",
+                )
+            with gr.Column(scale=1, min_width=200):
+                lang = gr.Radio(list(LANG_CHOICES), value="en", label=t("lang.label", "en"),
+                                elem_id="medhub-lang")
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab visible, also on a narrow screen
+            for card in cards:
+                with gr.Tab(i18n(f"title.{card.id}"), id=card.id, elem_id=f"tab-{card.id}") as tab:
+                    tabs.append(build_tab(card, extras_for(card), ui, lang, samples.get(card.id, [])))
+                tab_blocks.append(tab)
+                ui.add(tab, lambda lg, c=card: gr.update(label=c.title_for(lg)))
+            with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
+                example = tabs[0] if tabs else None
+                ui.value(gr.Markdown(about_markdown(cards, "en", example)),
+                         lambda lg: about_markdown(cards, lg, example))
+            ui.add(about_tab, lambda lg: gr.update(label=t("tab.about", lg)))
+
+        _wire_language(ui, lang, tabs)
+        demo.load(None, None, lang, js=BROWSER_LANG_JS, api_visibility="private")
+
+        # Until a model has loaded, its tab says so; refreshed on page load and whenever a tab is opened.
+        def refresh_status(lg):
+            return [status_markdown(c, lg) for c in cards]
+
+        statuses = [p.status for p in tabs]
+        demo.load(refresh_status, lang, statuses, api_visibility="private", show_progress="hidden")
+        for tab, parts in zip(tab_blocks, tabs, strict=True):
+            tab.select(lambda lg, c=parts.card: status_markdown(c, lg), lang, parts.status,
+                       api_visibility="private", show_progress="hidden")
+
+    return demo, i18n
+
+
+def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
+    """One private event redraws every translated label and every result text."""
+    components: list = []
+    for c in ui.components + [o for p in tabs for o in p.result_outputs]:
+        if all(c is not x for x in components):
+            components.append(c)
+    states = [p.state for p in tabs]
+
+    def switch(lg, *state_values):
+        lg = normalise_lang(lg)
+        merged: dict[int, dict] = {}
+        for comp, update in zip(ui.components, ui.updates(lg), strict=True):
+            merged.setdefault(id(comp), {}).update({k: v for k, v in update.items() if k != "__type__"})
+        for parts, state in zip(tabs, state_values, strict=True):
+            values = parts.render_result(state, lg)
+            for comp, value in zip(parts.result_outputs[1:], values[1:], strict=True):  # not the image: unchanged
+                merged.setdefault(id(comp), {})["value"] = value
+        return [gr.update(**merged.get(id(c), {})) for c in components]
+
+    lang.change(switch, [lang, *states], components, api_visibility="private", show_progress="hidden")
+
+
+def warm_models(cards: tuple[ModelCard, ...]) -> threading.Thread:
+    """Load every model in the background so the first click is fast; record failures per tab."""
+    from medhub.inference import ModelUnavailable, get_predictor
+
+    for card in cards:
+        common.MODEL_STATUS[card.id] = "loading"
+
+    def run() -> None:
+        for card in cards:
+            try:
+                get_predictor(card.id)
+                common.MODEL_STATUS[card.id] = None
+                log.info("model %s ready", card.id)
+            except ModelUnavailable as err:
+                common.MODEL_STATUS[card.id] = str(err)
+                log.warning("model %s unavailable: %s", card.id, err)
+            except Exception as err:  # noqa: BLE001 - a broken model must not take the app down
+                common.MODEL_STATUS[card.id] = f"{type(err).__name__}: {err}"
+                log.exception("model %s failed to load", card.id)
+
+    thread = threading.Thread(target=run, name="medhub-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+CARDS = load_cards()
+demo, I18N = build_demo(CARDS)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
+    warm_models(CARDS)
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
+    demo.launch(
+        show_error=False,
+        max_file_size=MAX_FILE_SIZE,
+        i18n=I18N,
+        theme=THEME,
+        css=CSS,
+        footer_links=["api", "settings"],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""English and Korean strings of the user interface, in one place.
+
+`STRINGS` maps a key to {"en": ..., "ko": ...}. `t(key, lang, **fields)` gives one string (falls back
+to English, fills `str.format` fields). `translations(extra)` gives the per-locale dictionaries that
+`gr.I18n` takes for the static parts of the page (the browser's locale picks the language there);
+the app's language radio uses `t()` to redraw result texts and labels, because a projector's browser
+is often set to English while the audience reads Korean.
+
+Everything about a model (titles, label names, threshold) comes from its card, not from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("en", "ko")
+LANG_CHOICES = (("English", "en"), ("한국어", "ko"))
+
+STRINGS: dict[str, dict[str, str]] = {
+    # header
+    "app.title": {
+        "en": "medhub: medical image classifiers for research and education",
+        "ko": "medhub: 연구·교육용 의료 영상 분류기",
+    },
+    "app.subtitle": {
+        "en": "Five real trained classifiers with Grad-CAM heat maps. Try a sample image or upload your own; "
+        "uploads are deleted from the server within an hour.",
+        "ko": "실제로 학습한 다섯 가지 분류기와 Grad-CAM 히트맵입니다. 샘플 이미지를 눌러 보거나 직접 올려 보세요. "
+        "올린 파일은 한 시간 안에 서버에서 삭제됩니다.",
+    },
+    "lang.label": {"en": "Language / 언어", "ko": "언어 / Language"},
+    "tab.about": {"en": "About / API", "ko": "소개 / API"},
+    # inputs
+    "upload.label": {
+        "en": "Image (PNG, JPEG, WebP, BMP, TIFF)",
+        "ko": "이미지 (PNG, JPEG, WebP, BMP, TIFF)",
+    },
+    "upload.label_dicom": {
+        "en": "Image (PNG, JPEG, ...) or DICOM (.dcm)",
+        "ko": "이미지 (PNG, JPEG 등) 또는 DICOM (.dcm)",
+    },
+    "analyse.button": {"en": "Analyse", "ko": "분석하기"},
+    "samples.label": {
+        "en": "Sample images: click one to analyse it",
+        "ko": "샘플 이미지: 누르면 바로 분석합니다",
+    },
+    "window.label": {"en": "CT window (DICOM only)", "ko": "CT 창 설정 (DICOM 전용)"},
+    "window.info": {
+        "en": "Centre / width in Hounsfield units; the model sees the windowed slice.",
+        "ko": "하운스필드 단위의 중심 / 폭입니다. 모델은 창 설정을 적용한 영상을 봅니다.",
+    },
+    "window.brain": {"en": "brain", "ko": "뇌"},
+    "window.subdural": {"en": "subdural", "ko": "경막하"},
+    "window.stroke": {"en": "stroke", "ko": "뇌졸중"},
+    "window.bone": {"en": "bone", "ko": "뼈"},
+    "window.file": {"en": "the file's own window", "ko": "파일에 저장된 창 설정"},
+    "tta.label": {
+        "en": "Test-time augmentation (average of 6 flips/rotations; slower)",
+        "ko": "테스트 시 증강 (뒤집기·회전 6가지 평균, 더 느림)",
+    },
+    # outputs
+    "probs.label": {"en": "Probabilities", "ko": "확률"},
+    "input.label": {"en": "What the model sees", "ko": "모델에 들어간 영상"},
+    "overlay.label": {"en": "Grad-CAM heat map", "ko": "Grad-CAM 히트맵"},
+    "opacity.label": {"en": "Heat-map opacity", "ko": "히트맵 불투명도"},
+    "summary.label": {"en": "Summary (JSON, as the API returns it)", "ko": "요약 (API가 돌려주는 JSON)"},
+    "result.placeholder": {
+        "en": "Pick a sample or upload an image, then press **Analyse**.",
+        "ko": "샘플을 고르거나 이미지를 올린 뒤 **분석하기**를 누르세요.",
+    },
+    "card.accordion": {"en": "Model card (data, evaluation, limits)", "ko": "모델 카드 (데이터, 평가, 한계)"},
+    "metrics.header": {"en": "Held-out test metrics", "ko": "테스트 데이터 성능"},
+    "metrics.intro": {
+        "en": "{dataset}; {split}; n = {n} images.",
+        "ko": "{dataset}; {split}; 영상 {n}장.",
+    },
+    "metrics.columns": {
+        "en": "| metric | value |",
+        "ko": "| 지표 | 값 |",
+    },
+    "metrics.per_class": {
+        "en": "| class | precision | recall | F1 | n |",
+        "ko": "| 클래스 | 정밀도 | 재현율 | F1 | n |",
+    },
+    "metrics.accuracy": {"en": "accuracy", "ko": "정확도"},
+    "metrics.balanced_accuracy": {"en": "balanced accuracy", "ko": "균형 정확도"},
+    "metrics.auroc": {"en": "AUROC", "ko": "AUROC"},
+    "metrics.ece": {"en": "calibration error (ECE)", "ko": "보정 오차 (ECE)"},
+    "metrics.threshold": {"en": "decision threshold", "ko": "판정 임계값"},
+    "disclaimer.title": {"en": "Not a diagnosis", "ko": "진단이 아닙니다"},
+    # decision sentences
+    "decision.binary": {
+        "en": "P({positive}) = {p:.2f} {op} threshold {threshold:.2f} (the model's decision rule)",
+        "ko": "P({positive}) = {p:.2f} {op} 임계값 {threshold:.2f} (모델의 판정 규칙)",
+    },
+    "decision.multi": {
+        "en": "The most probable of {n} classes (P = {p:.2f}).",
+        "ko": "{n}개 클래스 중 확률이 가장 높은 클래스입니다 (P = {p:.2f}).",
+    },
+    "decision.tta": {
+        "en": "Averaged over {n} flipped/rotated views.",
+        "ko": "뒤집기·회전한 {n}가지 영상의 평균입니다.",
+    },
+    "heat.explained": {
+        "en": "The heat map shows the evidence for **{label}**.",
+        "ko": "히트맵은 **{label}** 판단의 근거가 된 부분입니다.",
+    },
+    # status of a tab's model
+    "status.loading": {
+        "en": "The model is still loading; the first analysis may take a few seconds longer.",
+        "ko": "모델을 불러오는 중입니다. 첫 분석은 몇 초 더 걸릴 수 있습니다.",
+    },
+    "status.unavailable": {
+        "en": "**This model is not available right now.** {reason}",
+        "ko": "**지금은 이 모델을 쓸 수 없습니다.** {reason}",
+    },
+    "error.generic": {
+        "en": "Something went wrong while analysing this file. Please try another image.",
+        "ko": "파일을 분석하는 중에 문제가 생겼습니다. 다른 이미지로 다시 시도해 주세요.",
+    },
+    "error.no_file": {
+        "en": "Please upload an image (or pick a sample) first.",
+        "ko": "먼저 이미지를 올리거나 샘플을 골라 주세요.",
+    },
+    # intros by modality (what to upload)
+    "intro.ct": {
+        "en": "Upload an axial head-CT slice (PNG/JPEG, already windowed) or a DICOM file. For DICOM, "
+        "choose the CT window; the model reads the windowed slice.",
+        "ko": "머리 CT 축상 단면 영상(창 설정을 적용한 PNG/JPEG) 또는 DICOM 파일을 올리세요. DICOM이면 CT 창 "
+        "설정을 고를 수 있고, 모델은 창 설정을 적용한 영상을 읽습니다.",
+    },
+    "intro.dermoscopy": {
+        "en": "Upload a dermoscopy image (a close-up taken through a dermatoscope) of one skin lesion.",
+        "ko": "피부 병변 하나를 피부경(더모스코프)으로 찍은 확대 영상을 올리세요.",
+    },
+    "intro.clinical_photo": {
+        "en": "Upload a close-up photograph of the affected skin.",
+        "ko": "증상이 있는 피부를 가까이에서 찍은 사진을 올리세요.",
+    },
+    "intro.scalp_photo": {
+        "en": "Upload a photograph of the head or scalp, taken from above or from the front.",
+        "ko": "머리나 두피를 위 또는 앞에서 찍은 사진을 올리세요.",
+    },
+    "intro.generic": {"en": "Upload an image.", "ko": "이미지를 올리세요."},
+    # brain hemorrhage extras
+    "ct.header": {"en": "DICOM header (no patient identifiers)", "ko": "DICOM 헤더 (환자 식별 정보 제외)"},
+    "ct.field.modality": {"en": "modality", "ko": "검사 종류"},
+    "ct.field.body_part": {"en": "body part", "ko": "검사 부위"},
+    "ct.field.slice_thickness_mm": {"en": "slice thickness (mm)", "ko": "절편 두께 (mm)"},
+    "ct.field.window": {"en": "window", "ko": "창 설정"},
+    "ct.field.transfer_syntax": {"en": "transfer syntax", "ko": "전송 구문"},
+    "ct.field.rows": {"en": "rows", "ko": "행"},
+    "ct.field.columns": {"en": "columns", "ko": "열"},
+    "ct.region": {
+        "en": "Strongest Grad-CAM response: **{region}** (3 x 3 grid of the brain as seen on the slice).",
+        "ko": "Grad-CAM 반응이 가장 강한 곳: **{region}** (영상에 보이는 뇌를 3 x 3으로 나눈 구역).",
+    },
+    # melanoma extras
+    "abcd.header": {"en": "ABCD features of the lesion", "ko": "병변의 ABCD 특징"},
+    "abcd.outline": {"en": "Lesion outline used for ABCD", "ko": "ABCD 계산에 쓴 병변 윤곽"},
+    "abcd.columns": {"en": "| feature | value | what it means |", "ko": "| 특징 | 값 | 의미 |"},
+    "abcd.none": {
+        "en": "No lesion could be outlined in this image, so the ABCD features are not shown.",
+        "ko": "이 영상에서 병변 윤곽을 찾지 못해 ABCD 특징을 표시하지 않습니다.",
+    },
+    "abcd.note": {
+        "en": "ABCD numbers are computed from the outline by simple image processing; they are a teaching "
+        "aid, not part of the classifier's decision.",
+        "ko": "ABCD 값은 윤곽에서 간단한 영상 처리로 계산한 교육용 보조 자료이며, 분류기의 판단에는 쓰이지 "
+        "않습니다.",
+    },
+    # scalp extras
+    "grade.0": {"en": "good", "ko": "양호"},
+    "grade.1": {"en": "mild", "ko": "경증"},
+    "grade.2": {"en": "moderate", "ko": "중등도"},
+    "grade.3": {"en": "severe", "ko": "중증"},
+    "scalp.scale": {"en": "Severity scale", "ko": "중증도 단계"},
+    "scalp.sentence": {
+        "en": "Your scalp shows hair loss: **{grade_name}** (grade {grade} of {max_grade}).",
+        "ko": "두피 상태: 탈모 **{grade_name}** ({max_grade}단계 중 {grade}단계).",
+    },
+    "scalp.expected": {
+        "en": "Expected grade (probability-weighted): {expected:.2f} of {max_grade}.",
+        "ko": "확률 가중 평균 단계: {max_grade} 중 {expected:.2f}.",
+    },
+    "scalp.not_assessed": {
+        "en": "This model grades visible hair loss on a head photograph only. It does not assess dandruff, "
+        "sebum, redness, pustules or scalp disease, and it cannot tell the cause of hair loss.",
+        "ko": "이 모델은 머리 사진에서 보이는 탈모 정도만 평가합니다. 비듬, 피지, 홍반, 농포나 두피 질환은 "
+        "평가하지 않으며 탈모의 원인도 알 수 없습니다.",
+    },
+    # shingles extras
+    "shingles.note": {
+        "en": "**If you think you may have shingles, see a doctor promptly.** Antiviral medicine works best "
+        "when started early, ideally within 72 hours of the rash appearing. Seek care urgently if the "
+        "rash is near the eye, or if you are pregnant or have a weakened immune system.",
+        "ko": "**대상포진이 의심되면 바로 병원에 가세요.** 항바이러스제는 일찍, 가능하면 발진이 생긴 지 "
+        "72시간 안에 시작할 때 가장 효과가 좋습니다. 발진이 눈 가까이에 있거나, 임신 중이거나, 면역력이 "
+        "약하다면 서둘러 진료를 받으세요.",
+    },
+    # about tab
+    "about.intro": {
+        "en": "**medhub** is an open-source demo hub of medical image classifiers for research and "
+        "education. Each tab runs a real model trained on public data, shows every class's probability, "
+        "the decision rule with its threshold, and a Grad-CAM heat map of where the model looked. "
+        "Every model has a card (data, evaluation, limitations) under its tab.",
+        "ko": "**medhub**는 연구와 교육을 위한 오픈소스 의료 영상 분류기 데모입니다. 각 탭은 공개 데이터로 "
+        "학습한 실제 모델을 실행하여 모든 클래스의 확률, 임계값을 포함한 판정 규칙, 모델이 주목한 곳을 "
+        "보여 주는 Grad-CAM 히트맵을 표시합니다. 각 탭 아래에 모델 카드(데이터, 평가, 한계)가 있습니다.",
+    },
+    "about.models": {"en": "Models and held-out test metrics", "ko": "모델과 테스트 성능"},
+    "about.api": {"en": "Use it from code", "ko": "코드에서 사용하기"},
+    "about.api_text": {
+        "en": "Every tab is a named endpoint, `/predict_<model>`. It returns the probabilities (a Label), "
+        "the heat-map overlay (an image file) and a JSON summary (model id, revision, threshold, decision, "
+        "disclaimer and the tab's extras). Only the file is required.",
+        "ko": "각 탭은 `/predict_<모델>` 이라는 이름의 엔드포인트입니다. 확률(Label), 히트맵 오버레이(이미지 "
+        "파일), JSON 요약(모델 id, 리비전, 임계값, 판정, 고지문, 탭별 추가 정보)을 돌려줍니다. 파일만 "
+        "넘기면 됩니다.",
+    },
+    "about.api_params": {
+        "en": "Each endpoint's parameters and their defaults are listed under **Use via API** at the bottom "
+        "of the page. Errors (an unreadable file, a model that cannot load) come back as an error "
+        "message in English and Korean.",
+        "ko": "각 엔드포인트의 매개변수와 기본값은 페이지 아래쪽 **Use via API**에 있습니다. 오류(읽을 수 없는 "
+        "파일, 불러올 수 없는 모델)는 영어와 한국어 오류 메시지로 돌아옵니다.",
+    },
+    "about.disclaimer": {"en": "Disclaimer", "ko": "고지 사항"},
+}
+
+
+def t(key: str, lang: str = "en", **fields: Any) -> str:
+    """One UI string in `lang` ("en" or "ko"), with `str.format` fields filled in."""
+    entry = STRINGS[key]
+    text = entry.get(normalise_lang(lang)) or entry["en"]
+    return text.format(**fields) if fields else text
+
+
+def normalise_lang(lang: str | None) -> str:
+    """"ko", "ko-KR", "한국어" -> "ko"; anything else -> "en"."""
+    if not lang:
+        return "en"
+    lang = str(lang).strip()
+    return "ko" if lang.lower().startswith("ko") or lang == "한국어" else "en"
+
+
+def both(key: str, **fields: Any) -> str:
+    """"English · 한국어" for places that must read in both languages at once."""
+    return f"{t(key, 'en', **fields)} · {t(key, 'ko', **fields)}"
+
+
+def translations(extra: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """{locale: {key: text}} for gr.I18n: every static string plus `extra` (e.g. card titles)."""
+    merged = {**STRINGS, **(extra or {})}
+    # Strings with format fields are filled in Python (t()); the browser's ICU formatter would try
+    # to fill "{...}" itself, so they are not handed to it.
+    return {
+        lang: {key: value.get(lang) or value["en"] for key, value in merged.items() if "{" not in value["en"]}
+        for lang in LANGS
+    }

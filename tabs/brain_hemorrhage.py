@@ -1,0 +1,120 @@
+"""What the head-CT tab adds: a CT window selector for DICOM, safe DICOM header fields, and where
+the Grad-CAM peak lies in a 3 x 3 grid of the brain with a confidence-dependent sentence.
+
+The heat map explains the positive class (hemorrhage) whatever the decision, as the originating
+project did: the question a teacher asks of the map is "where does the model see bleeding?".
+The overlay is drawn on the windowed slice, which is also what the model read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from medhub.cards import ModelCard
+from medhub.i18n import t
+from tabs.common import ExtraResult, Localiser, TabExtras, TabParts
+
+# DICOM header fields shown to users (safe_meta in medhub.dicom never holds patient identifiers).
+SHOWN_FIELDS = ("modality", "body_part", "slice_thickness_mm", "window", "rows", "columns", "transfer_syntax")
+
+
+def window_choices(lang: str = "en") -> list[tuple[str, str]]:
+    from medhub.dicom import WINDOW_PRESETS
+    from medhub.i18n import STRINGS
+
+    def named(name: str) -> str:
+        return t(f"window.{name}", lang) if f"window.{name}" in STRINGS else name
+
+    choices = [(f"{named(name)} (C {c:g} / W {w:g})", name) for name, (c, w) in WINDOW_PRESETS.items()]
+    return [*choices, (t("window.file", lang), "file")]
+
+
+def default_window(card: ModelCard) -> str:
+    """The preset matching the card's CT window (the window the model was trained on), else brain."""
+    from medhub.dicom import WINDOW_PRESETS
+
+    if card.input.ct_window is not None:
+        for name, (c, w) in WINDOW_PRESETS.items():
+            if (c, w) == (card.input.ct_window.center, card.input.ct_window.width):
+                return name
+    return "brain"
+
+
+def looks_like_dicom(path: str | None) -> bool:
+    """By content, like the input gate: the 'DICM' marker after the 128-byte preamble."""
+    if not path:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+class BrainHemorrhageExtras(TabExtras):
+    def build_inputs(self, card: ModelCard, ui: Localiser):
+        self.window = gr.Radio(
+            window_choices("en"), value=default_window(card), label=ui.api_text("window.label"),
+            info=ui.api_text("window.info"), visible=False, elem_id=f"window-{card.id}",
+        )
+        ui.add(
+            self.window,
+            lambda lg: gr.update(label=t("window.label", lg), info=t("window.info", lg), choices=window_choices(lg)),
+        )
+        return [("window", self.window)]
+
+    def decode_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
+        return {"window": options.get("window") or default_window(card)}
+
+    def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
+        return {"explain_label": card.positive_class} if card.positive_class else {}
+
+    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
+        from medhub.explain import brain_mask, hemorrhage_explanation, peak_region
+
+        gray = decoded.rgb[:, :, 0]
+        mask = brain_mask(gray)
+        region = peak_region(heat, mask=mask)
+        prob = analysis.positive_probability
+        json: dict[str, Any] = {
+            "region": None if region is None else {
+                "row": region.row, "col": region.col, "name_en": region.name_en, "name_ko": region.name_ko,
+                "strength": round(float(region.strength), 4), "fraction": round(float(region.fraction), 4),
+            },
+            "explanation_en": hemorrhage_explanation(prob, card.threshold, region, "en"),
+            "explanation_ko": hemorrhage_explanation(prob, card.threshold, region, "ko"),
+        }
+        if decoded.kind == "dicom":
+            json["dicom"] = {k: decoded.meta[k] for k in SHOWN_FIELDS if k in decoded.meta}
+        return ExtraResult(json=json, ui=json)
+
+    def build_outputs(self, card: ModelCard, ui: Localiser):
+        self.details = gr.Markdown(elem_id=f"details-{card.id}")
+        return [self.details]
+
+    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+        if result is None:
+            return [""]
+        data = result.ui
+        parts = [data[f"explanation_{lang}"]]
+        if data.get("region"):
+            parts.append(t("ct.region", lang, region=data["region"][f"name_{lang}"]))
+        meta = data.get("dicom")
+        if meta:
+            rows = [f"| {t('ct.field.' + k, lang)} | {meta[k]} |" for k in SHOWN_FIELDS if k in meta]
+            parts.append("\n".join([f"**{t('ct.header', lang)}**", "", "| | |", "|---|---|", *rows]))
+        return ["\n\n".join(parts)]
+
+    def wire(self, card: ModelCard, tab: TabParts) -> None:
+        # The window selector only matters for DICOM: show it when the chosen file is one.
+        tab.file.change(
+            lambda path: gr.update(visible=looks_like_dicom(path)), tab.file, self.window,
+            api_visibility="private", show_progress="hidden",
+        )
+
+
+Extras = BrainHemorrhageExtras

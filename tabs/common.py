@@ -1,0 +1,503 @@
+"""The generic, card-driven tab: everything a tab shows comes from its model card.
+
+`build_tab(card, extras, ui)` lays out one tab (upload, Analyse, probabilities, the model-input image
+beside the Grad-CAM overlay, an opacity slider, the decision with its threshold, the disclaimer, the
+model card and its metrics, a sample gallery) and wires one public API event, `/predict_<id>`, that
+returns exactly (Label value, overlay image, JSON summary). What a tab adds beyond that lives in a
+small `TabExtras` subclass in `tabs/<id>.py`.
+
+Untrusted files are decoded by `medhub.imaging.load_upload` (the one input gate), never by Gradio:
+the input component is a `gr.File` of type filepath, not a `gr.Image`.
+
+Errors: an `InputError` or `ModelUnavailable` becomes a `gr.Error` with its English / Korean text;
+any other exception is logged here and replaced by a generic message, so no traceback reaches a user
+and the worker keeps serving.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import gradio as gr
+import numpy as np
+
+from medhub import DISCLAIMER
+from medhub.cards import InputContract, ModelCard
+from medhub.i18n import LANG_CHOICES, normalise_lang, t
+
+log = logging.getLogger("medhub.app")
+
+DEFAULT_OPACITY = 0.45
+IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"]
+DICOM_TYPES = [".dcm", ".dicom"]
+
+
+# --------------------------------------------------------------------------------------------
+# language: static strings through gr.I18n (browser locale) and a radio that redraws everything
+
+
+class Localiser:
+    """Remembers which component shows which string, so the language radio can redraw them all."""
+
+    def __init__(self, i18n: gr.I18n) -> None:
+        self.i18n = i18n
+        self._items: list[tuple[gr.components.Component | gr.blocks.Block, Callable[[str], Any]]] = []
+
+    def add(self, component, update: Callable[[str], Any]):
+        """On language change, apply `update(lang)` (a gr.update) to the component."""
+        self._items.append((component, update))
+        return component
+
+    def label(self, component, key: str):
+        """Use the translated string `key` as the component's label (now and on language change)."""
+        return self.add(component, lambda lang: gr.update(label=t(key, lang)))
+
+    def value(self, component, render: Callable[[str], str]):
+        """Re-render the component's value with `render(lang)` on language change."""
+        return self.add(component, lambda lang: gr.update(value=render(lang)))
+
+    def text(self, key: str):
+        """A static string for gr.I18n (translated in the browser by its locale)."""
+        return self.i18n(key)
+
+    @staticmethod
+    def api_text(key: str) -> str:
+        """English for the components of the public API: their labels name the API's parameters and
+        outputs in `view_api`, where a translation placeholder would be unreadable. The language
+        radio still translates them in the page."""
+        return t(key, "en")
+
+    @property
+    def components(self) -> list:
+        return [c for c, _ in self._items]
+
+    def updates(self, lang: str) -> list:
+        return [render(lang) for _, render in self._items]
+
+
+def bilingual(en: str, ko: str) -> str:
+    """"English · 한국어", or one name when both are the same."""
+    return en if en == ko else f"{en} · {ko}"
+
+
+def label_names(card: ModelCard) -> dict[str, str]:
+    """Label id -> the bilingual name the gr.Label shows (readable whatever the UI language)."""
+    return {label.id: bilingual(label.en, label.ko) for label in card.labels}
+
+
+def disclaimer_html(lang: str) -> str:
+    return (
+        f'<div class="medhub-disclaimer"><strong>{t("disclaimer.title", lang)}.</strong> '
+        f"{DISCLAIMER[normalise_lang(lang)]}</div>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# what a tab may add
+
+
+@dataclass
+class ExtraResult:
+    """What a tab's extras add to one result: JSON fields for the API and data for its own outputs."""
+
+    json: dict[str, Any] = field(default_factory=dict)
+    ui: dict[str, Any] = field(default_factory=dict)
+
+
+class TabExtras:
+    """What is special about one tab; the defaults add nothing (the skin_lesion tab uses them as is)."""
+
+    # (parameter name, component) pairs built under the upload box; their values reach the hooks below
+    # as a dict keyed by parameter name. The components need an initial value: it is the API default.
+    def build_inputs(self, card: ModelCard, ui: Localiser) -> list[tuple[str, gr.components.Component]]:
+        return []
+
+    def decode_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for `load_upload` besides the file (e.g. the CT window)."""
+        return {}
+
+    def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for `Predictor.analyse` (e.g. tta=True, explain_label=...)."""
+        return {}
+
+    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
+        """Language-independent extras of one result (JSON for the API, data for `render`)."""
+        return ExtraResult()
+
+    def build_outputs(self, card: ModelCard, ui: Localiser) -> list[gr.components.Component]:
+        """Extra output components, placed under the decision sentence."""
+        return []
+
+    def render(self, card: ModelCard, result: ExtraResult | None, lang: str) -> list[Any]:
+        """Values for `build_outputs`' components (one per component) in `lang`; None = no result yet."""
+        return []
+
+    def wire(self, card: ModelCard, tab: TabParts) -> None:
+        """Extra UI-only events (never part of the public API)."""
+
+
+# --------------------------------------------------------------------------------------------
+# pure helpers (tested without a browser)
+
+
+def heat_on_image(heat: np.ndarray, shape: tuple[int, int], contract: InputContract) -> np.ndarray:
+    """Map a heat map at the model's input size back onto the full image (H, W).
+
+    A squashed input covers the whole image; a centre-cropped one only the central square, so the
+    map goes there and the cut-off margins get zero (the model never saw them).
+    """
+    h, w = shape
+    heat = np.asarray(heat, dtype=np.float32)
+    if contract.resize == "center_crop":
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        full = np.zeros((h, w), dtype=np.float32)
+        full[top : top + side, left : left + side] = cv2.resize(heat, (side, side), interpolation=cv2.INTER_LINEAR)
+        return full
+    return np.clip(cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def blend(image: np.ndarray, heat: np.ndarray, opacity: float) -> np.ndarray:
+    """The Grad-CAM overlay at the image's size (colour map from medhub.explain)."""
+    from medhub.explain import overlay
+
+    return overlay(image, heat, float(np.clip(opacity, 0.0, 1.0)))
+
+
+def decision_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
+    """The decision as a heading, then its rule: "P(Malignant) = 0.83 ≥ threshold 0.43"."""
+    probs = summary["probabilities"]
+    decision = card.label(summary["decision"]).name(lang)
+    if card.is_binary:
+        p = float(probs[card.positive_class])
+        rule = t(
+            "decision.binary", lang, positive=card.label(card.positive_class).name(lang), p=p,
+            op="≥" if p >= card.threshold else "<", threshold=card.threshold,
+        )
+    else:
+        rule = t("decision.multi", lang, n=len(card.labels), p=float(probs[summary["decision"]]))
+    lines = [f"### {decision}", rule]
+    if summary.get("tta_views"):
+        lines.append(t("decision.tta", lang, n=summary["tta_views"]))
+    if summary.get("explained_label"):
+        lines.append(t("heat.explained", lang, label=card.label(summary["explained_label"]).name(lang)))
+    return "\n\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def metrics_markdown(card: ModelCard, lang: str) -> str:
+    """The card's held-out metrics as Markdown tables (overall, then per class)."""
+    m = card.metrics
+    out = [f"**{t('metrics.header', lang)}**", "", t("metrics.intro", lang, dataset=m["dataset"],
+                                                       split=m["split"], n=m["n"]), ""]
+    out += [t("metrics.columns", lang), "|---|---|"]
+    for key in ("accuracy", "balanced_accuracy", "auroc", "ece"):
+        if m.get(key) is not None:
+            out.append(f"| {t('metrics.' + key, lang)} | {_num(m[key])} |")
+    if card.threshold is not None:
+        out.append(f"| {t('metrics.threshold', lang)} ({card.label(card.positive_class).name(lang)}) "
+                   f"| {card.threshold:g} |")
+    per_class = m.get("per_class") or {}
+    if per_class:
+        out += ["", t("metrics.per_class", lang), "|---|---|---|---|---|"]
+        for label in card.labels:
+            row = per_class.get(label.id)
+            if row:
+                out.append(f"| {label.name(lang)} | {_num(row.get('precision'))} | {_num(row.get('recall'))} "
+                           f"| {_num(row.get('f1'))} | {_num(row.get('support'))} |")
+    return "\n".join(out)
+
+
+def card_body_markdown(card: ModelCard) -> str:
+    """The card's Markdown body with headings pushed down two levels (it sits inside an accordion)."""
+    return re.sub(r"^(#{1,4})(\s)", lambda mt: "#" * min(len(mt.group(1)) + 2, 6) + mt.group(2),
+                  card.body.strip(), flags=re.MULTILINE)
+
+
+def intro_markdown(card: ModelCard, lang: str) -> str:
+    key = f"intro.{card.input.modality}"
+    from medhub.i18n import STRINGS
+
+    intro = t(key if key in STRINGS else "intro.generic", lang)
+    return f"### {card.title_for(lang)}\n{intro}"
+
+
+# --------------------------------------------------------------------------------------------
+# model status (set by the app's warm-up thread)
+
+MODEL_STATUS: dict[str, str | None] = {}  # id -> None (ready) | "loading" | error message
+
+
+def status_markdown(card: ModelCard, lang: str) -> str:
+    state = MODEL_STATUS.get(card.id, "loading")
+    if state is None:
+        return ""
+    if state == "loading":
+        return t("status.loading", lang)
+    return t("status.unavailable", lang, reason=state)
+
+
+# --------------------------------------------------------------------------------------------
+# the analysis behind the public endpoint
+
+
+class _Generic(Exception):
+    """Internal: an unexpected failure already logged; the user gets the generic message."""
+
+
+def analyse_file(
+    card: ModelCard,
+    extras: TabExtras,
+    file: str | None,
+    options: dict[str, Any],
+    opacity: float,
+    progress: Callable[..., Any] | None = None,
+) -> tuple[dict[str, float], np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Decode, classify and explain one upload -> (Label value, overlay, summary, state for the UI).
+
+    Raises gr.Error for everything a user can cause or fix; nothing else escapes.
+    """
+    from medhub.imaging import InputError, load_upload
+    from medhub.inference import ModelUnavailable, get_predictor
+
+    if not file:
+        raise gr.Error(f"{t('error.no_file', 'en')} / {t('error.no_file', 'ko')}", print_exception=False)
+    step = progress or (lambda *a, **k: None)
+    try:
+        # Decode first: a bad upload is refused at once, even while a model is still loading.
+        step(0.05, desc="decoding")
+        decoded = load_upload(file, allow_dicom=card.input.dicom, **extras.decode_options(card, options))
+        step(0.2, desc="loading model")
+        try:
+            predictor = get_predictor(card.id)
+        except ModelUnavailable as err:
+            MODEL_STATUS[card.id] = str(err)
+            raise
+        MODEL_STATUS[card.id] = None
+        step(0.35, desc="classifying")
+        analysis = predictor.analyse(
+            decoded.rgb, explain=True, progress=progress, **extras.analyse_options(card, options)
+        )
+        step(0.8, desc="heat map")
+        h, w = decoded.rgb.shape[:2]
+        heat = heat_on_image(analysis.heatmap, (h, w), card.input)
+        extra = extras.compute(card, decoded, analysis, heat)
+        summary = analysis.summary(revision=predictor.revision, source=predictor.source)
+        summary["input"] = {"kind": decoded.kind, "format": decoded.format, "width": w, "height": h}
+        summary.update(extra.json)
+        overlay_img = blend(decoded.rgb, heat, opacity)
+    except InputError as err:
+        raise gr.Error(str(err), print_exception=False) from None
+    except ModelUnavailable as err:
+        raise gr.Error(str(err), print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception:  # noqa: BLE001 - logged with its traceback here; users get a plain message
+        log.exception("analysis failed (model %s, file %s)", card.id, file)
+        raise gr.Error(f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}", print_exception=False) from None
+    names = label_names(card)
+    label_value = {names[lid]: float(p) for lid, p in analysis.probabilities.items()}
+    state = {"image": decoded.rgb, "heat": heat, "summary": summary, "extra": extra}
+    return label_value, overlay_img, summary, state
+
+
+# --------------------------------------------------------------------------------------------
+# layout
+
+
+@dataclass
+class TabParts:
+    """The components of one tab that the app and the extras wire events to."""
+
+    card: ModelCard
+    extras: TabExtras
+    file: gr.File
+    button: gr.Button
+    option_names: list[str]
+    options: list[gr.components.Component]
+    label: gr.Label
+    model_input: gr.Image
+    overlay: gr.Image
+    opacity: gr.Slider
+    summary: gr.JSON
+    decision: gr.Markdown
+    extra_outputs: list[gr.components.Component]
+    state: gr.State
+    status: gr.Markdown
+    gallery: gr.Gallery | None = None
+    samples: list[str] = field(default_factory=list)
+
+    @property
+    def result_outputs(self) -> list:
+        """The language-dependent result components (redrawn by `render_result`)."""
+        return [self.model_input, self.decision, *self.extra_outputs, self.status]
+
+    def render_result(self, state: dict[str, Any] | None, lang: str) -> list[Any]:
+        lang = normalise_lang(lang)
+        if not state:
+            return [None, t("result.placeholder", lang), *self.extras.render(self.card, None, lang),
+                    status_markdown(self.card, lang)]
+        return [
+            state["image"],
+            decision_text(state["summary"], self.card, lang),
+            *self.extras.render(self.card, state["extra"], lang),
+            status_markdown(self.card, lang),
+        ]
+
+
+def _analyse_fn(parts: TabParts) -> Callable[..., Any]:
+    """The event function with a real signature (file, <tab options>, opacity, lang, progress).
+
+    Gradio reads parameter names for the API docs and finds gr.Progress by its default value, so
+    the generic function gets an explicit `__signature__` built from the tab's option names.
+    """
+    card, extras, names = parts.card, parts.extras, parts.option_names
+
+    def analyse(*args):
+        file, *rest = args
+        options = dict(zip(names, rest[: len(names)], strict=True))
+        opacity, _lang, progress = rest[len(names) :]
+        return analyse_file(card, extras, file, options, opacity, progress)
+
+    params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    params += [
+        inspect.Parameter("opacity", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_OPACITY),
+        inspect.Parameter("lang", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="en"),
+        inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
+    ]
+    analyse.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    analyse.__name__ = f"predict_{card.id}"
+    analyse.__doc__ = f"Classify one image for '{card.id}' and explain it with Grad-CAM."
+    return analyse
+
+
+def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio, samples: list) -> TabParts:
+    """Lay out one tab inside the current gr.Tab and wire its events. Returns its parts."""
+    status = gr.Markdown(status_markdown(card, "en"), elem_classes=["medhub-status"])
+    ui.value(gr.Markdown(ui.text(f"intro.{card.id}")), lambda lg: intro_markdown(card, lg))
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            types = IMAGE_TYPES + (DICOM_TYPES if card.input.dicom else [])
+            upload_key = "upload.label_dicom" if card.input.dicom else "upload.label"
+            file = ui.label(
+                gr.File(label=ui.api_text(upload_key), type="filepath", file_types=types, file_count="single",
+                        height=170, elem_id=f"file-{card.id}"),
+                upload_key,
+            )
+            named_inputs = extras.build_inputs(card, ui)
+            button = ui.value(
+                gr.Button(ui.text("analyse.button"), variant="primary", elem_id=f"analyse-{card.id}"),
+                lambda lg: t("analyse.button", lg),
+            )
+            gallery = None
+            if samples:
+                gallery = ui.label(
+                    gr.Gallery(
+                        value=[(s.thumb, s.caption) for s in samples], label=ui.text("samples.label"),
+                        columns=3, height="auto", allow_preview=False, object_fit="cover", buttons=[],
+                        interactive=False, elem_id=f"samples-{card.id}",
+                    ),
+                    "samples.label",
+                )
+        with gr.Column(scale=3, min_width=320):
+            label = ui.label(
+                # No heading: gr.Label would head it with the most probable class, but a binary model's
+                # decision follows the card's threshold (P = 0.45 >= 0.43 is positive); the decision
+                # sentence right below says it with its rule.
+                gr.Label(label=ui.api_text("probs.label"), num_top_classes=len(card.labels), show_heading=False,
+                         elem_id=f"probs-{card.id}"),
+                "probs.label",
+            )
+            decision = gr.Markdown(ui.text("result.placeholder"), elem_id=f"decision-{card.id}")
+            with gr.Row():
+                model_input = ui.label(
+                    gr.Image(label=ui.text("input.label"), type="numpy", format="png", interactive=False,
+                             height=300, elem_id=f"input-{card.id}"),
+                    "input.label",
+                )
+                overlay = ui.label(
+                    gr.Image(label=ui.api_text("overlay.label"), type="numpy", format="png", interactive=False,
+                             height=300, elem_id=f"overlay-{card.id}"),
+                    "overlay.label",
+                )
+            opacity = ui.label(
+                gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label=ui.api_text("opacity.label"),
+                          elem_id=f"opacity-{card.id}"),
+                "opacity.label",
+            )
+            extra_outputs = extras.build_outputs(card, ui)
+            ui.value(gr.HTML(disclaimer_html("en")), disclaimer_html)
+            with gr.Accordion(ui.text("summary.label"), open=False) as acc_json:
+                summary = gr.JSON(label="Summary", show_label=False)
+            ui.label(acc_json, "summary.label")
+
+    with gr.Accordion(ui.text("card.accordion"), open=False) as acc_card:
+        ui.value(gr.Markdown(metrics_markdown(card, "en")), lambda lg: metrics_markdown(card, lg))
+        gr.Markdown(card_body_markdown(card))
+    ui.label(acc_card, "card.accordion")
+
+    state = gr.State(None)
+    parts = TabParts(
+        card=card, extras=extras, file=file, button=button,
+        option_names=[name for name, _ in named_inputs], options=[c for _, c in named_inputs],
+        label=label, model_input=model_input, overlay=overlay, opacity=opacity, summary=summary,
+        decision=decision, extra_outputs=extra_outputs, state=state, status=status, gallery=gallery,
+        samples=[s.path for s in samples],
+    )
+    _wire(parts, lang)
+    extras.wire(card, parts)
+    return parts
+
+
+def _wire(parts: TabParts, lang: gr.Radio) -> None:
+    card = parts.card
+    inputs = [parts.file, *parts.options, parts.opacity, lang]
+    outputs = [parts.label, parts.overlay, parts.summary, parts.state]
+    analyse = _analyse_fn(parts)
+    # One analysis of a given model at a time: backends need not be re-entrant, and two cores are
+    # better spent on two different models than on one twice.
+    event = parts.button.click(
+        analyse, inputs, outputs, api_name=f"predict_{card.id}", concurrency_limit=1,
+        concurrency_id=f"model-{card.id}",
+    )
+    event.success(parts.render_result, [parts.state, lang], parts.result_outputs, api_visibility="private")
+
+    # Re-blend the stored heat map when the opacity changes: no model run.
+    def reblend(state, opacity):
+        if not state:
+            return gr.update()
+        return blend(state["image"], state["heat"], opacity)
+
+    parts.opacity.release(reblend, [parts.state, parts.opacity], parts.overlay, api_visibility="private",
+                          show_progress="hidden")
+
+    if parts.gallery is not None:
+        paths = list(parts.samples)
+
+        def pick(evt: gr.SelectData):
+            return paths[evt.index] if evt.index is not None and 0 <= evt.index < len(paths) else None
+
+        picked = parts.gallery.select(pick, None, parts.file, api_visibility="private", show_progress="hidden")
+        picked.success(
+            analyse, inputs, outputs, api_visibility="private", concurrency_limit=1,
+            concurrency_id=f"model-{card.id}",
+        ).success(parts.render_result, [parts.state, lang], parts.result_outputs, api_visibility="private")
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return list(LANG_CHOICES)

@@ -1,0 +1,73 @@
+"""What the melanoma tab adds: ABCD features of the lesion with its outline, and test-time
+augmentation (the mean over flips/rotations, with a progress bar).
+
+The ABCD numbers come from an OpenCV segmentation (`medhub.abcd`); they are a teaching aid shown
+beside the classifier's result, not an input to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from medhub.cards import ModelCard
+from medhub.i18n import t
+from tabs.common import ExtraResult, Localiser, TabExtras
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), 4)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+class MelanomaExtras(TabExtras):
+    def build_inputs(self, card: ModelCard, ui: Localiser):
+        tta = ui.label(gr.Checkbox(value=False, label=ui.api_text("tta.label"), elem_id=f"tta-{card.id}"), "tta.label")
+        return [("tta", tta)]
+
+    def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
+        return {"tta": bool(options.get("tta"))}
+
+    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
+        from medhub.abcd import compute_abcd, draw_outline
+
+        abcd = compute_abcd(decoded.rgb)
+        numbers = {
+            key: _json_number(getattr(abcd, key, None))
+            for key in ("asymmetry", "border", "colour", "diameter_px", "area_fraction")
+        }
+        json = {"abcd": {"found": bool(abcd.found), **(numbers if abcd.found else {}),
+                         "reason": getattr(abcd, "reason", None)}}
+        outline = draw_outline(decoded.rgb, abcd) if abcd.found else None
+        return ExtraResult(json=json, ui={"abcd": abcd, "outline": outline})
+
+    def build_outputs(self, card: ModelCard, ui: Localiser):
+        with gr.Row():
+            self.table = gr.Markdown(elem_id=f"abcd-{card.id}")
+            self.outline = ui.label(
+                gr.Image(label=ui.text("abcd.outline"), type="numpy", format="png", interactive=False,
+                         height=220, elem_id=f"outline-{card.id}"),
+                "abcd.outline",
+            )
+        return [self.table, self.outline]
+
+    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+        if result is None:
+            return ["", None]
+        from medhub.abcd import describe
+
+        abcd = result.ui["abcd"]
+        if not abcd.found:
+            return [t("abcd.none", lang), None]
+        rows = [f"| {name} | {value} | {meaning} |" for name, value, meaning in describe(abcd, lang)]
+        table = "\n".join([f"**{t('abcd.header', lang)}**", "", t("abcd.columns", lang), "|---|---|---|", *rows,
+                           "", t("abcd.note", lang)])
+        return [table, result.ui["outline"]]
+
+
+Extras = MelanomaExtras

@@ -1,0 +1,27 @@
+"""What the shingles tab adds: a plain-language note, with every result, to see a doctor promptly
+(antivirals work best when started early, within about 72 hours of the rash)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from medhub.cards import ModelCard
+from medhub.i18n import t
+from tabs.common import ExtraResult, Localiser, TabExtras
+
+
+class ShinglesExtras(TabExtras):
+    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
+        return ExtraResult(json={"advice_en": t("shingles.note", "en").replace("**", ""),
+                                 "advice_ko": t("shingles.note", "ko").replace("**", "")})
+
+    def build_outputs(self, card: ModelCard, ui: Localiser):
+        return [gr.Markdown(elem_id=f"advice-{card.id}", elem_classes=["medhub-advice"])]
+
+    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+        # Shown before any result too: the advice does not depend on what the model says.
+        return [t("shingles.note", lang)]
+
+
+Extras = ShinglesExtras

@@ -1,0 +1,114 @@
+"""Hostile and broken uploads through the running app's API: a clean typed error, fast, every time.
+
+Every file of the malformed-input corpus (`tests/malformed_corpus.py`) goes to the endpoint of a
+DICOM-capable tab. A file the input gate refuses must come back as an error whose text contains the
+gate's English message for that file (the message is computed here by calling the gate directly, so
+sizes and names in it match), within 2 s, without a traceback; a valid-but-odd file must succeed.
+DICOM files renamed to .png go to a photo tab, which must refuse them as DICOM. Afterwards a valid
+image still works: the server survived.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from medhub.cards import load_cards
+from medhub.imaging import InputError, load_upload
+from tests.app_server import app_url, make_client  # noqa: F401  (app_url is a pytest fixture)
+from tests.malformed_corpus import build_corpus
+
+CARDS = load_cards()
+DICOM_CARD = next((c for c in CARDS if c.input.dicom), None)
+PHOTO_CARD = next((c for c in CARDS if not c.input.dicom), None)
+PER_FILE_LIMIT_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def client(app_url):  # noqa: F811
+    return make_client(app_url)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def gate_verdict(path: Path, allow_dicom: bool) -> tuple[str | None, str | None]:
+    """(code, English message) the input gate gives this file, or (None, None) when it decodes."""
+    try:
+        load_upload(path, allow_dicom=allow_dicom)
+    except InputError as err:
+        return err.code, err.message_en
+    return None, None
+
+
+def call(client, card_id: str, path: Path):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), api_name=f"/predict_{card_id}")
+
+
+def check_file(client, card_id: str, path: Path, allow_dicom: bool, expected_code: str | None) -> list[str]:
+    """Send one file; return the problems found (empty when all is well)."""
+    from gradio_client.exceptions import AppError
+
+    gate_code, message = gate_verdict(path, allow_dicom)
+    problems = []
+    if gate_code != expected_code:
+        problems.append(f"{path.name}: the gate gives {gate_code}, the corpus expects {expected_code}")
+    started = time.monotonic()
+    try:
+        result = call(client, card_id, path)
+        error = None
+    except AppError as err:
+        result, error = None, str(err)
+    elapsed = time.monotonic() - started
+    if elapsed > PER_FILE_LIMIT_S:
+        problems.append(f"{path.name}: answered in {elapsed:.2f} s (limit {PER_FILE_LIMIT_S} s)")
+    if message is None:
+        if error is not None:
+            problems.append(f"{path.name}: a valid file was refused: {error[:200]}")
+        elif not (result and len(result) == 3 and result[2]["model_id"] == card_id):
+            problems.append(f"{path.name}: unexpected result {str(result)[:200]}")
+    else:
+        if error is None:
+            problems.append(f"{path.name}: accepted, but the gate refuses it ({message})")
+        elif message not in error:
+            problems.append(f"{path.name}: error '{error[:200]}' lacks the gate's message '{message}'")
+        elif "Traceback" in error or 'File "' in error:
+            problems.append(f"{path.name}: a traceback reached the client")
+    return problems
+
+
+@pytest.mark.skipif(DICOM_CARD is None, reason="no card takes DICOM")
+def test_every_corpus_file_gets_the_typed_error_fast(client, corpus):
+    assert len(corpus) >= 50
+    problems: list[str] = []
+    for _name, path, expected_code in corpus:
+        problems += check_file(client, DICOM_CARD.id, path, True, expected_code)
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+@pytest.mark.skipif(PHOTO_CARD is None, reason="no photo card")
+def test_dicom_renamed_as_png_is_refused_by_a_photo_tab(client, corpus, tmp_path):
+    dicoms = [(name, path, code) for name, path, code in corpus if name.startswith("dicom_")]
+    assert dicoms, "the corpus has DICOM items"
+    problems: list[str] = []
+    for name, path, _code in dicoms:
+        renamed = tmp_path / f"{Path(name).stem}.png"
+        shutil.copyfile(path, renamed)
+        problems += check_file(client, PHOTO_CARD.id, renamed, False, "not_allowed_dicom")
+    assert not problems, "\n".join(problems)
+
+
+def test_server_still_serves_after_the_corpus(client, corpus):
+    """Run last in this module (pytest keeps file order): a valid image through every endpoint."""
+    valid = [path for name, path, code in corpus if code is None and not name.startswith("dicom_")]
+    assert valid
+    for card in CARDS:
+        result = call(client, card.id, valid[0])
+        assert abs(sum(result[2]["probabilities"].values()) - 1.0) < 1e-3

@@ -1,0 +1,205 @@
+"""The running app through its API (gradio_client, offline), one case per model card.
+
+The app is started once per session by `tests/app_server.py` (`python app.py` in a subprocess) and
+serves the cards and weights of the repository. Every `/predict_<id>` endpoint gets a real sample of
+its model's TEST split (from assets/samples.yaml; skipped without ../shared/data). Iterating over
+`load_cards()` means a new card is tested without a new test.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medhub import DISCLAIMER
+from medhub.cards import ModelCard, load_cards
+from medhub.imaging import load_upload
+from tabs.common import label_names
+from tabs.samples import sample_list
+from tests.app_server import app_url, make_client  # noqa: F401  (app_url is a pytest fixture)
+
+CARDS = load_cards()
+CARD_IDS = [c.id for c in CARDS]
+DICOM_SLICE = Path("dicom") / "cq500" / "CT000001.dcm"  # JPEG Lossless
+
+
+@pytest.fixture(scope="module")
+def client(app_url):  # noqa: F811
+    return make_client(app_url)
+
+
+def sample_for(card: ModelCard, data_root: Path) -> Path:
+    """The first listed test-split image of this model (not a DICOM file)."""
+    for item in sample_list().get(card.id, []):
+        path = data_root / item["path"]
+        if path.suffix.lower() != ".dcm" and path.is_file():
+            return path
+    pytest.skip(f"no sample image for {card.id} under {data_root}")
+
+
+def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
+    """The three outputs of a /predict_<id> call, checked against the card; returns the summary."""
+    assert isinstance(result, (tuple, list)) and len(result) == 3, "expected (label, overlay, summary)"
+    label, overlay_path, summary = result
+
+    names = label_names(card)
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert set(confidences) == set(names.values()), "the Label must list every class of the card"
+    assert abs(sum(confidences.values()) - 1.0) < 1e-3
+
+    assert list(summary["probabilities"]) == card.label_ids, "probabilities over exactly the card's labels"
+    assert abs(sum(summary["probabilities"].values()) - 1.0) < 1e-3
+    for lid, p in summary["probabilities"].items():
+        assert abs(confidences[names[lid]] - p) < 1e-4, "Label and JSON disagree"
+    assert summary["model_id"] == card.id
+    assert summary["decision"] in card.label_ids
+    assert summary["threshold"] == card.threshold
+    assert summary["revision"], "the summary names the weights' revision"
+    assert summary["disclaimer"] == DISCLAIMER["en"]
+    if card.is_binary:
+        p = summary["probabilities"][card.positive_class]
+        assert (summary["decision"] == card.positive_class) == (p >= card.threshold)
+    else:
+        assert summary["decision"] == max(summary["probabilities"], key=summary["probabilities"].get)
+
+    decoded = load_upload(input_path, allow_dicom=card.input.dicom, **decode)
+    with Image.open(overlay_path) as img:
+        assert img.size == (decoded.rgb.shape[1], decoded.rgb.shape[0]), "overlay at the input's size"
+        overlay = np.asarray(img.convert("RGB"))
+    assert not np.array_equal(overlay, decoded.rgb), "the overlay must differ from the plain input"
+    return summary
+
+
+def test_view_api_lists_exactly_one_endpoint_per_card(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    named = set(api["named_endpoints"])
+    assert named == {f"/predict_{cid}" for cid in CARD_IDS}, "UI-only events must stay private"
+    assert not api["unnamed_endpoints"]
+    for cid in CARD_IDS:
+        params = api["named_endpoints"][f"/predict_{cid}"]["parameters"]
+        assert params[0]["parameter_name"] == "file" and not params[0]["parameter_has_default"]
+        assert all(p["parameter_has_default"] for p in params[1:]), "only the file may be required"
+        assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
+
+
+@pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
+def test_endpoint_on_a_real_test_sample(client, card, data_root):
+    path = sample_for(card, data_root)
+    from gradio_client import handle_file
+
+    started = time.monotonic()
+    result = client.predict(handle_file(str(path)), api_name=f"/predict_{card.id}")
+    elapsed = time.monotonic() - started
+    summary = check_result(card, result, path)
+    assert summary["input"]["kind"] == "image"
+    assert elapsed < 60, f"{card.id} took {elapsed:.1f} s"
+
+
+# What each tab adds to the JSON summary (only for tabs that exist).
+EXTRA_KEYS = {
+    "brain_hemorrhage": ("region", "explanation_en", "explanation_ko"),
+    "melanoma": ("abcd",),
+    "scalp_severity": ("severity",),
+    "shingles": ("advice_en", "advice_ko"),
+}
+
+
+@pytest.mark.parametrize("cid", [cid for cid in EXTRA_KEYS if cid in CARD_IDS])
+def test_tab_extras_are_in_the_summary(client, cid, data_root):
+    from gradio_client import handle_file
+
+    card = next(c for c in CARDS if c.id == cid)
+    path = sample_for(card, data_root)
+    summary = client.predict(handle_file(str(path)), api_name=f"/predict_{cid}")[2]
+    for key in EXTRA_KEYS[cid]:
+        assert summary.get(key) is not None, f"{cid}: '{key}' missing from the summary"
+    if cid == "scalp_severity":
+        sev = summary["severity"]
+        assert 0 <= sev["expected_grade"] <= sev["max_grade"]
+        assert sev["grade"] == card.label(summary["decision"]).grade
+    if cid == "melanoma":
+        assert isinstance(summary["abcd"]["found"], bool)
+
+
+@pytest.mark.skipif("melanoma" not in CARD_IDS, reason="no melanoma card")
+def test_melanoma_tta_averages_six_views(client, data_root):
+    from gradio_client import handle_file
+
+    card = next(c for c in CARDS if c.id == "melanoma")
+    path = sample_for(card, data_root)
+    plain = client.predict(handle_file(str(path)), api_name="/predict_melanoma")[2]
+    tta = client.predict(handle_file(str(path)), True, api_name="/predict_melanoma")[2]
+    assert tta["tta_views"] == 6 and "tta_views" not in plain
+    assert abs(sum(tta["probabilities"].values()) - 1.0) < 1e-3
+
+
+@pytest.mark.skipif("brain_hemorrhage" not in CARD_IDS, reason="no brain_hemorrhage card")
+def test_dicom_with_subdural_window_and_no_identifiers(client, data_root):
+    import pydicom
+    from gradio_client import handle_file
+
+    card = next(c for c in CARDS if c.id == "brain_hemorrhage")
+    path = data_root / DICOM_SLICE
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    result = client.predict(handle_file(str(path)), "subdural", api_name="/predict_brain_hemorrhage")
+    summary = check_result(card, result, path, window="subdural")
+    assert summary["input"]["kind"] == "dicom"
+    assert summary["dicom"]["window"].startswith("subdural"), summary["dicom"]
+    assert summary["dicom"]["modality"] == "CT"
+
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    text = json.dumps(summary, ensure_ascii=False)
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID", "SeriesInstanceUID",
+                    "SOPInstanceUID", "AccessionNumber", "InstitutionName", "StudyDate", "ReferringPhysicianName"):
+        assert keyword not in text
+        value = str(header.get(keyword, "") or "").strip()
+        if len(value) >= 4:  # short values (e.g. "0") could appear by chance in numbers
+            assert value not in text, f"{keyword} leaked into the summary"
+
+
+def test_bad_upload_is_a_clean_bilingual_error_and_the_server_keeps_serving(client, tmp_path, data_root):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    fake = tmp_path / "not_an_image.png"
+    fake.write_text("<html><body>hello</body></html>")
+    card = CARDS[0]
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(fake)), api_name=f"/predict_{card.id}")
+    message = str(err.value)
+    assert "not a supported image" in message and "지원하지 않는" in message
+    assert "Traceback" not in message
+    check_result(card, client.predict(handle_file(str(sample_for(card, data_root))),
+                                      api_name=f"/predict_{card.id}"), sample_for(card, data_root))
+
+
+def test_plain_http_flow_of_the_about_tab(app_url, data_root):  # noqa: F811
+    """The curl recipe shown in the About tab: upload, start the call, read the event stream."""
+    import httpx
+
+    card = CARDS[-1]
+    path = sample_for(card, data_root)
+    with httpx.Client(base_url=app_url, timeout=60) as http:
+        info = http.get("/gradio_api/info").json()["named_endpoints"][f"/predict_{card.id}"]
+        uploaded = http.post("/gradio_api/upload", files={"files": (path.name, path.read_bytes())})
+        uploaded.raise_for_status()
+        server_path = uploaded.json()[0]
+        # plain HTTP wants one value per parameter: the file, then every default
+        defaults = [p["parameter_default"] for p in info["parameters"][1:]]
+        payload = {"data": [{"path": server_path, "meta": {"_type": "gradio.FileData"}}, *defaults]}
+        started = http.post(f"/gradio_api/call/predict_{card.id}", json=payload)
+        started.raise_for_status()
+        event_id = started.json()["event_id"]
+        stream = http.get(f"/gradio_api/call/predict_{card.id}/{event_id}").text
+    lines = [line for line in stream.splitlines() if line.startswith("data:")]
+    assert "event: complete" in stream, stream[-500:]
+    label, overlay, summary = json.loads(lines[-1][len("data:"):])
+    assert summary["model_id"] == card.id
+    assert abs(sum(summary["probabilities"].values()) - 1.0) < 1e-3
+    assert overlay["url"], "the overlay comes back as a file URL"

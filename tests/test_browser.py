@@ -1,0 +1,135 @@
+"""The app in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Opens the page, goes through every model tab (one per card) checking its title, uploads a real
+sample in the melanoma tab and a DICOM slice in the CT tab, clicks Analyse and waits for the
+probabilities and the Grad-CAM overlay, starts an analysis from the sample gallery, switches the
+language to Korean and checks that Korean text appears, and keeps full-page screenshots in the
+artifacts folder. Skips when Chromium or the shared data are missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from medhub.cards import ModelCard, load_cards
+from tabs.common import label_names
+from tests.app_server import app_url  # noqa: F401  (pytest fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+CARDS = {c.id: c for c in load_cards()}
+ANALYSIS_TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):  # noqa: F811
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
+        pg = context.new_page()
+        pg.set_default_timeout(20_000)
+        pg.goto(app_url)
+        pg.wait_for_selector("button[role=tab]")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def open_tab(page, card: ModelCard) -> None:
+    page.get_by_role("tab", name=card.title_for("en"), exact=True).click()
+    page.locator(f"#file-{card.id}").wait_for(state="visible")
+
+
+def upload(page, card: ModelCard, path: Path) -> None:
+    """Put `path` into the tab's file box and wait until the upload is done (its name is listed).
+
+    A tab's components are created when the tab is first opened; a file set in that instant can
+    be dropped, so the upload is retried a few times before the test gives up.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator(f"#file-{card.id}")
+    for _attempt in range(3):
+        box.locator("input[type=file]").set_input_files(str(path))
+        try:
+            box.get_by_text(path.name).wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"{card.id}: the upload of {path.name} never finished")
+
+
+def analyse(page, card: ModelCard, path: Path) -> None:
+    """Upload `path` in the card's tab, press Analyse and wait for probabilities and overlay."""
+    upload(page, card, path)
+    page.locator(f"#analyse-{card.id}").click()
+    wait_for_result(page, card)
+
+
+def wait_for_result(page, card: ModelCard) -> None:
+    names = list(label_names(card).values())
+    probs = page.locator(f"#probs-{card.id}")
+    probs.get_by_text(names[0], exact=True).first.wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+    for name in names:
+        assert probs.get_by_text(name, exact=True).count() >= 1, f"{card.id}: class '{name}' not shown"
+    page.locator(f"#overlay-{card.id} img").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+    page.locator(f"#input-{card.id} img").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+
+
+def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
+    # every model tab opens and shows its card's title
+    for card in CARDS.values():
+        open_tab(page, card)
+        assert page.get_by_role("heading", name=card.title_for("en")).is_visible(), card.id
+    page.get_by_role("tab", name="About / API").click()
+    page.get_by_text("/predict_", exact=False).first.wait_for()
+
+    if "melanoma" in CARDS:
+        card = CARDS["melanoma"]
+        open_tab(page, card)
+        analyse(page, card, data_root / "melanoma" / "malignant" / "melanoma_5329.jpg")
+        assert "threshold" in page.locator(f"#decision-{card.id}").inner_text()
+        page.screenshot(path=str(artifacts_dir / "browser_melanoma_en.png"), full_page=True)
+
+    if "brain_hemorrhage" in CARDS:
+        card = CARDS["brain_hemorrhage"]
+        open_tab(page, card)
+        dicom = data_root / "dicom" / "cq500" / "CT000001.dcm"
+        upload(page, card, dicom)
+        # the window selector appears for a DICOM file
+        page.locator(f"#window-{card.id}").wait_for(state="visible")
+        page.locator(f"#window-{card.id}").get_by_text("subdural", exact=False).click()
+        page.locator(f"#analyse-{card.id}").click()
+        wait_for_result(page, card)
+        assert "subdural" in page.locator(f"#details-{card.id}").inner_text()
+        page.screenshot(path=str(artifacts_dir / "browser_ct_en.png"), full_page=True)
+
+    # a sample from the gallery fills the input and is analysed
+    with_gallery = [c for c in CARDS.values() if c.id not in ("melanoma", "brain_hemorrhage")]
+    for card in with_gallery:
+        open_tab(page, card)
+        thumbs = page.locator(f"#samples-{card.id} .thumbnail-item")
+        if thumbs.count():
+            thumbs.first.click()
+            wait_for_result(page, card)
+            break
+
+    # Korean: the radio switches labels and result texts
+    page.get_by_text("한국어", exact=True).click()
+    shown = next(iter(CARDS.values()))
+    page.get_by_role("tab", name=shown.title_for("ko"), exact=True).wait_for()
+    if "melanoma" in CARDS:
+        card = CARDS["melanoma"]
+        page.get_by_role("tab", name=card.title_for("ko"), exact=True).click()
+        decision = page.locator(f"#decision-{card.id}")
+        decision.get_by_text("임계값", exact=False).wait_for()
+        page.locator(".medhub-disclaimer:visible", has_text="진단이 아닙니다").first.wait_for()
+    page.screenshot(path=str(artifacts_dir / "browser_melanoma_ko.png"), full_page=True)
