@@ -1,9 +1,9 @@
 """Start the real app (`python app.py`) in a subprocess on 127.0.0.1 at a free port, for tests.
 
 `app_url` is a session-scoped pytest fixture: the first test that asks for it starts the server,
-every later one reuses it, and it is stopped at the end of the session. Test modules import it:
-
-    from tests.app_server import app_url  # noqa: F401  (pytest fixture)
+every later one reuses it, and it is stopped at the end of the session. It is imported once, in
+tests/conftest.py (imported into several test modules it would become one fixture, and one app,
+per module).
 
 The server runs offline (HF_HUB_OFFLINE=1), without analytics, with the sample gallery pointed at
 the shared data when it exists; its log goes to artifacts/app_server.log for post-mortems.

@@ -18,7 +18,7 @@ import pytest
 
 from medhub.cards import load_cards
 from medhub.imaging import InputError, load_upload
-from tests.app_server import app_url, make_client  # noqa: F401  (app_url is a pytest fixture)
+from tests.app_server import make_client
 from tests.malformed_corpus import build_corpus
 
 CARDS = load_cards()
@@ -28,7 +28,7 @@ PER_FILE_LIMIT_S = 2.0
 
 
 @pytest.fixture(scope="module")
-def client(app_url):  # noqa: F811
+def client(app_url):
     return make_client(app_url)
 
 

@@ -21,7 +21,7 @@ from medhub.cards import ModelCard, load_cards
 from medhub.imaging import load_upload
 from tabs.common import label_names
 from tabs.samples import sample_list
-from tests.app_server import app_url, make_client  # noqa: F401  (app_url is a pytest fixture)
+from tests.app_server import make_client
 
 CARDS = load_cards()
 CARD_IDS = [c.id for c in CARDS]
@@ -29,7 +29,7 @@ DICOM_SLICE = Path("dicom") / "cq500" / "CT000001.dcm"  # JPEG Lossless
 
 
 @pytest.fixture(scope="module")
-def client(app_url):  # noqa: F811
+def client(app_url):
     return make_client(app_url)
 
 
@@ -179,7 +179,7 @@ def test_bad_upload_is_a_clean_bilingual_error_and_the_server_keeps_serving(clie
                                       api_name=f"/predict_{card.id}"), sample_for(card, data_root))
 
 
-def test_plain_http_flow_of_the_about_tab(app_url, data_root):  # noqa: F811
+def test_plain_http_flow_of_the_about_tab(app_url, data_root):
     """The curl recipe shown in the About tab: upload, start the call, read the event stream."""
     import httpx
 

@@ -15,7 +15,6 @@ import pytest
 
 from medhub.cards import ModelCard, load_cards
 from tabs.common import label_names
-from tests.app_server import app_url  # noqa: F401  (pytest fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not i
 
 
 @pytest.fixture(scope="module")
-def page(app_url):  # noqa: F811
+def page(app_url):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
