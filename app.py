@@ -103,8 +103,8 @@ def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | No
     """How to call the endpoints; the curl example lists every parameter of `example`'s endpoint."""
     cid = example.card.id if example else (cards[0].id if cards else "melanoma")
     endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
-    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, opacity, language.
-    rest = [*(o.value for o in example.options), DEFAULT_OPACITY, "en"] if example else [DEFAULT_OPACITY, "en"]
+    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity.
+    rest = [*(o.value for o in example.options), DEFAULT_OPACITY] if example else [DEFAULT_OPACITY]
     extra = "".join(f", {json.dumps(v)}" for v in rest).replace('"', '\\"')
     return f"""### {t("about.api", lang)}
 
@@ -122,7 +122,7 @@ print(summary["decision"], summary["probabilities"], summary["threshold"])
 URL=http://127.0.0.1:7860
 # 1. upload the file: prints ["<server path>"]
 FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')
-# 2. start the call with one value per parameter (file, {", ".join(["options", "opacity", "lang"] if example and example.options else ["opacity", "lang"])}): prints {{"event_id": ...}}
+# 2. start the call with one value per parameter (file, {", ".join([*(n for n in example.option_names), "opacity"] if example else ["opacity"])}): prints {{"event_id": ...}}
 EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\
   -d "{{\\"data\\": [{{\\"path\\": \\"$FILE\\", \\"meta\\": {{\\"_type\\": \\"gradio.FileData\\"}}}}{extra}]}}" \\
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["event_id"])')

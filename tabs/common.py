@@ -359,7 +359,7 @@ class TabParts:
 
 
 def _analyse_fn(parts: TabParts) -> Callable[..., Any]:
-    """The event function with a real signature (file, <tab options>, opacity, lang, progress).
+    """The event function with a real signature (file, <tab options>, opacity, progress).
 
     Gradio reads parameter names for the API docs and finds gr.Progress by its default value, so
     the generic function gets an explicit `__signature__` built from the tab's option names.
@@ -369,14 +369,13 @@ def _analyse_fn(parts: TabParts) -> Callable[..., Any]:
     def analyse(*args):
         file, *rest = args
         options = dict(zip(names, rest[: len(names)], strict=True))
-        opacity, _lang, progress = rest[len(names) :]
+        opacity, progress = rest[len(names) :]
         return analyse_file(card, extras, file, options, opacity, progress)
 
     params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
     params += [
         inspect.Parameter("opacity", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_OPACITY),
-        inspect.Parameter("lang", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="en"),
         inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
     ]
     analyse.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -466,7 +465,7 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
 
 def _wire(parts: TabParts, lang: gr.Radio) -> None:
     card = parts.card
-    inputs = [parts.file, *parts.options, parts.opacity, lang]
+    inputs = [parts.file, *parts.options, parts.opacity]
     outputs = [parts.label, parts.overlay, parts.summary, parts.state]
     analyse = _analyse_fn(parts)
     # One analysis of a given model at a time: backends need not be re-entrant, and two cores are

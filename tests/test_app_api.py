@@ -203,3 +203,55 @@ def test_plain_http_flow_of_the_about_tab(app_url, data_root):
     assert summary["model_id"] == card.id
     assert abs(sum(summary["probabilities"].values()) - 1.0) < 1e-3
     assert overlay["url"], "the overlay comes back as a file URL"
+
+
+# ---- the tab helpers, without a server -------------------------------------------------------
+
+
+def test_every_ui_string_exists_in_english_and_korean():
+    from medhub.i18n import STRINGS, translations
+
+    for key, value in STRINGS.items():
+        assert value.get("en") and value.get("ko"), f"'{key}' lacks a language"
+    # the browser's formatter gets no Python format fields
+    assert all("{" not in text for texts in translations().values() for text in texts.values())
+
+
+def test_heat_map_goes_where_the_model_looked():
+    from medhub.cards import InputContract
+    from tabs.common import heat_on_image
+
+    heat = np.zeros((8, 8), np.float32)
+    heat[0, 0] = 1.0  # top-left of what the model saw
+    squash = InputContract("dermoscopy", (8, 8), 3, (0.5,) * 3, (0.5,) * 3, resize="squash")
+    crop = InputContract("dermoscopy", (8, 8), 3, (0.5,) * 3, (0.5,) * 3, resize="center_crop")
+    full = heat_on_image(heat, (40, 80), squash)
+    assert full.shape == (40, 80) and np.unravel_index(full.argmax(), full.shape)[1] < 10
+    cropped = heat_on_image(heat, (40, 80), crop)  # the model saw the central 40 x 40 square
+    assert cropped.shape == (40, 80)
+    assert cropped[:, :20].max() == 0 and cropped[:, 60:].max() == 0
+    assert 20 <= np.unravel_index(cropped.argmax(), cropped.shape)[1] < 30
+
+
+@pytest.mark.parametrize("card", [c for c in CARDS if c.is_binary], ids=lambda c: c.id)
+def test_decision_sentence_states_the_threshold_rule(card):
+    from tabs.common import decision_text
+
+    pos = card.positive_class
+    other = next(lid for lid in card.label_ids if lid != pos)
+    at = {"probabilities": {pos: card.threshold, other: 1 - card.threshold}, "decision": pos}
+    below = {"probabilities": {pos: card.threshold - 0.01, other: 1.01 - card.threshold}, "decision": other}
+    assert f"≥ threshold {card.threshold:.2f}" in decision_text(at, card, "en")
+    assert f"< threshold {card.threshold:.2f}" in decision_text(below, card, "en")
+    assert "임계값" in decision_text(at, card, "ko")
+    assert card.label(pos).ko in decision_text(at, card, "ko")
+
+
+@pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
+def test_metrics_table_comes_from_the_card(card):
+    from tabs.common import metrics_markdown
+
+    text = metrics_markdown(card, "en")
+    assert f"n = {card.metrics['n']}" in text
+    for label_id in (card.metrics.get("per_class") or {}):
+        assert card.label(label_id).en in text
