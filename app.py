@@ -126,7 +126,8 @@ FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c 'import
 EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\
   -d "{{\\"data\\": [{{\\"path\\": \\"$FILE\\", \\"meta\\": {{\\"_type\\": \\"gradio.FileData\\"}}}}{extra}]}}" \\
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["event_id"])')
-# 3. read the result (server-sent events; the "data:" line after "event: complete" is [label, overlay, summary])
+# 3. read the result: server-sent events; the "data:" line after "event: complete" holds
+#    [label, overlay, summary, null] (the null is the page's own state; gradio_client drops it)
 curl -s -N $URL/gradio_api/call/predict_{cid}/$EVENT
 ```
 

@@ -144,6 +144,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "intro.generic": {"en": "Upload an image.", "ko": "이미지를 올리세요."},
     # brain hemorrhage extras
     "ct.header": {"en": "DICOM header (no patient identifiers)", "ko": "DICOM 헤더 (환자 식별 정보 제외)"},
+    "ct.field": {"en": "field", "ko": "항목"},
+    "ct.value": {"en": "value", "ko": "값"},
     "ct.field.modality": {"en": "modality", "ko": "검사 종류"},
     "ct.field.body_part": {"en": "body part", "ko": "검사 부위"},
     "ct.field.slice_thickness_mm": {"en": "slice thickness (mm)", "ko": "절편 두께 (mm)"},

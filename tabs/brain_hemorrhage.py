@@ -106,7 +106,8 @@ class BrainHemorrhageExtras(TabExtras):
         meta = data.get("dicom")
         if meta:
             rows = [f"| {t('ct.field.' + k, lang)} | {meta[k]} |" for k in SHOWN_FIELDS if k in meta]
-            parts.append("\n".join([f"**{t('ct.header', lang)}**", "", "| | |", "|---|---|", *rows]))
+            head = f"| {t('ct.field', lang)} | {t('ct.value', lang)} |"
+            parts.append("\n".join([f"**{t('ct.header', lang)}**", "", head, "|---|---|", *rows]))
         return ["\n\n".join(parts)]
 
     def wire(self, card: ModelCard, tab: TabParts) -> None:

@@ -16,6 +16,7 @@ and the worker keeps serving.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import re
@@ -34,6 +35,9 @@ from medhub.i18n import LANG_CHOICES, normalise_lang, t
 log = logging.getLogger("medhub.app")
 
 DEFAULT_OPACITY = 0.45
+# Images are shown (and overlaid) at most this many pixels on the long side: the model sees 224-512 px
+# anyway, and a 40-megapixel photo kept at full size in every session's state would cost ~300 MB.
+MAX_DISPLAY_SIDE = 1600
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"]
 DICOM_TYPES = [".dcm", ".dicom"]
 
@@ -161,6 +165,16 @@ def heat_on_image(heat: np.ndarray, shape: tuple[int, int], contract: InputContr
         full[top : top + side, left : left + side] = cv2.resize(heat, (side, side), interpolation=cv2.INTER_LINEAR)
         return full
     return np.clip(cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def fit_for_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.ndarray:
+    """The image itself when its long side is <= max_side, else a proportional downscale."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def blend(image: np.ndarray, heat: np.ndarray, opacity: float) -> np.ndarray:
@@ -292,13 +306,19 @@ def analyse_file(
             decoded.rgb, explain=True, progress=progress, **extras.analyse_options(card, options)
         )
         step(0.8, desc="heat map")
-        h, w = decoded.rgb.shape[:2]
+        # The model read the full image; what is shown, overlaid and analysed further is at most
+        # MAX_DISPLAY_SIDE pixels long (the same geometry, so the heat map lands in the same place).
+        shown = dataclasses.replace(decoded, rgb=fit_for_display(decoded.rgb))
+        h, w = shown.rgb.shape[:2]
         heat = heat_on_image(analysis.heatmap, (h, w), card.input)
-        extra = extras.compute(card, decoded, analysis, heat)
+        extra = extras.compute(card, shown, analysis, heat)
         summary = analysis.summary(revision=predictor.revision, source=predictor.source)
-        summary["input"] = {"kind": decoded.kind, "format": decoded.format, "width": w, "height": h}
+        summary["input"] = {"kind": decoded.kind, "format": decoded.format,
+                            "width": int(decoded.rgb.shape[1]), "height": int(decoded.rgb.shape[0])}
+        if shown.rgb is not decoded.rgb:
+            summary["input"]["shown_width"], summary["input"]["shown_height"] = w, h
         summary.update(extra.json)
-        overlay_img = blend(decoded.rgb, heat, opacity)
+        overlay_img = blend(shown.rgb, heat, opacity)
     except InputError as err:
         raise gr.Error(str(err), print_exception=False) from None
     except ModelUnavailable as err:
@@ -310,7 +330,8 @@ def analyse_file(
         raise gr.Error(f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}", print_exception=False) from None
     names = label_names(card)
     label_value = {names[lid]: float(p) for lid, p in analysis.probabilities.items()}
-    state = {"image": decoded.rgb, "heat": heat, "summary": summary, "extra": extra}
+    # The heat map is kept as uint8 for re-blending: a quarter of the memory, no visible difference.
+    state = {"image": shown.rgb, "heat": np.rint(heat * 255).astype(np.uint8), "summary": summary, "extra": extra}
     return label_value, overlay_img, summary, state
 
 
@@ -480,10 +501,10 @@ def _wire(parts: TabParts, lang: gr.Radio) -> None:
     def reblend(state, opacity):
         if not state:
             return gr.update()
-        return blend(state["image"], state["heat"], opacity)
+        return blend(state["image"], state["heat"].astype(np.float32) / 255.0, opacity)
 
-    parts.opacity.release(reblend, [parts.state, parts.opacity], parts.overlay, api_visibility="private",
-                          show_progress="hidden")
+    parts.opacity.change(reblend, [parts.state, parts.opacity], parts.overlay, api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last")
 
     if parts.gallery is not None:
         paths = list(parts.samples)

@@ -19,7 +19,7 @@ from PIL import Image
 from medhub import DISCLAIMER
 from medhub.cards import ModelCard, load_cards
 from medhub.imaging import load_upload
-from tabs.common import label_names
+from tabs.common import MAX_DISPLAY_SIDE, label_names
 from tabs.samples import sample_list
 from tests.app_server import make_client
 
@@ -68,10 +68,12 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
         assert summary["decision"] == max(summary["probabilities"], key=summary["probabilities"].get)
 
     decoded = load_upload(input_path, allow_dicom=card.input.dicom, **decode)
+    assert max(decoded.rgb.shape[:2]) <= MAX_DISPLAY_SIDE, "test inputs are shown at their own size"
     with Image.open(overlay_path) as img:
         assert img.size == (decoded.rgb.shape[1], decoded.rgb.shape[0]), "overlay at the input's size"
         overlay = np.asarray(img.convert("RGB"))
     assert not np.array_equal(overlay, decoded.rgb), "the overlay must differ from the plain input"
+    assert (summary["input"]["width"], summary["input"]["height"]) == img.size
     return summary
 
 
@@ -199,13 +201,23 @@ def test_plain_http_flow_of_the_about_tab(app_url, data_root):
         stream = http.get(f"/gradio_api/call/predict_{card.id}/{event_id}").text
     lines = [line for line in stream.splitlines() if line.startswith("data:")]
     assert "event: complete" in stream, stream[-500:]
-    label, overlay, summary = json.loads(lines[-1][len("data:"):])
+    label, overlay, summary, page_state = json.loads(lines[-1][len("data:"):])
+    assert page_state is None, "the UI's state never leaves the server"
     assert summary["model_id"] == card.id
     assert abs(sum(summary["probabilities"].values()) - 1.0) < 1e-3
     assert overlay["url"], "the overlay comes back as a file URL"
 
 
 # ---- the tab helpers, without a server -------------------------------------------------------
+
+
+def test_large_images_are_shown_smaller_with_the_same_shape():
+    from tabs.common import fit_for_display
+
+    small = np.zeros((300, 200, 3), np.uint8)
+    assert fit_for_display(small) is small
+    big = fit_for_display(np.zeros((4000, 3000, 3), np.uint8))
+    assert big.shape == (MAX_DISPLAY_SIDE, 1200, 3)
 
 
 def test_every_ui_string_exists_in_english_and_korean():

@@ -101,7 +101,7 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
     if "brain_hemorrhage" in CARDS:
         card = CARDS["brain_hemorrhage"]
         open_tab(page, card)
-        dicom = data_root / "dicom" / "cq500" / "CT000001.dcm"
+        dicom = data_root / "dicom" / "cq500" / "CT000121.dcm"  # JPEG Lossless
         upload(page, card, dicom)
         # the window selector appears for a DICOM file
         page.locator(f"#window-{card.id}").wait_for(state="visible")
