@@ -426,14 +426,14 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
             )
             gallery = None
             if samples:
-                gallery = ui.label(
-                    gr.Gallery(
-                        value=[(s.thumb, s.caption) for s in samples], label=ui.text("samples.label"),
-                        columns=3, height="auto", allow_preview=False, object_fit="cover", buttons=[],
-                        interactive=False, elem_id=f"samples-{card.id}",
-                    ),
-                    "samples.label",
+                gallery = gr.Gallery(
+                    value=[(s.thumb, s.caption("en")) for s in samples], label=ui.text("samples.label"),
+                    columns=3, height="auto", allow_preview=False, object_fit="cover", buttons=[],
+                    interactive=False, elem_id=f"samples-{card.id}",
                 )
+                # captions in one language: two do not fit under a thumbnail
+                ui.add(gallery, lambda lg: gr.update(label=t("samples.label", lg),
+                                                     value=[(s.thumb, s.caption(lg)) for s in samples]))
         with gr.Column(scale=3, min_width=320):
             label = ui.label(
                 # No heading: gr.Label would head it with the most probable class, but a binary model's

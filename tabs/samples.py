@@ -37,7 +37,11 @@ THUMB_SIDE = 256
 class Sample:
     path: str  # the original file, handed to the input gate like an upload
     thumb: str  # a small PNG for the gallery
-    caption: str
+    caption_en: str
+    caption_ko: str
+
+    def caption(self, lang: str = "en") -> str:
+        return self.caption_ko if lang == "ko" else self.caption_en
 
 
 def sample_list(path: Path = SAMPLES_FILE) -> dict[str, list[dict]]:
@@ -73,19 +77,20 @@ def samples_root(listing: dict[str, list[dict]]) -> Path | None:
         return None
 
 
-def _caption(card: ModelCard, item: dict) -> str:
+def _captions(card: ModelCard, item: dict) -> tuple[str, str]:
+    """(English, Korean) caption: the listed caption, else the ground-truth label's short name."""
     if item.get("caption"):
-        return str(item["caption"])
+        return str(item["caption"]), str(item.get("caption_ko") or item["caption"])
     label_id = item.get("label")
-    if label_id:
-        try:
-            label = card.label(label_id)
-        except KeyError:
-            return str(label_id)
-        # Short captions fit under a thumbnail: "Malignant (melanoma)" -> "Malignant".
-        en, ko = (re.sub(r"\s*\(.*?\)", "", name).strip() or name for name in (label.en, label.ko))
-        return en if en == ko else f"{en} · {ko}"
-    return Path(item["path"]).name
+    if not label_id:
+        name = Path(item["path"]).name
+        return name, name
+    try:
+        label = card.label(label_id)
+    except KeyError:
+        return str(label_id), str(label_id)
+    # Short captions fit under a thumbnail: "Malignant (melanoma)" -> "Malignant".
+    return tuple(re.sub(r"\s*\(.*?\)", "", name).strip() or name for name in (label.en, label.ko))
 
 
 def _thumbnail(source: Path, card: ModelCard, out: Path) -> bool:
@@ -122,5 +127,6 @@ def load_samples(cards: tuple[ModelCard, ...]) -> tuple[dict[str, list[Sample]],
             if _thumbnail(source, card, thumb):
                 copy = folder / f"{i:02d}-{source.name}"
                 shutil.copyfile(source, copy)
-                result[card.id].append(Sample(path=str(copy), thumb=str(thumb), caption=_caption(card, item)))
+                en, ko = _captions(card, item)
+                result[card.id].append(Sample(path=str(copy), thumb=str(thumb), caption_en=en, caption_ko=ko))
     return result, root

@@ -267,3 +267,25 @@ def test_metrics_table_comes_from_the_card(card):
     assert f"n = {card.metrics['n']}" in text
     for label_id in (card.metrics.get("per_class") or {}):
         assert card.label(label_id).en in text
+
+
+def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_dir, tmp_path, data_root):
+    """No weights anywhere: the app still starts, every endpoint answers with how to fix it."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from tests.app_server import running_app
+
+    if not CARDS:
+        pytest.skip("no cards")
+    card = CARDS[0]
+    empty = tmp_path / "no_weights"
+    empty.mkdir()
+    env = {"MEDHUB_WEIGHTS_DIR": str(empty), "MEDHUB_WEIGHTS_ORDER": "local"}
+    with running_app(artifacts_dir / "app_server_no_weights.log", **env) as url:
+        client = make_client(url)
+        assert f"/predict_{card.id}" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        image = next(p for item in sample_list().get(card.id, []) if (p := data_root / item["path"]).is_file())
+        with pytest.raises(AppError) as err:
+            client.predict(handle_file(str(image)), api_name=f"/predict_{card.id}")
+        assert f"no weights for '{card.id}'" in str(err.value) and "To fix" in str(err.value)
