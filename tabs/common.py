@@ -17,6 +17,7 @@ and the worker keeps serving.
 from __future__ import annotations
 
 import dataclasses
+import html
 import inspect
 import logging
 import re
@@ -30,7 +31,7 @@ import numpy as np
 
 from medhub import DISCLAIMER
 from medhub.cards import InputContract, ModelCard
-from medhub.i18n import LANG_CHOICES, normalise_lang, t
+from medhub.i18n import normalise_lang, t
 
 log = logging.getLogger("medhub.app")
 
@@ -268,10 +269,6 @@ def status_markdown(card: ModelCard, lang: str) -> str:
 # the analysis behind the public endpoint
 
 
-class _Generic(Exception):
-    """Internal: an unexpected failure already logged; the user gets the generic message."""
-
-
 def analyse_file(
     card: ModelCard,
     extras: TabExtras,
@@ -319,10 +316,10 @@ def analyse_file(
             summary["input"]["shown_width"], summary["input"]["shown_height"] = w, h
         summary.update(extra.json)
         overlay_img = blend(shown.rgb, heat, opacity)
-    except InputError as err:
-        raise gr.Error(str(err), print_exception=False) from None
-    except ModelUnavailable as err:
-        raise gr.Error(str(err), print_exception=False) from None
+    except (InputError, ModelUnavailable) as err:
+        # gr.Error renders its message as HTML, and parts of an InputError come from the file itself
+        # (a DICOM's transfer-syntax UID, ...): escape them.
+        raise gr.Error(html.escape(str(err), quote=False), print_exception=False) from None
     except gr.Error:
         raise
     except Exception:  # noqa: BLE001 - logged with its traceback here; users get a plain message
@@ -517,7 +514,3 @@ def _wire(parts: TabParts, lang: gr.Radio) -> None:
             analyse, inputs, outputs, api_visibility="private", concurrency_limit=1,
             concurrency_id=f"model-{card.id}",
         ).success(parts.render_result, [parts.state, lang], parts.result_outputs, api_visibility="private")
-
-
-def language_choices() -> list[tuple[str, str]]:
-    return list(LANG_CHOICES)

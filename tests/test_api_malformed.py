@@ -3,13 +3,15 @@
 Every file of the malformed-input corpus (`tests/malformed_corpus.py`) goes to the endpoint of a
 DICOM-capable tab. A file the input gate refuses must come back as an error whose text contains the
 gate's English message for that file (the message is computed here by calling the gate directly, so
-sizes and names in it match), within 2 s, without a traceback; a valid-but-odd file must succeed.
+sizes and names in it match; HTML-escaped, as gr.Error messages are HTML), within 2 s, without a
+traceback; a valid-but-odd file must succeed.
 DICOM files renamed to .png go to a photo tab, which must refuse them as DICOM. Afterwards a valid
 image still works: the server survived.
 """
 
 from __future__ import annotations
 
+import html
 import shutil
 import time
 from pathlib import Path
@@ -77,7 +79,7 @@ def check_file(client, card_id: str, path: Path, allow_dicom: bool, expected_cod
     else:
         if error is None:
             problems.append(f"{path.name}: accepted, but the gate refuses it ({message})")
-        elif message not in error:
+        elif html.escape(message, quote=False) not in error:
             problems.append(f"{path.name}: error '{error[:200]}' lacks the gate's message '{message}'")
         elif "Traceback" in error or 'File "' in error:
             problems.append(f"{path.name}: a traceback reached the client")
