@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -520,12 +521,15 @@ def run_clients(
     seconds: float | None = None,
     total: int | None = None,
     on_done: Callable[[int], None] | None = None,
+    fresh_sessions: bool = False,
 ) -> dict[str, Any]:
     """`clients` threads, each with its own Client, calling endpoints round-robin from `jobs`.
 
     Bounded: each thread stops after `per_client` requests, when `seconds` have passed, or when
     `total` requests have been started by all threads together (whichever is set and comes first).
-    `on_done(n)` is called after the n-th finished request. Returns latencies (s), per-request
+    `on_done(n)` is called after the n-th finished request. `fresh_sessions`: every request comes
+    from a new Gradio session (as with curl or a new visitor), so per-session state accumulates on
+    the server the way it does in public; otherwise each client keeps its session. Returns latencies (s), per-request
     records, error count, the first error messages and the wall time.
     """
     if per_client is None and seconds is None and total is None:
@@ -555,6 +559,8 @@ def run_clients(
             if index is None:
                 break
             model_id, path = jobs[index % len(jobs)]
+            if fresh_sessions:
+                client.session_hash = str(uuid.uuid4())
             t0 = time.perf_counter()
             try:
                 api_predict(client, model_id, path)

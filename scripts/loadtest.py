@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help=f"duration (<= {MAX_SECONDS})")
     parser.add_argument("--soak", type=int, default=None, metavar="N",
                         help=f"send exactly N requests (<= {MAX_REQUESTS}) and report RSS growth")
+    parser.add_argument("--fresh-sessions", action="store_true",
+                        help="a new Gradio session per request (like curl users / new visitors)")
     parser.add_argument("--models", default=None, help="comma-separated model ids (default: all)")
     parser.add_argument("--url", default=None, help="an app already running on 127.0.0.1")
     parser.add_argument("--pid", type=int, default=None, help="its process id (for RSS with --url)")
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, models: list[str]) -> dict:
-    result: dict = {"machine": machine_info(), "models": models, "clients": args.clients}
+    result: dict = {"machine": machine_info(), "models": models, "clients": args.clients,
+                    "fresh_sessions": args.fresh_sessions}
     with tempfile.TemporaryDirectory(prefix="medhub-load-") as tmp:
         scratch = Path(tmp)
         downloads = scratch / "downloads"
@@ -150,7 +153,7 @@ def run(args: argparse.Namespace, models: list[str]) -> dict:
                     trace.append((n, None if before is None else round(rss(), 1)))
 
             run_ = run_clients(url, jobs, args.clients, downloads, seconds=args.seconds,
-                               total=args.soak, on_done=on_done)
+                               total=args.soak, on_done=on_done, fresh_sessions=args.fresh_sessions)
             after = rss()
             key = "soak" if args.soak else "load"
             result[key] = summarise(run_)
