@@ -103,6 +103,9 @@ class TorchBackend:
     def __init__(self, card: ModelCard, weights: ResolvedWeights) -> None:
         torch = import_torch()
         _configure_threads(torch)
+        # Imported here, not at the first explain: it pulls in scipy/cv2 (about 1-2 s).
+        from pytorch_grad_cam import GradCAM  # noqa: F401
+
         from medhub.architectures.torch_nets import build_torch_model
 
         self.card = card
