@@ -282,6 +282,42 @@ def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int) -> d
     return out
 
 
+def profile_handler(model_id: str, path: Path, out_dir: Path, calls: int = 10) -> Path:
+    """cProfile of the app's request function (`tabs.common.analyse_file`) over `calls` requests.
+
+    Writes the 30 most expensive functions by cumulative and by own time to out_dir/<id>.txt.
+    """
+    import cProfile
+    import io
+    import pstats
+
+    from medhub.cards import get_card
+    from medhub.inference import get_predictor
+
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from app import extras_for
+    from tabs.common import analyse_file
+
+    card = get_card(model_id)
+    get_predictor(model_id)
+    extras = extras_for(card)
+    analyse_file(card, extras, str(path), {}, 0.5)  # warm
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        analyse_file(card, extras, str(path), {}, 0.5)
+    prof.disable()
+    buf = io.StringIO()
+    buf.write(f"{model_id}: {calls} calls of tabs.common.analyse_file on {path}\n")
+    for key in ("cumulative", "tottime"):
+        pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(30)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"profile_{model_id}.txt"
+    out.write_text(buf.getvalue())
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # the app in a subprocess
 
@@ -706,6 +742,8 @@ def add_bench_parser(subparsers) -> None:
     b.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     b.add_argument("--no-api", action="store_true", help="in-process timings only (no app)")
     b.add_argument("--no-in-process", action="store_true", help="API timings only")
+    b.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                   help="also cProfile the app's request function per model into DIR/profile_<id>.txt")
     b.set_defaults(func=run_bench)
 
 
@@ -718,6 +756,11 @@ def run_bench(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             result = bench(models, quick=args.quick, clients=args.clients,
                            api=not args.no_api, in_process=not args.no_in_process)
+            if args.profile is not None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    for m in models:
+                        images, _ = images_for(m, 1, Path(tmp))
+                        result["models"][m]["profile"] = str(profile_handler(m, images[0], args.profile))
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
