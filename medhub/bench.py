@@ -214,7 +214,8 @@ def bench_in_process(model_id: str, images: list[Path], repeats: int) -> dict[st
     load_s = time.perf_counter() - t0
     rgbs = [decode(p, allow_dicom=card.input.dicom) for p in images]
     x = predictor.model_input(rgbs[0])[None]
-    predictor.backend.predict(x)  # one untimed call: lazy init must not count as a request
+    predictor.backend.predict(x)  # untimed calls: lazy init and tracing must not count as a request
+    predictor.analyse(rgbs[0], explain=True)
 
     forward = _timed(lambda: predictor.backend.predict(x), repeats)
     cam: list[float] = []
