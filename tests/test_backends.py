@@ -238,30 +238,61 @@ def test_torch_hooks_removed_after_explain(torch_backend):
 
 
 def test_torch_explain_thread_safe(torch_backend):
+    # Distinct images per thread: while one CAM's hooks are attached, a forward pass from another
+    # thread would feed them (without the lock, about half of these maps came out wrong).
     size = torch_backend.size[0]
-    x = textured_image(size, seed=5)
-    expected = torch_backend.explain(x, 2)
-    results: list[np.ndarray] = []
+    images = [textured_image(size, seed) for seed in range(8)]
+    expected = [torch_backend.explain(x, 2) for x in images]
+    results: list[tuple[int, np.ndarray]] = []
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
         try:
             if i % 2:
-                torch_backend.predict(np.stack([x, x]))
+                torch_backend.predict(np.stack(images[:2]))
             else:
-                results.append(torch_backend.explain(x, 2))
+                results.append((i, torch_backend.explain(images[i], 2)))
         except BaseException as exc:  # noqa: BLE001  (collected and asserted below)
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for _ in range(3):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert not errors
-    assert len(results) == 3
-    for r in results:
-        np.testing.assert_allclose(r, expected, atol=1e-5)
+    assert len(results) == 12
+    for i, heat in results:
+        np.testing.assert_allclose(heat, expected[i], atol=1e-5)
+
+
+def test_find_module_paths(torch_backend):
+    from medhub.backends.torch_backend import find_module
+
+    model = torch_backend.model
+    if hasattr(model, "layer4"):
+        assert find_module(model, "layer4[-1]") is model.layer4[-1]
+        assert find_module(model, "layer4.-1") is model.layer4[-1]
+        assert find_module(model, "layer4.0.conv1") is model.layer4[0].conv1
+    else:
+        assert find_module(model, "conv_head") is model.conv_head
+        assert find_module(model, "blocks.-1") is model.blocks[-1]
+    with pytest.raises(BackendError, match="children"):
+        find_module(model, "nowhere.at_all")
+
+
+def test_thread_count_setting(monkeypatch):
+    from medhub.backends import thread_count
+
+    monkeypatch.setenv("MEDHUB_THREADS", "3")
+    assert thread_count() == 3
+    monkeypatch.delenv("MEDHUB_THREADS")
+    assert 1 <= thread_count() <= 2
+    for bad in ("0", "two"):
+        monkeypatch.setenv("MEDHUB_THREADS", bad)
+        with pytest.raises(BackendError):
+            thread_count()
 
 
 # ------------------------------------------------------------------ unfit weights
