@@ -207,6 +207,12 @@ def test_missing_on_hub_is_unavailable(hub):
         resolve_weights(make_card())
 
 
+def test_unknown_repo_is_unavailable(hub):
+    card = parse_card(CARD.format(repo="medhub-test/absent", revision="main", w=sha(WEIGHTS), c=sha(CONFIG)))
+    with pytest.raises(WeightsUnavailable, match="RepositoryNotFoundError"):
+        resolve_weights(card)
+
+
 def test_neither_source_offline_is_fast_and_says_how_to_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.monotonic()
