@@ -386,3 +386,27 @@ def test_keras_unknown_gradcam_layer(tmp_path):
     build_keras_model(card).save_weights(str(tmp_path / "model.weights.h5"))
     with pytest.raises(BackendError, match="spatial"):
         load_backend(card, resolved(card, tmp_path))
+
+
+def test_torch_app_never_imports_tensorflow(tmp_path):
+    """An app serving only torch models must not pay TensorFlow's import (3 s, 1 GB) or vice versa."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from pathlib import Path
+from tests.test_backends import make_card, _save_torch, resolved, textured_image
+import medhub.backends, medhub.weights, medhub.publish
+assert "torch" not in sys.modules and "tensorflow" not in sys.modules, "imported too early"
+card = make_card("torch", "test_efficientnet", "conv_head", 32)
+_save_torch(card, Path({str(tmp_path)!r}))
+backend = medhub.backends.load_backend(card, resolved(card, Path({str(tmp_path)!r})))
+backend.explain(textured_image(32), 0)
+print("tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split()[-2:] == ["False", "False"]
