@@ -255,6 +255,7 @@ def _probe_unless_cached(card: ModelCard, kwargs: dict, where: str) -> None:
 
 
 def _from_hub(card: ModelCard) -> ResolvedWeights:
+    import httpx2  # huggingface_hub's HTTP client; its transport errors are not OSErrors
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -270,8 +271,12 @@ def _from_hub(card: ModelCard) -> ResolvedWeights:
         kwargs["endpoint"] = endpoint
     if os.environ.get("HF_HUB_CACHE"):
         kwargs["cache_dir"] = os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HUB_ETAG_TIMEOUT"):
-        kwargs["etag_timeout"] = float(os.environ["HF_HUB_ETAG_TIMEOUT"])
+    try:
+        kwargs["etag_timeout"] = float(os.environ.get("HF_HUB_ETAG_TIMEOUT") or 10)
+    except ValueError:
+        raise WeightsError(
+            f"HF_HUB_ETAG_TIMEOUT must be a number of seconds, not {os.environ['HF_HUB_ETAG_TIMEOUT']!r}"
+        ) from None
     where = f"hub {card.repo_id}@{card.revision}" + (f" via {endpoint}" if endpoint else "")
 
     if not offline:
@@ -285,8 +290,8 @@ def _from_hub(card: ModelCard) -> ResolvedWeights:
             raise _Missing(f"{where}: {state} {wf.name} is not in the Hub cache") from exc
         except EntryNotFoundError as exc:
             raise _Missing(f"{where}: the repo has no {wf.name} at this revision") from exc
-        except (HfHubHTTPError, OfflineModeIsEnabled, OSError, ValueError) as exc:
-            # OSError covers connection errors and missing metadata headers; ValueError a bad repo id.
+        except (HfHubHTTPError, OfflineModeIsEnabled, httpx2.HTTPError, OSError, ValueError) as exc:
+            # httpx2/OSError: a dropped connection, missing metadata headers; ValueError: a bad repo id.
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise _Missing(f"{where}: {type(exc).__name__}: {first_line}") from exc
         files[wf.name] = local
