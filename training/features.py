@@ -15,6 +15,7 @@ run resumes at the next missing chunk.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -86,8 +87,25 @@ def extract(model_id: str, threads: int = 2, batch: int = 32) -> None:
         np.savez(tmp, paths=np.array(chunk_paths), feats=np.stack(feats, 1))  # [n, 2, 192, 7, 7]
         tmp.rename(out / f"chunk_{c // CHUNK:04d}.npz")
         dt = time.time() - t0
+        timing_file = out / "timing.json"
+        timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
+        timing[str(c // CHUNK)] = {"seconds": round(dt, 1), "images": len(chunk_paths),
+                                   "forward_passes": len(chunk_paths) + int(train.sum())}
+        timing_file.write_text(json.dumps(timing, indent=1))
         print(f"  chunk {c // CHUNK}: {len(chunk_paths)} images x2 views in {dt:.1f}s "
               f"({(len(chunk_paths) + int(train.sum())) / dt:.1f} forward passes/s incl. decode)", flush=True)
+
+
+def extraction_time(model_id: str) -> dict[str, float]:
+    """Measured feature-extraction time of the cache (sum over chunks, when they were computed)."""
+    timing_file = feature_dir(model_id) / "timing.json"
+    if not timing_file.exists():
+        return {}
+    rows = json.loads(timing_file.read_text()).values()
+    seconds = sum(r["seconds"] for r in rows)
+    passes = sum(r["forward_passes"] for r in rows)
+    return {"seconds": round(seconds, 1), "images": sum(r["images"] for r in rows),
+            "forward_passes_per_s": round(passes / max(seconds, 1e-9), 1)}
 
 
 def load_features(model_id: str) -> tuple[list[str], np.ndarray]:

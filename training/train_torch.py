@@ -33,7 +33,15 @@ from medhub.cards import InputContract, Label, ModelCard, WeightFile
 from medhub.evaluation import compute_metrics
 from training.common import REPO, RUNS, SPLITS, read_split_file, seed_everything, write_json
 from training.datasets import SPECS
-from training.features import ARCH, CONTRACT, TRUNK_STAGES, extract, imagenet_lite0, load_features
+from training.features import (
+    ARCH,
+    CONTRACT,
+    TRUNK_STAGES,
+    extract,
+    extraction_time,
+    imagenet_lite0,
+    load_features,
+)
 from training.recipes import COMMON_TRAIN, RECIPES
 
 torch = import_torch()
@@ -494,7 +502,7 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
 
         make_split(model_id)
     extract(model_id)
-    timings["features_s"] = round(time.time() - t0, 1)
+    timings["features"] = extraction_time(model_id)
     items, feats, y = load_data(model_id)
     split = np.array([it.split for it in items])
     tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))

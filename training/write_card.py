@@ -102,7 +102,7 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
         "hub": {
             "repo_id": f"medhub-demo/{mid}",
             "revision": "main",
-            "files": [{"name": n, "sha256": h} for n, h in record["sha256"].items()],
+            "files": [{"name": n, "sha256": Quoted(h)} for n, h in record["sha256"].items()],
         },
         "input": {"modality": recipe["modality"], "size": [224, 224], "channels": 3,
                   "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize": "squash",
@@ -126,9 +126,14 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
     }
 
 
+class Quoted(str):
+    """A string always written in double quotes (a sha256 of digits must not turn into a number)."""
+
+
 def _dump(data: dict[str, Any]) -> str:
     class Dumper(yaml.SafeDumper):
-        pass
+        def ignore_aliases(self, data: Any) -> bool:  # no &id001 anchors in a card
+            return True
 
     # Leaf lists/dicts in flow style ({id: x, en: y}) keep the card readable, as in the template.
     def represent_dict(dumper, d):
@@ -140,6 +145,7 @@ def _dump(data: dict[str, Any]) -> str:
             isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v) for v in seq)
         return dumper.represent_sequence("tag:yaml.org,2002:seq", seq, flow_style=flow)
 
+    Dumper.add_representer(Quoted, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"'))
     Dumper.add_representer(dict, represent_dict)
     Dumper.add_representer(list, represent_list)
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110)
@@ -184,13 +190,15 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
             f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
             f"fine-tuning of blocks[6], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
             f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
-            f"{train['class_weights']}, label smoothing, dropout, random flip view); the epoch with the best "
+            f"{train['class_weights']}, dropout, random flip view); the epoch with the best "
             f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
             "epoch 0 = the linear probe)."]
     out += [f"- Calibration: temperature scaling on val (T = {train['temperature']}), folded into the "
             "classifier, so the softmax the app shows is the calibrated one."]
     t = record.get("timings", {})
-    out += [f"- Seed {record['seed']}; 2 CPU cores; feature caching {t.get('features_s', 'n/a')} s, "
+    fx = t.get("features") or {}
+    out += [f"- Seed {record['seed']}; 2 shared CPU cores; feature caching {fx.get('seconds', 'n/a')} s "
+            f"({fx.get('images', 'n/a')} images, {fx.get('forward_passes_per_s', 'n/a')} trunk passes/s), "
             f"LP-FT {t.get('train_s', 'n/a')} s" + (f", cross-validation {t['cv_s']} s" if "cv_s" in t else "")
             + f". Reproduce: `python -m training.train_torch --model {mid}`.", ""]
 
