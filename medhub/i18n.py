@@ -181,6 +181,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Your scalp shows hair loss: **{grade_name}** (grade {grade} of {max_grade}).",
         "ko": "두피 상태: 탈모 **{grade_name}** ({max_grade}단계 중 {grade}단계).",
     },
+    "scalp.sentence_none": {
+        "en": "Your scalp shows no visible hair loss: **{grade_name}** (grade {grade} of {max_grade}).",
+        "ko": "두피 상태: 눈에 띄는 탈모 없음, **{grade_name}** ({max_grade}단계 중 {grade}단계).",
+    },
     "scalp.expected": {
         "en": "Expected grade (probability-weighted): {expected:.2f} of {max_grade}.",
         "ko": "확률 가중 평균 단계: {max_grade} 중 {expected:.2f}.",

@@ -42,6 +42,12 @@ def scale_html(grade: int, expected: float, lang: str) -> str:
             f"{marker}</div>")
 
 
+def sentence(grade: int, max_grade: int, lang: str) -> str:
+    """"Your scalp shows hair loss: severe (grade 3 of 3)" (grade 0 says "no visible hair loss")."""
+    key = "scalp.sentence_none" if grade == 0 else "scalp.sentence"
+    return t(key, lang, grade_name=t(f"grade.{grade}", lang), grade=grade, max_grade=max_grade)
+
+
 class ScalpSeverityExtras(TabExtras):
     def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
         table = grades(card)
@@ -56,10 +62,8 @@ class ScalpSeverityExtras(TabExtras):
             "grade_name_ko": t(f"grade.{grade}", "ko"),
             "expected_grade": round(float(expected), 4),
             "max_grade": max_grade,
-            "sentence_en": t("scalp.sentence", "en", grade_name=t(f"grade.{grade}", "en"), grade=grade,
-                             max_grade=max_grade).replace("**", ""),
-            "sentence_ko": t("scalp.sentence", "ko", grade_name=t(f"grade.{grade}", "ko"), grade=grade,
-                             max_grade=max_grade).replace("**", ""),
+            "sentence_en": sentence(grade, max_grade, "en").replace("**", ""),
+            "sentence_ko": sentence(grade, max_grade, "ko").replace("**", ""),
             "not_assessed_en": t("scalp.not_assessed", "en"),
         }
         return ExtraResult(json={"severity": data}, ui=data)
@@ -72,10 +76,9 @@ class ScalpSeverityExtras(TabExtras):
         if result is None or not result.ui:
             return ["", note]
         d = result.ui
-        sentence = t("scalp.sentence", lang, grade_name=t(f"grade.{d['grade']}", lang), grade=d["grade"],
-                     max_grade=d["max_grade"])
+        text = sentence(d["grade"], d["max_grade"], lang)
         expected = t("scalp.expected", lang, expected=d["expected_grade"], max_grade=d["max_grade"])
-        return [scale_html(d["grade"], d["expected_grade"], lang), f"{sentence}\n\n{expected}\n\n{note}"]
+        return [scale_html(d["grade"], d["expected_grade"], lang), f"{text}\n\n{expected}\n\n{note}"]
 
 
 Extras = ScalpSeverityExtras
