@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 DISCLAIMER_EN = (
-    "Research and education only. This model is not a medical device and does not give a "
-    "diagnosis; its output can be wrong. Anyone worried about a skin or hair change should see a "
+    "Research and education only: the output is not a diagnosis. This model is not a medical "
+    "device and its output can be wrong. Anyone worried about a skin or hair change should see a "
     "doctor (a dermatologist)."
 )
 DISCLAIMER_KO = (
@@ -48,6 +48,14 @@ RECIPES: dict[str, dict[str, Any]] = {
         "epochs": 6,
         "class_weight_power": 1.0,
         "select": "auroc",
+        "failure_notes": (
+            "Looking at the six most confident errors: three missed melanomas (melanoma_7393, 5047, "
+            "8524) are small, fairly symmetric, evenly light-brown lesions beside a ruler scale, i.e. "
+            "early or thin melanomas that look like ordinary nevi; one (melanoma_8455) is largely "
+            "hidden under dense dark hair. The two false alarms are images with strong artefacts: a "
+            "lesion seen through a large immersion-fluid bubble on a dark background (melanoma_4313), "
+            "and a pink, crusted lesion framed by bubbles and glare (melanoma_3947)."
+        ),
         "intended_use": (
             "Teaching and demonstration: shows how a dermoscopy classifier separates benign "
             "lesions from melanoma, with a heat map of the image regions that drove the score. "
