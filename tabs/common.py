@@ -91,6 +91,11 @@ def bilingual(en: str, ko: str) -> str:
     return en if en == ko else f"{en} · {ko}"
 
 
+def short_name(name: str) -> str:
+    """"Malignant (melanoma)" -> "Malignant": for tight places (formulas, thumbnail captions)."""
+    return re.sub(r"\s*\(.*?\)", "", name).strip() or name
+
+
 def label_names(card: ModelCard) -> dict[str, str]:
     """Label id -> the bilingual name the gr.Label shows (readable whatever the UI language)."""
     return {label.id: bilingual(label.en, label.ko) for label in card.labels}
@@ -192,7 +197,7 @@ def decision_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
     if card.is_binary:
         p = float(probs[card.positive_class])
         rule = t(
-            "decision.binary", lang, positive=card.label(card.positive_class).name(lang), p=p,
+            "decision.binary", lang, positive=short_name(card.label(card.positive_class).name(lang)), p=p,
             op="≥" if p >= card.threshold else "<", threshold=card.threshold,
         )
     else:

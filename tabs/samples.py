@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -89,8 +88,9 @@ def _captions(card: ModelCard, item: dict) -> tuple[str, str]:
         label = card.label(label_id)
     except KeyError:
         return str(label_id), str(label_id)
-    # Short captions fit under a thumbnail: "Malignant (melanoma)" -> "Malignant".
-    return tuple(re.sub(r"\s*\(.*?\)", "", name).strip() or name for name in (label.en, label.ko))
+    from tabs.common import short_name
+
+    return short_name(label.en), short_name(label.ko)  # short captions fit under a thumbnail
 
 
 def _thumbnail(source: Path, card: ModelCard, out: Path) -> bool:
