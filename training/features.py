@@ -1,7 +1,8 @@
 """Cache the frozen trunk's features once per image, so training only runs the last block + head.
 
 The trunk is EfficientNet-Lite0 up to the end of stage 6 (`conv_stem`, `bn1`, `blocks[0..5]`), kept
-frozen in eval mode; its output for a 224x224 input is 192 x 7 x 7. Each image is cached twice:
+frozen in eval mode; its output for a 224x224 input is 192 x 7 x 7. A recipe may freeze fewer
+stages (`trunk_stages: 5` caches the 112 x 14 x 14 output of `blocks[4]`). Each image is cached twice:
 as is and flipped left-right (a cheap augmentation for the fine-tuning step; for val/test files the
 second view is a copy of the first, to save time). Preprocessing is the
 app's own: `medhub.preprocess.read_rgb` + `to_model_input` with the card's input contract.
@@ -28,7 +29,7 @@ from training.common import CACHE, DATA_ROOT, SPLITS, read_split_file
 from training.convert_backbones import LITE0_OUT, convert_lite0
 
 CHUNK = 256
-TRUNK_STAGES = 6  # blocks[0..5] frozen; blocks[6] + conv_head + bn2 + classifier are trained
+TRUNK_STAGES = 6  # default: blocks[0..5] frozen; blocks[6] + conv_head + bn2 + classifier are trained
 ARCH = "tf_efficientnet_lite0"
 CONTRACT = InputContract(modality="photo", size=(224, 224), channels=3, mean=(0.5, 0.5, 0.5),
                          std=(0.5, 0.5, 0.5), resize="squash")
@@ -46,24 +47,25 @@ def imagenet_lite0():
     return model.eval()
 
 
-def trunk_forward(model, x):
+def trunk_forward(model, x, stages: int = TRUNK_STAGES):
     x = model.bn1(model.conv_stem(x))
-    for block in model.blocks[:TRUNK_STAGES]:
+    for block in model.blocks[:stages]:
         x = block(x)
     return x
 
 
-def feature_dir(model_id: str) -> Path:
-    return CACHE / "features" / model_id
+def feature_dir(model_id: str, stages: int = TRUNK_STAGES) -> Path:
+    """Cache folder; a recipe that trains more stages caches an earlier block's output."""
+    return CACHE / "features" / (model_id if stages == TRUNK_STAGES else f"{model_id}_s{stages}")
 
 
-def extract(model_id: str, threads: int = 2, batch: int = 32) -> None:
+def extract(model_id: str, threads: int = 2, batch: int = 32, stages: int = TRUNK_STAGES) -> None:
     torch = import_torch()
     torch.set_num_threads(threads)
     items = read_split_file(SPLITS / f"{model_id}.csv")
     paths = [it.path for it in items]
     is_train = np.array([it.split == "train" for it in items])
-    out = feature_dir(model_id)
+    out = feature_dir(model_id, stages)
     out.mkdir(parents=True, exist_ok=True)
     model = imagenet_lite0().to(memory_format=torch.channels_last)  # ~2x faster on CPU here
     todo = [c for c in range(0, len(paths), CHUNK) if not (out / f"chunk_{c // CHUNK:04d}.npz").exists()]
@@ -78,7 +80,7 @@ def extract(model_id: str, threads: int = 2, batch: int = 32) -> None:
             train = torch.from_numpy(is_train[c : c + CHUNK])
             for view in (x, x[train].flip(3)):
                 view = view.contiguous(memory_format=torch.channels_last)
-                parts = [trunk_forward(model, view[i : i + batch]) for i in range(0, len(view), batch)]
+                parts = [trunk_forward(model, view[i : i + batch], stages) for i in range(0, len(view), batch)]
                 feats.append(torch.cat(parts).contiguous().numpy().astype(np.float16))
             flipped = feats[0].copy()
             flipped[train.numpy()] = feats[1]
@@ -96,9 +98,9 @@ def extract(model_id: str, threads: int = 2, batch: int = 32) -> None:
               f"({(len(chunk_paths) + int(train.sum())) / dt:.1f} forward passes/s incl. decode)", flush=True)
 
 
-def extraction_time(model_id: str) -> dict[str, float]:
+def extraction_time(model_id: str, stages: int = TRUNK_STAGES) -> dict[str, float]:
     """Measured feature-extraction time of the cache (sum over chunks, when they were computed)."""
-    timing_file = feature_dir(model_id) / "timing.json"
+    timing_file = feature_dir(model_id, stages) / "timing.json"
     if not timing_file.exists():
         return {}
     rows = json.loads(timing_file.read_text()).values()
@@ -108,9 +110,9 @@ def extraction_time(model_id: str) -> dict[str, float]:
             "forward_passes_per_s": round(passes / max(seconds, 1e-9), 1)}
 
 
-def load_features(model_id: str) -> tuple[list[str], np.ndarray]:
-    """(paths, features [N, 2, 192, 7, 7] float16) in split-file order."""
-    out = feature_dir(model_id)
+def load_features(model_id: str, stages: int = TRUNK_STAGES) -> tuple[list[str], np.ndarray]:
+    """(paths, features [N, 2, C, H, W] float16, e.g. 192x7x7 after 6 stages) in split-file order."""
+    out = feature_dir(model_id, stages)
     paths: list[str] = []
     feats = []
     for f in sorted(out.glob("chunk_[0-9][0-9][0-9][0-9].npz")):
@@ -123,8 +125,10 @@ def load_features(model_id: str) -> tuple[list[str], np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", nargs="+", required=True)
-    for model_id in ap.parse_args().model:
-        extract(model_id)
+    ap.add_argument("--stages", type=int, default=TRUNK_STAGES, help="frozen stages (blocks[:stages])")
+    args = ap.parse_args()
+    for model_id in args.model:
+        extract(model_id, stages=args.stages)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ DISCLAIMER_KO = (
 
 COMMON_TRAIN: dict[str, Any] = {
     "architecture": "tf_efficientnet_lite0",
-    "frozen": "conv_stem, bn1, blocks[0..5] (ImageNet weights, eval mode; features cached once)",
-    "trained": "blocks[6], conv_head, bn2, classifier",
+    "frozen": "conv_stem, bn1, blocks[:trunk_stages] (ImageNet weights, eval mode; features cached once)",
+    "trained": "blocks[trunk_stages:], conv_head, bn2, classifier (trunk_stages 6 unless the recipe says)",
     "lp": {"weight_decay_grid": [1e-4, 1e-3, 1e-2], "max_iter": 200},
     # No label smoothing: with class weights, torch weights the smoothing term of every sample by
     # the rare class's weight, which pulled all predictions towards the rare class (seen here).
@@ -96,6 +96,16 @@ RECIPES: dict[str, dict[str, Any]] = {
         "epochs": 8,
         "class_weight_power": 1.0,
         "select": "balanced_accuracy",
+        "failure_notes": (
+            "Looking at the six most confident errors: two benign keratoses called basal cell carcinoma "
+            "(ISIC_0068263, ISIC_0069768) are pink, structureless lesions inside a small round "
+            "dermoscope field with a heavy black vignette, the look of many BCCs; two nevi called "
+            "melanoma (ISIC_0011215, ISIC_0014178_downsampled) are brown lesions with eccentric, uneven "
+            "pigment (atypical-looking nevi); a benign keratosis called nevus (ISIC_0029600) is a "
+            "uniformly black, sharply bounded lesion. The seborrheic keratosis image called benign "
+            "keratosis (197_1_42) is one of the few in its folder that looks like a dermoscopic "
+            "close-up rather than a clinical photo: it illustrates the photo-type shortcut above."
+        ),
         "intended_use": (
             "Teaching and demonstration of multi-class lesion typing from a dermoscopy image, with "
             "a heat map. Users: the public, educators, developers."

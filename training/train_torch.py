@@ -6,7 +6,8 @@ Steps (each skipped when its output already exists, so a re-run resumes; fixed s
 1. split file `training/splits/<id>.csv` (training/make_splits.py);
 2. trunk features of every image, as is and flipped (training/features.py);
 3. linear probe (LP) on the pooled features of the frozen ImageNet tail, L2 chosen on val;
-4. fine-tuning (FT) of blocks[6] + conv_head + bn2 + classifier on the cached trunk features,
+4. fine-tuning (FT) of blocks[6] (or blocks[5:], per recipe) + conv_head + bn2 + classifier on
+   the cached trunk features,
    classifier initialised from the LP (LP-FT, Kumar et al., ICLR 2022), class-weighted
    cross-entropy, random flip view per step; best epoch on val;
 5. temperature scaling on val, folded into the classifier (the model's softmax is calibrated);
@@ -62,13 +63,24 @@ class TrainingError(RuntimeError):
 def load_data(model_id: str) -> tuple[list, np.ndarray, np.ndarray]:
     """(split items, features [N, 2, 192, 7, 7] float16, label index [N]) in split-file order."""
     items = read_split_file(SPLITS / f"{model_id}.csv")
-    paths, feats = load_features(model_id)
+    paths, feats = load_features(model_id, trunk_stages(model_id))
     if paths != [it.path for it in items]:
         raise TrainingError(f"{model_id}: cached features do not match the split file; delete "
                             f"training/cache/features/{model_id} and re-run")
     label_ids = [lab["id"] for lab in RECIPES[model_id]["labels"]]
     y = np.array([label_ids.index(it.label) for it in items])
     return items, feats, y
+
+
+def aux_labels(model_id: str, items: list) -> tuple[np.ndarray | None, int | None]:
+    """Finer training labels (the source folder) for recipes with `aux_labels: folder`, and the
+    column of the positive class among them; (None, None) otherwise."""
+    r = RECIPES[model_id]
+    if r.get("aux_labels") != "folder":
+        return None, None
+    folders = [it.path.rsplit("/", 2)[-2] for it in items]
+    names = sorted(set(folders))
+    return np.array([names.index(f) for f in folders]), names.index(r["positive_class"])
 
 
 def class_weights(y: np.ndarray, n_classes: int, power: float) -> torch.Tensor:
@@ -82,9 +94,13 @@ def class_weights(y: np.ndarray, n_classes: int, power: float) -> torch.Tensor:
 # the trainable tail of the network, run on cached trunk features
 
 
+def trunk_stages(model_id: str) -> int:
+    return int(RECIPES[model_id].get("trunk_stages", TRUNK_STAGES))
+
+
 def tail_features(model: nn.Module, f: torch.Tensor) -> torch.Tensor:
-    """Pooled 1280-d features from cached trunk output (blocks[6] -> conv_head -> bn2 -> pool)."""
-    x = model.blocks[TRUNK_STAGES](f)
+    """Pooled 1280-d features from cached trunk output (blocks[stages:] -> conv_head -> bn2 -> pool)."""
+    x = model.blocks[model.trunk_stages :](f)
     return model.global_pool(model.bn2(model.conv_head(x)))
 
 
@@ -129,13 +145,15 @@ def metrics_for(model_id: str, y: np.ndarray, probs: np.ndarray, threshold: floa
     return m
 
 
-def selection_score(model_id: str, y: np.ndarray, probs: np.ndarray) -> float:
+def selection_score(model_id: str, y: np.ndarray, probs: np.ndarray, pos_column: int | None = None) -> float:
+    """Val score for model selection; `y` holds card label indices. `pos_column` is the column of
+    the positive class in `probs` when the model is trained on finer labels (aux classes)."""
     from sklearn.metrics import roc_auc_score
 
     r = RECIPES[model_id]
     if r["select"] == "auroc":
         pos = [lab["id"] for lab in r["labels"]].index(r["positive_class"])
-        return float(roc_auc_score(y == pos, probs[:, pos]))
+        return float(roc_auc_score(y == pos, probs[:, pos if pos_column is None else pos_column]))
     pred = probs.argmax(1)
     present = np.unique(y)
     return float(np.mean([(pred[y == c] == c).mean() for c in present]))
@@ -147,7 +165,8 @@ def selection_score(model_id: str, y: np.ndarray, probs: np.ndarray) -> float:
 
 def fit_linear_probe(
     x_tr: torch.Tensor, y_tr: np.ndarray, x_va: torch.Tensor, y_va: np.ndarray, n_classes: int,
-    weights: torch.Tensor, model_id: str,
+    weights: torch.Tensor, model_id: str, pos_column: int | None = None,
+    grid: list[float] | None = None,
 ) -> tuple[nn.Linear, dict[str, Any]]:
     """Multinomial logistic regression (LBFGS), L2 strength chosen on the val selection score."""
     mean, std = x_tr.mean(0), x_tr.std(0) + 1e-6  # standardise for LBFGS, folded back below
@@ -155,7 +174,7 @@ def fit_linear_probe(
     yt = torch.from_numpy(y_tr)
     best: tuple[float, nn.Linear, float] | None = None
     trials = {}
-    for wd in COMMON_TRAIN["lp"]["weight_decay_grid"]:
+    for wd in grid or COMMON_TRAIN["lp"]["weight_decay_grid"]:
         torch.manual_seed(SEED)
         lin = nn.Linear(zt.shape[1], n_classes)
         nn.init.zeros_(lin.weight)
@@ -171,7 +190,7 @@ def fit_linear_probe(
 
         opt.step(closure)
         with torch.no_grad():
-            score = selection_score(model_id, y_va, lin(zv).softmax(1).numpy())
+            score = selection_score(model_id, y_va, lin(zv).softmax(1).numpy(), pos_column)
         trials[str(wd)] = round(score, 4)
         if best is None or score > best[0]:
             best = (score, lin, wd)
@@ -187,10 +206,11 @@ def fit_linear_probe(
 def fine_tune(
     model: nn.Module, feats: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
     weights: torch.Tensor, epochs: int, model_id: str, log_prefix: str = "",
+    y_eval: np.ndarray | None = None, pos_column: int | None = None,
 ) -> dict[str, Any]:
     """Train the tail + classifier in place; keeps the epoch with the best val selection score."""
     cfg = COMMON_TRAIN["ft"]
-    tail = (model.blocks[TRUNK_STAGES], model.conv_head, model.bn2)
+    tail = (model.blocks[model.trunk_stages :], model.conv_head, model.bn2)
     tail_params = [p for module in tail for p in module.parameters()]
     opt = torch.optim.AdamW(
         [{"params": tail_params, "lr": cfg["lr_tail"]},
@@ -202,10 +222,11 @@ def fine_tune(
         opt, max_lr=[cfg["lr_tail"], cfg["lr_head"]], total_steps=epochs * steps_per_epoch,
         pct_start=0.1, anneal_strategy="cos",
     )
+    y_eval = y if y_eval is None else y_eval
     rng = np.random.default_rng(SEED)
     # Epoch 0 is the linear probe itself: if fine-tuning never beats it on val, the LP is kept.
     probs = logits_of(model, feats[va]).softmax(1).numpy()
-    score = selection_score(model_id, y[va], probs)
+    score = selection_score(model_id, y_eval[va], probs, pos_column)
     history = [{"epoch": 0, "val_score": round(score, 4)}]
     best = (score, copy.deepcopy(model.state_dict()), 0)
     for epoch in range(epochs):
@@ -234,7 +255,7 @@ def fine_tune(
             sched.step()
             total += float(loss.detach()) * len(idx)
         probs = logits_of(model, feats[va]).softmax(1).numpy()
-        score = selection_score(model_id, y[va], probs)
+        score = selection_score(model_id, y_eval[va], probs, pos_column)
         history.append({"epoch": epoch + 1, "train_loss": round(total / len(tr), 4), "val_score": round(score, 4),
                         "seconds": round(time.time() - t0, 1)})
         print(f"{log_prefix}epoch {epoch + 1}/{epochs} loss {total / len(tr):.4f} val {score:.4f} "
@@ -285,15 +306,21 @@ def choose_threshold(rule: str, y_pos: np.ndarray, p_pos: np.ndarray) -> tuple[f
 
 def train_once(
     model_id: str, feats: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, epochs: int,
-    log_prefix: str = "",
+    log_prefix: str = "", y_aux: np.ndarray | None = None, aux_pos: int | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
+    """LP-FT on card labels `y`; or, with `y_aux` (finer labels, e.g. the source folder), LP-FT on
+    those, then a binary probe on the fine-tuned features gives the card's two labels."""
     r = RECIPES[model_id]
     n_classes = len(r["labels"])
     seed_everything(SEED)
-    weights = class_weights(y[tr], n_classes, r["class_weight_power"])
+    y_fit = y if y_aux is None else y_aux
+    n_fit = n_classes if y_aux is None else int(y_aux.max()) + 1
+    weights = class_weights(y_fit[tr], n_fit, r["class_weight_power"])
+    grid = r.get("lp_weight_decay_grid")
     base = imagenet_lite0()
     timm = import_timm()
-    model = timm.create_model(ARCH, pretrained=False, num_classes=n_classes)
+    model = timm.create_model(ARCH, pretrained=False, num_classes=n_fit)
+    model.trunk_stages = trunk_stages(model_id)  # how much of the network the cached features cover
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("classifier.")}
     missing = model.load_state_dict(state, strict=False)
     if set(missing.missing_keys) != {"classifier.weight", "classifier.bias"} or missing.unexpected_keys:
@@ -302,9 +329,9 @@ def train_once(
     t0 = time.time()
     # LP on both views of the training images (the flip doubles the probe's data for free)
     x_tr = torch.cat([run_tail(model, feats[tr], 0), run_tail(model, feats[tr], 1)])
-    y_tr2 = np.concatenate([y[tr], y[tr]])
+    y_tr2 = np.concatenate([y_fit[tr], y_fit[tr]])
     x_va = run_tail(model, feats[va], 0)
-    probe, lp_info = fit_linear_probe(x_tr, y_tr2, x_va, y[va], n_classes, weights, model_id)
+    probe, lp_info = fit_linear_probe(x_tr, y_tr2, x_va, y[va], n_fit, weights, model_id, aux_pos, grid)
     lp_info["seconds"] = round(time.time() - t0, 1)
     print(f"{log_prefix}LP: val {lp_info['val_score']} (weight decay {lp_info['weight_decay']}) "
           f"in {lp_info['seconds']}s", flush=True)
@@ -312,8 +339,21 @@ def train_once(
         model.classifier.weight.copy_(probe.weight)
         model.classifier.bias.copy_(probe.bias)
     t0 = time.time()
-    ft_info = fine_tune(model, feats, y, tr, va, weights, epochs, model_id, log_prefix)
+    ft_info = fine_tune(model, feats, y_fit, tr, va, weights, epochs, model_id, log_prefix, y, aux_pos)
     ft_info["seconds"] = round(time.time() - t0, 1)
+    binary_probe = None
+    if y_aux is not None:
+        # The fine-tuned tail stays; a probe on its pooled features maps them to the card's labels.
+        weights = class_weights(y[tr], n_classes, r["class_weight_power"])
+        x_tr = torch.cat([run_tail(model, feats[tr], 0), run_tail(model, feats[tr], 1)])
+        x_va = run_tail(model, feats[va], 0)
+        probe, binary_probe = fit_linear_probe(x_tr, np.concatenate([y[tr], y[tr]]), x_va, y[va], n_classes,
+                                               weights, model_id, None, grid)
+        model.reset_classifier(n_classes)
+        with torch.no_grad():
+            model.classifier.weight.copy_(probe.weight)
+            model.classifier.bias.copy_(probe.bias)
+        print(f"{log_prefix}binary probe on fine-tuned features: val {binary_probe['val_score']}", flush=True)
     # temperature scaling, folded into the classifier so the saved model's softmax is calibrated
     val_logits = logits_of(model, feats[va]).detach()
     temperature = fit_temperature(val_logits, y[va])
@@ -322,6 +362,8 @@ def train_once(
         model.classifier.bias.div_(temperature)
     info = {"lp": lp_info, "ft": ft_info, "temperature": round(temperature, 4),
             "class_weights": [round(float(w), 4) for w in weights]}
+    if binary_probe is not None:
+        info["aux_training"] = {"classes": n_fit, "binary_probe": binary_probe}
     return model, info
 
 
@@ -372,7 +414,8 @@ def cross_validate(model_id: str, items: list, feats: np.ndarray, y: np.ndarray,
         va = np.flatnonzero(fold_of == (k + 1) % folds)
         tr = np.flatnonzero((fold_of != k) & (fold_of != (k + 1) % folds))
         epochs = RECIPES[model_id].get("cv_epochs", RECIPES[model_id]["epochs"])
-        model, info = train_once(model_id, feats, y, tr, va, epochs, f"[cv {k}] ")
+        y_aux, aux_pos = aux_labels(model_id, items)
+        model, info = train_once(model_id, feats, y, tr, va, epochs, f"[cv {k}] ", y_aux, aux_pos)
         p_va = logits_of(model, feats[va]).softmax(1).detach().numpy()
         p_te = logits_of(model, feats[te]).softmax(1).detach().numpy()
         threshold, _ = choose_threshold(RECIPES[model_id]["threshold_rule"], y[va] == pos, p_va[:, pos])
@@ -501,13 +544,14 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
         from training.make_splits import make_split
 
         make_split(model_id)
-    extract(model_id)
-    timings["features"] = extraction_time(model_id)
+    extract(model_id, stages=trunk_stages(model_id))
+    timings["features"] = extraction_time(model_id, trunk_stages(model_id))
     items, feats, y = load_data(model_id)
     split = np.array([it.split for it in items])
     tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
     t0 = time.time()
-    model, train_info = train_once(model_id, feats, y, tr, va, r["epochs"])
+    y_aux, aux_pos = aux_labels(model_id, items)
+    model, train_info = train_once(model_id, feats, y, tr, va, r["epochs"], "", y_aux, aux_pos)
     timings["train_s"] = round(time.time() - t0, 1)
 
     p_va = logits_of(model, feats[va]).softmax(1).detach().numpy()
@@ -518,6 +562,7 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
         threshold, threshold_info = choose_threshold(r["threshold_rule"], y[va] == pos, p_va[:, pos])
     record: dict[str, Any] = {
         "model_id": model_id, "seed": SEED, "architecture": ARCH, "threshold": threshold,
+        "trunk_stages": trunk_stages(model_id),
         "threshold_info": threshold_info, "train": train_info,
         "split_counts": {s: {lab["id"]: int(((split == s) & (y == i)).sum()) for i, lab in enumerate(r["labels"])}
                          for s in ("train", "val", "test")},

@@ -185,10 +185,11 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
             "on natural photos (`training/verify_backbones.py`)."]
     out += ["- Preprocessing: the app's own path (`medhub.preprocess.read_rgb` + `to_model_input`): "
             "resize (squash) to 224x224, (x/255 - 0.5)/0.5."]
-    out += ["- LP-FT: stem and blocks 0-5 frozen (their output cached once per image, plus a left-right "
+    k = int(record.get("trunk_stages", 6))
+    out += [f"- LP-FT: stem and blocks 0-{k - 1} frozen (their output cached once per image, plus a left-right "
             "flipped copy for training images); a linear probe on the pooled features "
             f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
-            f"fine-tuning of blocks[6], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
+            f"fine-tuning of blocks[{k}:], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
             f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
             f"{train['class_weights']}, dropout, random flip view); the epoch with the best "
             f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
