@@ -1,0 +1,171 @@
+"""What a heat map shows: the colour overlay, and where its peak lies in a 3x3 grid of the brain.
+
+Grad-CAM (Selvaraju et al., ICCV 2017) maps come from the backends as 2-D float arrays in [0, 1];
+this module only draws and describes them (numpy + OpenCV, no deep-learning imports).
+
+Orientation of axial head-CT slices follows the radiological convention: the top of the image is
+anterior, and the image's LEFT side is the patient's RIGHT. The 3x3 region names below use that
+convention and name lobes only as approximate hints (frontal / temporal-parietal / occipital), as
+the originating project did; a 3x3 grid on one slice is not an anatomical atlas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_COLORMAPS = {
+    "jet": cv2.COLORMAP_JET,
+    "turbo": cv2.COLORMAP_TURBO,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+}
+
+# Share of the hottest pixels whose centre of mass marks the peak: one noisy pixel does not decide.
+PEAK_TOP_FRACTION = 0.05
+
+
+def heat_to_rgb(heat: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """Colour-map a [0, 1] heat map to RGB uint8."""
+    scaled = np.clip(np.nan_to_num(np.asarray(heat, np.float32)), 0.0, 1.0)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), _COLORMAPS.get(colormap, cv2.COLORMAP_JET))
+    return bgr[:, :, ::-1]
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45, colormap: str = "jet") -> np.ndarray:
+    """Blend a colour-mapped heat map (any size, resized bilinearly) over an RGB uint8 image."""
+    alpha = float(np.clip(alpha, 0.0, 1.0))
+    h, w = image.shape[:2]
+    heat = np.asarray(heat, np.float32)
+    if heat.shape != (h, w):
+        heat = cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
+    if alpha == 0.0:
+        return image.copy()
+    return cv2.addWeighted(image, 1.0 - alpha, np.ascontiguousarray(heat_to_rgb(heat, colormap)), alpha, 0.0)
+
+
+def colorbar(height: int = 200, width: int = 16, colormap: str = "jet") -> np.ndarray:
+    """A vertical legend strip, hot at the top."""
+    ramp = np.linspace(1.0, 0.0, height, dtype=np.float32)[:, None].repeat(width, axis=1)
+    return heat_to_rgb(ramp, colormap)
+
+
+def brain_mask(gray: np.ndarray, threshold: int = 15) -> np.ndarray:
+    """Foreground (head) mask of a windowed CT slice: threshold, largest component, holes filled."""
+    if gray.ndim == 3:
+        gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
+    blurred = cv2.GaussianBlur(gray, (5, 5), 0)
+    binary = (blurred > threshold).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if count <= 1:
+        return np.ones_like(gray, dtype=bool)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    mask = (labels == largest).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(mask)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled.astype(bool)
+
+
+_ROWS = (
+    ("anterior", "frontal", "전두부"),
+    ("middle", "temporal/parietal", "측두·두정부"),
+    ("posterior", "occipital", "후두부"),
+)
+# Columns left to right in the image = patient's right, centre, left (radiological convention).
+_COLS = (("right", "우측"), ("central", "중앙"), ("left", "좌측"))
+
+
+@dataclass(frozen=True)
+class Region:
+    row: int  # 0 anterior, 1 middle, 2 posterior
+    col: int  # 0 patient's right (image left), 1 centre, 2 patient's left (image right)
+    name_en: str
+    name_ko: str
+    strength: float  # peak value of the heat map, 0..1
+    fraction: float  # share of the heat map's mass inside this cell
+
+    def name(self, lang: str = "en") -> str:
+        return self.name_ko if lang == "ko" else self.name_en
+
+
+def region_name(row: int, col: int) -> tuple[str, str]:
+    position, lobe_en, lobe_ko = _ROWS[row]
+    side_en, side_ko = _COLS[col]
+    if row == 1 and col == 1:
+        return "central region (approx. deep / midline)", "중앙부 (심부·정중선 부근)"
+    return (
+        f"{side_en} {position} region (approx. {lobe_en})",
+        f"{side_ko} {lobe_ko}",
+    )
+
+
+def peak_region(heat: np.ndarray, mask: np.ndarray | None = None) -> Region | None:
+    """The 3x3 cell holding the heat map's peak, over the mask's bounding box when given.
+
+    The peak is the centre of mass of the hottest PEAK_TOP_FRACTION of (slightly smoothed) pixels
+    inside the mask. Returns None for a flat map (no region stands out).
+    """
+    heat = np.nan_to_num(np.asarray(heat, np.float32))
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if heat.shape != mask.shape:
+            heat = cv2.resize(heat, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if not mask.any():
+            mask = None
+    if float(heat.max() - heat.min()) < 1e-6:
+        return None
+    smooth = cv2.GaussianBlur(heat, (0, 0), sigmaX=max(1.0, min(heat.shape) / 100))
+    inside = mask if mask is not None else np.ones(heat.shape, bool)
+    values = smooth[inside]
+    cutoff = np.quantile(values, 1.0 - PEAK_TOP_FRACTION)
+    hot = inside & (smooth >= cutoff)
+    ys, xs = np.nonzero(hot)
+    weights = smooth[hot]
+    cy = float(np.average(ys, weights=weights + 1e-12))
+    cx = float(np.average(xs, weights=weights + 1e-12))
+
+    if mask is not None:
+        rows_any, cols_any = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        top, bottom, left, right = rows_any[0], rows_any[-1] + 1, cols_any[0], cols_any[-1] + 1
+    else:
+        top, bottom, left, right = 0, heat.shape[0], 0, heat.shape[1]
+    row = int(np.clip((cy - top) / max(bottom - top, 1) * 3, 0, 2))
+    col = int(np.clip((cx - left) / max(right - left, 1) * 3, 0, 2))
+
+    r0, r1 = top + (bottom - top) * row // 3, top + (bottom - top) * (row + 1) // 3
+    c0, c1 = left + (right - left) * col // 3, left + (right - left) * (col + 1) // 3
+    total = float(heat[inside].sum()) or 1.0
+    fraction = float(heat[r0:r1, c0:c1][inside[r0:r1, c0:c1]].sum()) / total
+    name_en, name_ko = region_name(row, col)
+    return Region(row, col, name_en, name_ko, float(heat.max()), fraction)
+
+
+def hemorrhage_explanation(prob: float, threshold: float, region: Region | None, lang: str = "en") -> str:
+    """A short sentence that depends on the confidence, as the originating project wrote one."""
+    ko = lang == "ko"
+    where = region.name(lang) if region is not None else None
+    if prob >= max(0.9, threshold):
+        text = (f"모델은 출혈 가능성을 강하게 시사합니다 (P = {prob:.2f})." if ko
+                else f"The model strongly suggests a hemorrhage (P = {prob:.2f}).")
+        look = True
+    elif prob >= threshold:
+        text = (f"모델은 출혈 가능성을 시사합니다 (P = {prob:.2f}, 기준 {threshold:.2f})." if ko
+                else f"The model suggests a hemorrhage (P = {prob:.2f}, threshold {threshold:.2f}).")
+        look = True
+    elif prob >= threshold - 0.15:
+        text = (f"경계선 결과입니다: 출혈 확률이 기준({threshold:.2f})에 가깝습니다 (P = {prob:.2f})." if ko
+                else f"Borderline: the hemorrhage probability is close to the threshold "
+                     f"{threshold:.2f} (P = {prob:.2f}).")
+        look = True
+    else:
+        text = (f"모델은 출혈의 뚜렷한 징후를 찾지 못했습니다 (P = {prob:.2f})." if ko
+                else f"The model found no clear sign of hemorrhage (P = {prob:.2f}).")
+        look = False
+    if look and where:
+        text += (f" 모델이 주로 본 곳: {where}." if ko else f" It looked mostly at the {where}.")
+    text += (" 이는 진단이 아니며, 영상은 반드시 전문의가 판독해야 합니다." if ko
+             else " This is not a diagnosis; a radiologist must read the scan.")
+    return text
