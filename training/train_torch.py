@@ -447,7 +447,7 @@ def describe_image(path: Path) -> str:
     facts = [f"{w}x{h}", f"brightness {gray.mean() / 255:.2f}", f"contrast {gray.std() / 255:.2f}",
              f"saturation {hsv_sat.mean():.2f}"]
     if corner.mean() < 0.5 * gray.mean():
-        facts.append("dark corners (dermoscope vignette)")
+        facts.append("dark corners")
     return ", ".join(facts)
 
 

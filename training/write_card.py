@@ -163,6 +163,8 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     out = [f"# {recipe['title']['en']} / {recipe['title']['ko']}", ""]
     out += [f"EfficientNet-Lite0 (timm `{record['architecture']}`) fine-tuned for {len(labels)} classes: "
             + ", ".join(names[lab] for lab in labels) + ".", ""]
+    if recipe.get("summary"):
+        out += [recipe["summary"], ""]
 
     out += ["## Intended use (사용 목적)", "", recipe["intended_use"], ""]
     out += ["## Out-of-scope use (사용 범위 밖)", "", recipe["out_of_scope"], ""]
@@ -194,6 +196,13 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
             f"{train['class_weights']}, dropout, random flip view); the epoch with the best "
             f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
             "epoch 0 = the linear probe)."]
+    if train.get("aux_training"):
+        aux = train["aux_training"]
+        out += [f"- Finer training labels: the probe and the fine-tuning above used the {aux['classes']} source "
+                "folders as classes (so the 'other' conditions are told apart, which gives the tail more "
+                "to learn from than a 2-class target); then a class-weighted binary probe on the "
+                f"fine-tuned pooled features (L2 {aux['binary_probe']['weight_decay']} chosen on val; val AUROC "
+                f"{aux['binary_probe']['val_score']}) became the classifier over the card's labels."]
     out += [f"- Calibration: temperature scaling on val (T = {train['temperature']}), folded into the "
             "classifier, so the softmax the app shows is the calibrated one."]
     t = record.get("timings", {})
@@ -207,6 +216,16 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     out += [f"Held-out test split (n = {m['n']}), figures from {source}:", ""]
     out += [_table(["accuracy", "balanced accuracy", "AUROC", "ECE (10 bins)"],
                    [[m["accuracy"], m["balanced_accuracy"], m["auroc"], m["ece"]]]), ""]
+    if recipe.get("targets"):
+        rows = []
+        for key, goal in recipe["targets"].items():
+            if key.startswith("f1:"):
+                value = m["per_class"][key[3:]]["f1"]
+                name = f"F1 of {key[3:]}"
+            else:
+                value, name = m[key], key.replace("_", " ")
+            rows.append([name, f">= {goal}", value, "yes" if value is not None and value >= goal else "**no**"])
+        out += ["Project targets on this test split:", "", _table(["metric", "target", "test", "met"], rows), ""]
     if recipe["positive_class"]:
         ti = record["threshold_info"]
         out += [f"Decision rule: `{recipe['positive_class']}` when its probability >= {record['threshold']}; "
