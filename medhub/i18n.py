@@ -166,10 +166,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "ko": "이 영상에서 병변 윤곽을 찾지 못해 ABCD 특징을 표시하지 않습니다.",
     },
     "abcd.note": {
-        "en": "ABCD numbers are computed from the outline by simple image processing; they are a teaching "
-        "aid, not part of the classifier's decision.",
-        "ko": "ABCD 값은 윤곽에서 간단한 영상 처리로 계산한 교육용 보조 자료이며, 분류기의 판단에는 쓰이지 "
-        "않습니다.",
+        "en": "They are a teaching aid shown beside the classifier, not part of its decision.",
+        "ko": "분류기 옆에 보여 주는 교육용 보조 자료이며, 분류기의 판단에는 쓰이지 않습니다.",
     },
     # scalp extras
     "grade.0": {"en": "good", "ko": "양호"},

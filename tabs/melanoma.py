@@ -39,10 +39,10 @@ class MelanomaExtras(TabExtras):
         abcd = compute_abcd(decoded.rgb)
         numbers = {
             key: _json_number(getattr(abcd, key, None))
-            for key in ("asymmetry", "border", "colour", "diameter_px", "area_fraction")
+            for key in ("asymmetry", "border", "colour", "colour_variation", "diameter_px", "area_fraction")
         }
         json = {"abcd": {"found": bool(abcd.found), **(numbers if abcd.found else {}),
-                         "reason": getattr(abcd, "reason", None)}}
+                         "colours": list(abcd.colours) if abcd.found else [], "reason": abcd.reason or None}}
         outline = draw_outline(decoded.rgb, abcd) if abcd.found else None
         return ExtraResult(json=json, ui={"abcd": abcd, "outline": outline})
 
@@ -62,11 +62,14 @@ class MelanomaExtras(TabExtras):
         from medhub.abcd import describe
 
         abcd = result.ui["abcd"]
+        described = describe(abcd, lang)
         if not abcd.found:
-            return [t("abcd.none", lang), None]
-        rows = [f"| {name} | {value} | {meaning} |" for name, value, meaning in describe(abcd, lang)]
+            reason = " ".join(meaning for _, _, meaning in described)
+            return [f"{t('abcd.none', lang)}\n\n{reason}", None]
+        rows = [f"| {name} | {value} | {meaning} |" for name, value, meaning in described if name]
+        notes = [meaning for name, _, meaning in described if not name]
         table = "\n".join([f"**{t('abcd.header', lang)}**", "", t("abcd.columns", lang), "|---|---|---|", *rows,
-                           "", t("abcd.note", lang)])
+                           "", " ".join([*notes, t("abcd.note", lang)])])
         return [table, result.ui["outline"]]
 
 
