@@ -1,0 +1,191 @@
+"""DICOM decoding on real head-CT slices (../shared/data/dicom): HU, every CT window against the DICOM
+formula computed here independently, JPEG Lossless, MONOCHROME1 inversion, no identifiers in meta."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+
+from medhub.dicom import WINDOW_PRESETS, apply_window, read_dicom
+from medhub.imaging import load_upload
+
+UNCOMPRESSED = ("CT_Explicit_Little.dcm", "cq500/CT000000.dcm")
+# Mid-head slices: a brain window shows tissue grey levels, not just black and white.
+MID_HEAD = ("CT_Explicit_Little.dcm", "cq500/CT000000.dcm", "cq500/CT000121.dcm")
+IDENTIFYING = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "InstitutionName",
+    "AccessionNumber",
+    "StudyDate",
+    "SeriesDate",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "ReferringPhysicianName",
+)
+
+
+@pytest.fixture(scope="session")
+def dicom_dir(data_root) -> Path:
+    folder = data_root / "dicom"
+    if not folder.is_dir():
+        pytest.skip("no dicom folder in the data")
+    return folder
+
+
+def _slices(folder: Path) -> list[Path]:
+    files = [folder / "CT_Explicit_Little.dcm", *sorted((folder / "cq500").glob("*.dcm"))]
+    return [f for f in files if f.exists()]
+
+
+def _stored_values(ds: pydicom.Dataset) -> np.ndarray:
+    """Stored pixel values, read straight from the bytes for native files (independent of pydicom's
+    decoders), through pydicom for compressed ones."""
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        return ds.pixel_array.astype(np.int64)
+    dtype = "<i2" if ds.PixelRepresentation == 1 else "<u2"
+    raw = np.frombuffer(ds.PixelData, dtype=dtype)[: ds.Rows * ds.Columns].astype(np.int64)
+    bits = int(ds.BitsStored)
+    if ds.PixelRepresentation == 0:
+        raw &= (1 << bits) - 1
+    elif bits < 16:
+        raw = ((raw & ((1 << bits) - 1)) ^ (1 << (bits - 1))) - (1 << (bits - 1))
+    return raw.reshape(ds.Rows, ds.Columns)
+
+
+def _expected_hu(ds: pydicom.Dataset) -> np.ndarray:
+    slope = float(ds.get("RescaleSlope", 1))
+    intercept = float(ds.get("RescaleIntercept", 0))
+    return _stored_values(ds) * slope + intercept
+
+
+def _dicom_window(x: np.ndarray, c: float, w: float) -> np.ndarray:
+    """PS3.3 C.11.2.1.2.1, written out independently of medhub.dicom."""
+    x = x.astype(np.float64)
+    low = x <= c - 0.5 - (w - 1) / 2
+    high = x > c - 0.5 + (w - 1) / 2
+    y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255
+    y = np.select([low, high], [0.0, 255.0], y)
+    return np.rint(y).astype(np.uint8)
+
+
+def test_hu_is_stored_times_slope_plus_intercept(dicom_dir):
+    files = _slices(dicom_dir)
+    assert len(files) >= 2
+    for path in files:
+        ds = pydicom.dcmread(path)
+        dslice = read_dicom(path)
+        assert dslice.hu is not None and dslice.hu.dtype == np.float32
+        np.testing.assert_allclose(dslice.hu, _expected_hu(ds), atol=1e-3, err_msg=path.name)
+
+
+def test_uncompressed_files_are_read_independently(dicom_dir):
+    for name in UNCOMPRESSED:
+        ds = pydicom.dcmread(dicom_dir / name)
+        assert not ds.file_meta.TransferSyntaxUID.is_compressed
+        np.testing.assert_array_equal(_stored_values(ds), ds.pixel_array)
+
+
+@pytest.mark.parametrize("preset", sorted(WINDOW_PRESETS))
+def test_every_preset_matches_the_dicom_formula(dicom_dir, preset):
+    c, w = WINDOW_PRESETS[preset]
+    for path in _slices(dicom_dir):
+        ds = pydicom.dcmread(path)
+        result = load_upload(path, allow_dicom=True, window=preset)
+        assert result.rgb.dtype == np.uint8 and result.rgb.shape == (ds.Rows, ds.Columns, 3)
+        assert (result.rgb[..., 0] == result.rgb[..., 1]).all() and (
+            result.rgb[..., 1] == result.rgb[..., 2]
+        ).all()
+        np.testing.assert_array_equal(
+            result.rgb[..., 0], _dicom_window(_expected_hu(ds), c, w), err_msg=path.name
+        )
+        assert result.meta["window"].startswith(preset)
+
+
+def test_file_window_uses_the_first_stored_value(dicom_dir):
+    for path in _slices(dicom_dir):
+        ds = pydicom.dcmread(path)
+        center, width = ds.WindowCenter, ds.WindowWidth
+        c = float(center[0] if isinstance(center, pydicom.multival.MultiValue) else center)
+        w = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+        result = load_upload(path, allow_dicom=True, window="file")
+        np.testing.assert_array_equal(result.rgb[..., 0], _dicom_window(_expected_hu(ds), c, w))
+
+
+def test_jpeg_lossless_slices_decode(dicom_dir):
+    lossless = [
+        p
+        for p in _slices(dicom_dir)
+        if pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID
+        in ("1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.57")
+    ]
+    assert len(lossless) >= 5
+    for path in lossless:
+        result = load_upload(path, allow_dicom=True)
+        assert "JPEG Lossless" in result.meta["transfer_syntax"]
+        assert result.hu.min() < -500 and result.hu.max() > 0  # air and tissue/bone present
+
+
+def test_brain_window_of_a_real_head_slice_has_tissue(dicom_dir):
+    for name in MID_HEAD:
+        gray = load_upload(dicom_dir / name, allow_dicom=True, window="brain").rgb[..., 0]
+        between = ((gray > 0) & (gray < 255)).mean()
+        assert between > 0.1, (name, between)
+        assert (gray == 0).mean() > 0.2  # air around the head
+
+
+def test_monochrome1_is_inverted(dicom_dir):
+    path = dicom_dir / "CT_Explicit_Little.dcm"
+    ds = pydicom.dcmread(path)
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    for preset in WINDOW_PRESETS:
+        normal = load_upload(path, allow_dicom=True, window=preset).rgb
+        inverted = load_upload(buf.getvalue(), allow_dicom=True, window=preset)
+        assert inverted.meta["photometric"] == "MONOCHROME1"
+        np.testing.assert_array_equal(inverted.rgb, 255 - normal)
+
+
+def test_meta_has_no_patient_identifiers(dicom_dir):
+    for path in _slices(dicom_dir):
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        result = load_upload(path, allow_dicom=True)
+        text = repr(result.meta)
+        for keyword in IDENTIFYING:
+            value = str(ds.get(keyword, "") or "")
+            if len(value) >= 3:
+                assert value not in text, (path.name, keyword)
+        for key in result.meta:
+            assert "patient" not in key.lower() and "uid" not in key.lower() and "date" not in key.lower()
+        assert result.meta["modality"] == "CT" and result.meta["rows"] == ds.Rows
+
+
+def test_apply_window_edges():
+    c, w = 40.0, 80.0
+    x = np.array([-1000.0, 0.0, 0.001, 39.5, 79.0, 79.001, 3000.0])
+    np.testing.assert_array_equal(apply_window(x, c, w), _dicom_window(x, c, w))
+    assert apply_window(np.array([0.0]), c, w)[0] == 0
+    assert apply_window(np.array([79.0]), c, w)[0] == 255
+    # Width 1 is a threshold at c - 0.5.
+    np.testing.assert_array_equal(apply_window(np.array([9.5, 9.6]), 10, 1), [0, 255])
+    with pytest.raises(ValueError):
+        apply_window(x, c, 0.5)
+
+
+def test_render_every_preset_for_a_look(dicom_dir, artifacts_dir):
+    path = dicom_dir / "CT_Explicit_Little.dcm"
+    out = artifacts_dir / "dicom_windows"
+    out.mkdir(exist_ok=True)
+    for preset in (*WINDOW_PRESETS, "file"):
+        result = load_upload(path, allow_dicom=True, window=preset)
+        target = out / f"CT_Explicit_Little_{preset}.png"
+        Image.fromarray(result.rgb).save(target)
+        assert target.stat().st_size > 1000
