@@ -170,6 +170,8 @@ def read_dicom(data: bytes | str | os.PathLike, frame: int = 0, *, force: bool =
             ds.file_meta.TransferSyntaxUID = tsyntax
         if not any(tag in ds for tag in _PIXEL_TAGS):
             raise InputError.make("dicom_no_pixels")
+        if tsyntax.is_encapsulated:
+            _check_codestream_size(ds, frame, geometry)
         arr = pixel_array(ds, index=frame)
     except InputError:
         raise
@@ -378,6 +380,43 @@ def _check_pixel_element(data: bytes, pos: int, tsyntax: UID) -> None:
     elif value_start + length > len(data):
         raise InputError.make(
             "truncated", detail=f"Pixel Data holds {len(data) - value_start} of {length} bytes"
+        )
+
+
+def _codestream_size(stream: bytes) -> tuple[int, int] | None:
+    """(columns, rows) from a JPEG / JPEG-LS SOF or a JPEG 2000 SIZ marker; None if not found."""
+    siz = stream.find(b"\xff\x4f\xff\x51", 0, 4096)
+    if siz >= 0 and siz + 20 <= len(stream):
+        xsiz, ysiz, xo, yo = struct.unpack(">IIII", stream[siz + 8 : siz + 24])
+        return xsiz - xo, ysiz - yo
+    if not stream.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 9 <= len(stream) and stream[pos] == 0xFF:
+        marker = stream[pos + 1]
+        if marker in _SOF_MARKERS:
+            rows, cols = struct.unpack(">HH", stream[pos + 5 : pos + 9])
+            return cols, rows
+        if marker == 0xDA:
+            return None
+        pos += 2 + struct.unpack(">H", stream[pos + 2 : pos + 4])[0]
+    return None
+
+
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7}
+
+
+def _check_codestream_size(ds: Dataset, frame: int, geometry: dict[str, int]) -> None:
+    """A compressed frame must not be larger than the header says: decoders allocate what the
+    codestream claims, so a 64x64 header over a 60000x60000 codestream would be a bomb."""
+    from pydicom.encaps import get_frame
+
+    stream = get_frame(ds.PixelData, frame, number_of_frames=geometry["frames"])
+    size = _codestream_size(bytes(stream[:65536]))
+    if size is not None and (size[0] > geometry["cols"] or size[1] > geometry["rows"]):
+        raise InputError.make(
+            "dicom_invalid",
+            detail=f"compressed frame is {size[0]} x {size[1]}, header says {geometry['cols']} x {geometry['rows']}",
         )
 
 

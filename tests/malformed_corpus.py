@@ -294,6 +294,14 @@ def corpus_bytes() -> list[tuple[str, bytes, str | None]]:
         ("dicom_truncated_rle.dcm", _dicom_rle_truncated(), "truncated"),
         ("dicom_garbage_after_prefix.dcm", b"\x00" * 128 + b"DICM" + b"\xff\x13" * 100, "dicom_invalid"),
         ("dicom_tiny.dcm", _dicom(8, 8), "too_small"),
+        # Header says 64 x 64, the JPEG inside claims 65000 x 65000: refused before decoding.
+        (
+            "dicom_jpeg_size_mismatch.dcm",
+            _dicom(
+                tsyntax="1.2.840.10008.1.2.4.50", encapsulated=True, pixels=_jpeg_claiming(65_000, 65_000)
+            ),
+            "dicom_invalid",
+        ),
         ("dicom_valid.dcm", native, None),
         ("dicom_headerless.dcm", _dicom(file_format=False), None),
         # Preamble-less and without image attributes: not plausibly an image, so not DICOM at all.
