@@ -101,8 +101,10 @@ class BrainHemorrhageExtras(TabExtras):
             return [""]
         data = result.ui
         parts = [data[f"explanation_{lang}"]]
-        if data.get("region"):
-            parts.append(t("ct.region", lang, region=data["region"][f"name_{lang}"]))
+        region = data.get("region")
+        # The explanation names the region when it matters (positive or borderline); say it otherwise.
+        if region and region[f"name_{lang}"] not in parts[0]:
+            parts.append(t("ct.region", lang, region=region[f"name_{lang}"]))
         meta = data.get("dicom")
         if meta:
             rows = [f"| {t('ct.field.' + k, lang)} | {meta[k]} |" for k in SHOWN_FIELDS if k in meta]

@@ -47,13 +47,15 @@ class MelanomaExtras(TabExtras):
         return ExtraResult(json=json, ui={"abcd": abcd, "outline": outline})
 
     def build_outputs(self, card: ModelCard, ui: Localiser):
-        with gr.Row():
-            self.table = gr.Markdown(elem_id=f"abcd-{card.id}")
-            self.outline = ui.label(
-                gr.Image(label=ui.text("abcd.outline"), type="numpy", format="png", interactive=False,
-                         height=220, elem_id=f"outline-{card.id}"),
-                "abcd.outline",
-            )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                self.table = gr.Markdown(elem_id=f"abcd-{card.id}")
+            with gr.Column(scale=2, min_width=200):
+                self.outline = ui.label(
+                    gr.Image(label=ui.text("abcd.outline"), type="numpy", format="png", interactive=False,
+                             height=240, elem_id=f"outline-{card.id}"),
+                    "abcd.outline",
+                )
         return [self.table, self.outline]
 
     def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
