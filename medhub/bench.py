@@ -7,13 +7,20 @@
   decision and Grad-CAM), the work the app does per request before drawing the overlay;
 - `api_ms`: one round trip through the real app started on 127.0.0.1 with `gradio_client`
   (upload, queue, analysis, overlay encoding, download of the overlay), p50 and p95;
+- `http_ms`: the same round trip over plain HTTP as curl makes it (upload, call, SSE result,
+  overlay download): gradio_client itself adds about 100 ms per call (it polls its message queue
+  in 50 ms sleeps), so this is the figure that shows what the app costs;
+- `gradio_phases_ms`: Gradio's own trace of the server side (queue wait, preprocess, our handler
+  `fn_call`, postprocess incl. image encoding), the app being started with GRADIO_PROFILING=1;
+- `stages_ms`: decode, preprocess, forward, Grad-CAM, the app's whole handler and image encodings,
+  timed in process;
 - `concurrent8_*`: the same with 8 clients at once (one `Client` per thread), p95 and errors;
 - `cold_start_s`: from starting `python app.py` to the first successful API prediction;
 - `rss_mb`: the peak resident memory of the app process (children included) once every
   benchmarked model has answered.
 
 The app runs in a subprocess that this module starts (`AppProcess`); `scripts/loadtest.py` and the
-security tests reuse it. Sample images come from the test split of `training/splits/<id>.csv` under
+security tests can use it. Sample images come from the test split of `training/splits/<id>.csv` under
 the data root (`MEDHUB_DATA_ROOT`, default `../shared/data`), else from the data folders, else are
 synthetic. Run it under `flock /tmp/medhub-cpu.lock` on a shared machine: timings are only
 meaningful when nothing else is using the cores.
@@ -474,6 +481,61 @@ def api_predict(client, model_id: str, path: Path) -> dict[str, Any]:
     return {"label": label, "summary": summary}
 
 
+def http_predict(http, url: str, model_id: str, path: Path) -> dict[str, Any]:
+    """One `/predict_<id>` call over plain HTTP, as curl would: upload, call, read the SSE result,
+    download the overlay. Returns the time of each step (s); BenchError on a malformed answer.
+
+    gradio_client waits for queue messages in 50 ms sleeps (gradio_client/utils.py), which adds
+    about 100 ms to every call whatever the app does; this path shows what the app itself costs.
+    """
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        resp = http.post(url + "gradio_api/upload", files={"files": (path.name, fh)})
+    resp.raise_for_status()
+    server_path = resp.json()[0]
+    t1 = time.perf_counter()
+    filedata = {"path": server_path, "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
+    resp = http.post(url + f"gradio_api/call/predict_{model_id}", json={"data": [filedata]})
+    resp.raise_for_status()
+    event_id = resp.json()["event_id"]
+    data, event = None, None
+    with http.stream("GET", url + f"gradio_api/call/predict_{model_id}/{event_id}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "complete":
+                data = json.loads(line[5:])
+                break
+            elif line.startswith("data:") and event == "error":
+                raise BenchError(f"/predict_{model_id}: {line[5:].strip()[:300]}")
+    t2 = time.perf_counter()
+    if not isinstance(data, list) or len(data) < 3 or not isinstance(data[1], dict) or not data[1].get("url"):
+        raise BenchError(f"/predict_{model_id}: unexpected answer {data!r:.300}")
+    resp = http.get(data[1]["url"])
+    resp.raise_for_status()
+    if not resp.content:
+        raise BenchError(f"/predict_{model_id}: empty overlay")
+    t3 = time.perf_counter()
+    steps.update(upload=t1 - t0, call_and_result=t2 - t1, download=t3 - t2, total=t3 - t0)
+    return steps
+
+
+def bench_http(url: str, model_id: str, images: list[Path], repeats: int) -> dict[str, Any]:
+    """Sequential plain-HTTP round trips: p50 / p95 in ms and the median of each step."""
+    import httpx
+
+    with httpx.Client(timeout=120) as http:
+        http_predict(http, url, model_id, images[0])
+        rows = [http_predict(http, url, model_id, images[i % len(images)]) for i in range(repeats)]
+    totals = [r["total"] for r in rows]
+    return {
+        "http_ms_p50": _ms(percentile(totals, 50)),
+        "http_ms_p95": _ms(percentile(totals, 95)),
+        "http_steps_ms": {k: _ms(statistics.median(r[k] for r in rows)) for k in rows[0] if k != "total"},
+    }
+
+
 def wait_first_prediction(app: AppProcess, model_id: str, path: Path, download_dir: Path,
                           timeout: float = 180.0) -> float:
     """Seconds from app start to the first successful prediction (the cold start).
@@ -684,6 +746,7 @@ def bench(
                 for m in models:
                     try:
                         result["models"][m].update(bench_api(client, m, samples[m], repeats, app.url))
+                        result["models"][m].update(bench_http(app.url, m, samples[m], repeats))
                         run = run_clients(app.url, [(m, p) for p in samples[m]], clients, downloads,
                                           per_client=per_client)
                     except Exception as err:  # noqa: BLE001  (one broken model must not hide the others)
@@ -714,13 +777,14 @@ def bench(
                 log(f"{m}: forward p50 {result['models'][m]['forward_ms_p50']} ms, "
                     f"predict+CAM p50 {result['models'][m]['predict_cam_ms_p50']} ms")
     for row in result["models"].values():
-        if "api_ms_p50" in row and "predict_cam_ms_p50" in row:
-            row["api_over_in_process"] = round(row["api_ms_p50"] / row["predict_cam_ms_p50"], 2)
+        for key in ("api", "http"):
+            if f"{key}_ms_p50" in row and "predict_cam_ms_p50" in row:
+                row[f"{key}_over_in_process"] = round(row[f"{key}_ms_p50"] / row["predict_cam_ms_p50"], 2)
     return result
 
 
 def format_table(result: dict[str, Any]) -> str:
-    cols = ("forward_ms_p50", "predict_cam_ms_p50", "api_ms_p50", "api_ms_p95",
+    cols = ("forward_ms_p50", "predict_cam_ms_p50", "api_ms_p50", "api_ms_p95", "http_ms_p50",
             "concurrent8_p95_ms", "concurrent8_errors")
     lines = ["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for m, row in result["models"].items():
