@@ -67,7 +67,7 @@ def test_gradcam_layer_is_spatial(card):
         model = build_torch_model(card).eval()
         layer = model.get_submodule(card.gradcam_layer)
         seen = {}
-        handle = layer.register_forward_hook(lambda m, i, o: seen.setdefault("shape", o.shape))
+        handle = layer.register_forward_hook(lambda m, i, o: seen.__setitem__("shape", o.shape))
         with torch.no_grad():
             logits = model(torch.zeros(1, 3, *card.input.size))
         handle.remove()
