@@ -291,12 +291,15 @@ def render_card(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     return "---\n" + _dump(front_matter(recipe, record)) + "---\n\n" + body(recipe, record)
 
 
-def evaluate_with_cli(model_id: str, data_dir: str, plot: Path | None = None) -> dict[str, Any]:
+def evaluate_with_cli(
+    model_id: str, data_dir: str, plot: Path | None = None, extra: list[str] | None = None
+) -> dict[str, Any]:
     """`python -m medhub evaluate` on the test split, as the card-reproduction test runs it."""
     cmd = [sys.executable, "-m", "medhub", "evaluate", model_id, str(DATA_ROOT / data_dir), "--json",
            "--split-file", str(SPLITS / f"{model_id}.csv"), "--subset", "test"]
     if plot:
         cmd += ["--reliability-plot", str(plot)]
+    cmd += extra or []
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
     if out.returncode != 0:
