@@ -103,3 +103,20 @@ def test_bench_quick_json_schema(artifacts_dir):
     assert isinstance(result["rss_mb"], (int, float)) and result["rss_mb"] > 50
     assert result["machine"]["logical_cores"] >= 1 and result["machine"]["gradio"]
     assert set(row["stages_ms"]) >= {"decode", "preprocess", "forward", "gradcam"}
+
+
+def test_loadtest_soak_smoke(app_url):
+    """A tiny bounded soak through scripts/loadtest.py against the session's app: the JSON it reports."""
+    model = smallest_model_with_weights()
+    if model is None:
+        pytest.skip("no bundled weights in weights/")
+    proc = subprocess.run(
+        [sys.executable, "scripts/loadtest.py", "--url", app_url, "--soak", "6", "--clients", "2",
+         "--fresh-sessions", "--models", model],
+        capture_output=True, text=True, timeout=240, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    soak = json.loads(proc.stdout)["soak"]
+    assert soak["requests"] == 6 and soak["ok"] == 6 and soak["errors"] == 0, soak["error_samples"]
+    assert 0 < soak["latency_ms"]["p50"] <= soak["latency_ms"]["p95"] <= soak["latency_ms_max"]
+    assert set(soak["per_model_p50_ms"]) == {model}
