@@ -331,7 +331,7 @@ def test_flagging_is_off(server, config):
 # ---------------------------------------------------------------------------------------------
 # no pickle, safe weight formats, dependency audit (static; no app needed)
 
-SAFE_WEIGHT_SUFFIXES = {".safetensors", ".h5", ".json", ".md", ".txt", ".gitattributes"}
+SAFE_WEIGHT_SUFFIXES = {".safetensors", ".h5", ".json", ".md", ".txt", ".png"}  # png: plots
 
 
 def pickle_uses(path: Path) -> list[str]:
