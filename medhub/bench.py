@@ -481,6 +481,19 @@ def api_predict(client, model_id: str, path: Path) -> dict[str, Any]:
     return {"label": label, "summary": summary}
 
 
+_DEFAULTS: dict[tuple[str, str], list[Any]] = {}
+
+
+def _endpoint_defaults(http, url: str, model_id: str) -> list[Any]:
+    """Default values of the endpoint's inputs after the file (a plain HTTP call must send them all)."""
+    key = (url, model_id)
+    if key not in _DEFAULTS:
+        info = http.get(url + "gradio_api/info").json()
+        params = info["named_endpoints"][f"/predict_{model_id}"]["parameters"]
+        _DEFAULTS[key] = [p.get("parameter_default") for p in params[1:]]
+    return _DEFAULTS[key]
+
+
 def http_predict(http, url: str, model_id: str, path: Path) -> dict[str, Any]:
     """One `/predict_<id>` call over plain HTTP, as curl would: upload, call, read the SSE result,
     download the overlay. Returns the time of each step (s); BenchError on a malformed answer.
@@ -489,6 +502,7 @@ def http_predict(http, url: str, model_id: str, path: Path) -> dict[str, Any]:
     about 100 ms to every call whatever the app does; this path shows what the app itself costs.
     """
     steps: dict[str, float] = {}
+    defaults = _endpoint_defaults(http, url, model_id)
     t0 = time.perf_counter()
     with open(path, "rb") as fh:
         resp = http.post(url + "gradio_api/upload", files={"files": (path.name, fh)})
@@ -496,7 +510,7 @@ def http_predict(http, url: str, model_id: str, path: Path) -> dict[str, Any]:
     server_path = resp.json()[0]
     t1 = time.perf_counter()
     filedata = {"path": server_path, "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
-    resp = http.post(url + f"gradio_api/call/predict_{model_id}", json={"data": [filedata]})
+    resp = http.post(url + f"gradio_api/call/predict_{model_id}", json={"data": [filedata, *defaults]})
     resp.raise_for_status()
     event_id = resp.json()["event_id"]
     data, event = None, None
