@@ -40,6 +40,16 @@ BIASES = [
 ]
 
 
+# Written after looking at the misclassified test slices of the recorded run.
+FAILURE_NOTES = (
+    "Both missed test slices show an obvious, well-defined hyperdense intraparenchymal bleed deep in one "
+    "hemisphere (thalamus / basal ganglia region, about 2-4 cm) with little mass effect: `006.png` "
+    "(burned-in letter 'A' in the corner, low contrast) and `099.png` (a different scanner's framing). "
+    "A radiologist would not miss either; the model's errors are not limited to subtle cases, which is "
+    "why a negative result must never be read as 'no bleed'."
+)
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score 95% interval of a proportion k/n."""
     if n == 0:
@@ -178,6 +188,7 @@ def body(record: dict[str, Any]) -> str:
                 ""]
     else:
         out += ["No test slice was misclassified at the chosen threshold; with 40 test slices this says little.", ""]
+    out += [FAILURE_NOTES, ""]
     out += ["Typical failure modes to expect: small or thin bleeds (subdural rims, subarachnoid blood in sulci), "
             "slices through the skull base or vertex where bone and beam-hardening dominate, and images with "
             "burned-in annotations.", ""]
