@@ -69,7 +69,8 @@ CSS = """
 .medhub-header h1 {margin-bottom: 0.2em;}
 #medhub-lang {max-width: 260px; margin-left: auto;}
 /* six tabs must fit side by side on a 1280 px projector, not fold into an overflow menu */
-button[role="tab"] {font-size: 0.92rem !important; padding-left: 10px !important; padding-right: 10px !important;}
+button[role="tab"] {font-size: 0.92rem !important; padding-left: 10px !important;
+  padding-right: 10px !important;}
 """
 THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
 
@@ -104,35 +105,36 @@ def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | No
     cid = example.card.id if example else (cards[0].id if cards else "melanoma")
     endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
     # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity.
-    rest = [*(o.value for o in example.options), DEFAULT_OPACITY] if example else [DEFAULT_OPACITY]
-    extra = "".join(f", {json.dumps(v)}" for v in rest).replace('"', '\\"')
-    return f"""### {t("about.api", lang)}
-
-{t("about.api_text", lang)} {endpoints}
-
-```python
+    names = [*(example.option_names if example else []), "opacity"]
+    values = [*(o.value for o in example.options), DEFAULT_OPACITY] if example else [DEFAULT_OPACITY]
+    extra = "".join(", " + json.dumps(v).replace('"', '\\"') for v in values)
+    file_data = '{\\"path\\": \\"$FILE\\", \\"meta\\": {\\"_type\\": \\"gradio.FileData\\"}}'
+    python_code = f"""```python
 from gradio_client import Client, handle_file
 
 client = Client("http://127.0.0.1:7860/")  # or the Space's name, "owner/space"
 label, overlay_path, summary = client.predict(handle_file("image.png"), api_name="/predict_{cid}")
 print(summary["decision"], summary["probabilities"], summary["threshold"])
-```
-
-```bash
-URL=http://127.0.0.1:7860
-# 1. upload the file: prints ["<server path>"]
-FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')
-# 2. start the call with one value per parameter (file, {", ".join([*(n for n in example.option_names), "opacity"] if example else ["opacity"])}): prints {{"event_id": ...}}
-EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\
-  -d "{{\\"data\\": [{{\\"path\\": \\"$FILE\\", \\"meta\\": {{\\"_type\\": \\"gradio.FileData\\"}}}}{extra}]}}" \\
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["event_id"])')
-# 3. read the result: server-sent events; the "data:" line after "event: complete" holds
-#    [label, overlay, summary, null] (the null is the page's own state; gradio_client drops it)
-curl -s -N $URL/gradio_api/call/predict_{cid}/$EVENT
-```
-
-{t("about.api_params", lang)}
-"""
+```"""
+    bash_code = "\n".join([
+        "```bash",
+        "URL=http://127.0.0.1:7860",
+        "JSON='import json,sys; d=json.load(sys.stdin)'",
+        '# 1. upload the file: prints ["<server path>"]',
+        'FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c "$JSON; print(d[0])")',
+        f"# 2. start the call, one value per parameter (file, {', '.join(names)})",
+        f'DATA="{{\\"data\\": [{file_data}{extra}]}}"',
+        f'EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\',
+        '  -d "$DATA" | python3 -c "$JSON; print(d[\'event_id\'])")',
+        '# 3. read the result: server-sent events; the "data:" line after "event: complete" holds',
+        "#    [label, overlay, summary, null] (the null is the page's own state; gradio_client drops it)",
+        f"curl -s -N $URL/gradio_api/call/predict_{cid}/$EVENT",
+        "```",
+    ])
+    return "\n\n".join([
+        f"### {t('about.api', lang)}", f"{t('about.api_text', lang)} {endpoints}", python_code, bash_code,
+        t("about.api_params", lang),
+    ])
 
 
 def about_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
@@ -209,7 +211,8 @@ def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
             merged.setdefault(id(comp), {}).update({k: v for k, v in update.items() if k != "__type__"})
         for parts, state in zip(tabs, state_values, strict=True):
             values = parts.render_result(state, lg)
-            for comp, value in zip(parts.result_outputs[1:], values[1:], strict=True):  # not the image: unchanged
+            # values[0] is the model-input image: unchanged by a language switch
+            for comp, value in zip(parts.result_outputs[1:], values[1:], strict=True):
                 merged.setdefault(id(comp), {})["value"] = value
         return [gr.update(**merged.get(id(c), {})) for c in components]
 

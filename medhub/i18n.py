@@ -25,7 +25,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.subtitle": {
         "en": "Five real trained classifiers with Grad-CAM heat maps. Try a sample image or upload your own; "
         "uploads are deleted from the server within an hour.",
-        "ko": "실제로 학습한 다섯 가지 분류기와 Grad-CAM 히트맵입니다. 샘플 이미지를 눌러 보거나 직접 올려 보세요. "
+        "ko": "실제로 학습한 다섯 가지 분류기와 Grad-CAM 히트맵입니다. "
+        "샘플 이미지를 눌러 보거나 직접 올려 보세요. "
         "올린 파일은 한 시간 안에 서버에서 삭제됩니다.",
     },
     "lang.label": {"en": "Language / 언어", "ko": "언어 / Language"},
@@ -226,7 +227,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Each endpoint's parameters and their defaults are listed under **Use via API** at the bottom "
         "of the page. Errors (an unreadable file, a model that cannot load) come back as an error "
         "message in English and Korean.",
-        "ko": "각 엔드포인트의 매개변수와 기본값은 페이지 아래쪽 **Use via API**에 있습니다. 오류(읽을 수 없는 "
+        "ko": "각 엔드포인트의 매개변수와 기본값은 페이지 아래쪽 **Use via API**에 있습니다. "
+        "오류(읽을 수 없는 "
         "파일, 불러올 수 없는 모델)는 영어와 한국어 오류 메시지로 돌아옵니다.",
     },
     "about.disclaimer": {"en": "Disclaimer", "ko": "고지 사항"},

@@ -63,7 +63,8 @@ class BrainHemorrhageExtras(TabExtras):
         )
         ui.add(
             self.window,
-            lambda lg: gr.update(label=t("window.label", lg), info=t("window.info", lg), choices=window_choices(lg)),
+            lambda lg: gr.update(label=t("window.label", lg), info=t("window.info", lg),
+                                 choices=window_choices(lg)),
         )
         return [("window", self.window)]
 

@@ -168,7 +168,8 @@ def heat_on_image(heat: np.ndarray, shape: tuple[int, int], contract: InputContr
         side = min(h, w)
         top, left = (h - side) // 2, (w - side) // 2
         full = np.zeros((h, w), dtype=np.float32)
-        full[top : top + side, left : left + side] = cv2.resize(heat, (side, side), interpolation=cv2.INTER_LINEAR)
+        square = cv2.resize(heat, (side, side), interpolation=cv2.INTER_LINEAR)
+        full[top : top + side, left : left + side] = square
         return full
     return np.clip(cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
@@ -329,11 +330,13 @@ def analyse_file(
         raise
     except Exception:  # noqa: BLE001 - logged with its traceback here; users get a plain message
         log.exception("analysis failed (model %s, file %s)", card.id, file)
-        raise gr.Error(f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}", print_exception=False) from None
+        generic = f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}"
+        raise gr.Error(generic, print_exception=False) from None
     names = label_names(card)
     label_value = {names[lid]: float(p) for lid, p in analysis.probabilities.items()}
     # The heat map is kept as uint8 for re-blending: a quarter of the memory, no visible difference.
-    state = {"image": shown.rgb, "heat": np.rint(heat * 255).astype(np.uint8), "summary": summary, "extra": extra}
+    heat8 = np.rint(heat * 255).astype(np.uint8)
+    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "extra": extra}
     return label_value, overlay_img, summary, state
 
 
@@ -441,7 +444,8 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
                 # No heading: gr.Label would head it with the most probable class, but a binary model's
                 # decision follows the card's threshold (P = 0.45 >= 0.43 is positive); the decision
                 # sentence right below says it with its rule.
-                gr.Label(label=ui.api_text("probs.label"), num_top_classes=len(card.labels), show_heading=False,
+                gr.Label(label=ui.api_text("probs.label"), num_top_classes=len(card.labels),
+                         show_heading=False,
                          elem_id=f"probs-{card.id}"),
                 "probs.label",
             )
@@ -453,7 +457,8 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
                     "input.label",
                 )
                 overlay = ui.label(
-                    gr.Image(label=ui.api_text("overlay.label"), type="numpy", format="png", interactive=False,
+                    gr.Image(label=ui.api_text("overlay.label"), type="numpy", format="png",
+                             interactive=False,
                              height=300, elem_id=f"overlay-{card.id}"),
                     "overlay.label",
                 )
@@ -514,7 +519,8 @@ def _wire(parts: TabParts, lang: gr.Radio) -> None:
         def pick(evt: gr.SelectData):
             return paths[evt.index] if evt.index is not None and 0 <= evt.index < len(paths) else None
 
-        picked = parts.gallery.select(pick, None, parts.file, api_visibility="private", show_progress="hidden")
+        picked = parts.gallery.select(pick, None, parts.file, api_visibility="private",
+                                      show_progress="hidden")
         picked.success(
             analyse, inputs, outputs, api_visibility="private", concurrency_limit=1,
             concurrency_id=f"model-{card.id}",

@@ -27,7 +27,8 @@ def _json_number(value: Any) -> Any:
 
 class MelanomaExtras(TabExtras):
     def build_inputs(self, card: ModelCard, ui: Localiser):
-        tta = ui.label(gr.Checkbox(value=False, label=ui.api_text("tta.label"), elem_id=f"tta-{card.id}"), "tta.label")
+        tta = gr.Checkbox(value=False, label=ui.api_text("tta.label"), elem_id=f"tta-{card.id}")
+        ui.label(tta, "tta.label")
         return [("tta", tta)]
 
     def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +71,10 @@ class MelanomaExtras(TabExtras):
             return [f"{t('abcd.none', lang)}\n\n{reason}", None]
         rows = [f"| {name} | {value} | {meaning} |" for name, value, meaning in described if name]
         notes = [meaning for name, _, meaning in described if not name]
-        table = "\n".join([f"**{t('abcd.header', lang)}**", "", t("abcd.columns", lang), "|---|---|---|", *rows,
-                           "", " ".join([*notes, t("abcd.note", lang)])])
+        table = "\n".join([
+            f"**{t('abcd.header', lang)}**", "", t("abcd.columns", lang), "|---|---|---|", *rows,
+            "", " ".join([*notes, t("abcd.note", lang)]),
+        ])
         return [table, result.ui["outline"]]
 
 

@@ -157,8 +157,11 @@ def test_dicom_with_subdural_window_and_no_identifiers(client, data_root):
 
     header = pydicom.dcmread(path, stop_before_pixels=True)
     text = json.dumps(summary, ensure_ascii=False)
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID", "SeriesInstanceUID",
-                    "SOPInstanceUID", "AccessionNumber", "InstitutionName", "StudyDate", "ReferringPhysicianName"):
+    identifiers = (
+        "PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID", "SeriesInstanceUID",
+        "SOPInstanceUID", "AccessionNumber", "InstitutionName", "StudyDate", "ReferringPhysicianName",
+    )
+    for keyword in identifiers:
         assert keyword not in text
         value = str(header.get(keyword, "") or "").strip()
         if len(value) >= 4:  # short values (e.g. "0") could appear by chance in numbers
@@ -284,8 +287,10 @@ def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_di
     env = {"MEDHUB_WEIGHTS_DIR": str(empty), "MEDHUB_WEIGHTS_ORDER": "local"}
     with running_app(artifacts_dir / "app_server_no_weights.log", **env) as url:
         client = make_client(url)
-        assert f"/predict_{card.id}" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-        image = next(p for item in sample_list().get(card.id, []) if (p := data_root / item["path"]).is_file())
+        api = client.view_api(return_format="dict", print_info=False)
+        assert f"/predict_{card.id}" in api["named_endpoints"]
+        listed = [data_root / item["path"] for item in sample_list().get(card.id, [])]
+        image = next(p for p in listed if p.is_file())
         with pytest.raises(AppError) as err:
             client.predict(handle_file(str(image)), api_name=f"/predict_{card.id}")
         assert f"no weights for '{card.id}'" in str(err.value) and "To fix" in str(err.value)
