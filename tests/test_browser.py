@@ -56,10 +56,12 @@ def upload(page, card: ModelCard, path: Path) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     box = page.locator(f"#file-{card.id}")
+    chooser = box.locator("input[type=file]")
     for _attempt in range(3):
-        box.locator("input[type=file]").set_input_files(str(path))
+        if chooser.count():  # gone once a file is in the box (a slow upload is still an upload)
+            chooser.set_input_files(str(path))
         try:
-            box.get_by_text(path.name).wait_for(timeout=10_000)
+            box.get_by_text(path.name).wait_for(timeout=20_000)
             return
         except PlaywrightTimeout:
             continue
