@@ -738,6 +738,8 @@ def bench(
     per_client = 1 if quick else 4
     result: dict[str, Any] = {"models": {m: {} for m in models}, "cold_start_s": None, "rss_mb": None}
     result["machine"] = machine_info()
+    # Other work on the machine skews every figure: keep the load average next to them.
+    result["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
     result["settings"] = {"quick": quick, "repeats": repeats, "clients": clients,
                           "requests_per_client": per_client}
     with tempfile.TemporaryDirectory(prefix="medhub-bench-") as tmp:
@@ -790,6 +792,7 @@ def bench(
                     continue
                 log(f"{m}: forward p50 {result['models'][m]['forward_ms_p50']} ms, "
                     f"predict+CAM p50 {result['models'][m]['predict_cam_ms_p50']} ms")
+    result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     for row in result["models"].values():
         for key in ("api", "http"):
             if f"{key}_ms_p50" in row and "predict_cam_ms_p50" in row:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -152,12 +153,14 @@ def run(args: argparse.Namespace, models: list[str]) -> dict:
                 if n % step == 0:
                     trace.append((n, None if before is None else round(rss(), 1)))
 
+            load_start = os.getloadavg()[0]
             run_ = run_clients(url, jobs, args.clients, downloads, seconds=args.seconds,
                                total=args.soak, on_done=on_done, fresh_sessions=args.fresh_sessions)
             after = rss()
             key = "soak" if args.soak else "load"
             result[key] = summarise(run_)
             result[key]["seconds_limit"] = args.seconds
+            result[key]["load_avg_1m"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
             if before is not None and after is not None:
                 result[key]["rss_mb_before"] = round(before, 1)
                 result[key]["rss_mb_after"] = round(after, 1)
