@@ -294,3 +294,45 @@ def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_di
         with pytest.raises(AppError) as err:
             client.predict(handle_file(str(image)), api_name=f"/predict_{card.id}")
         assert f"no weights for '{card.id}'" in str(err.value) and "To fix" in str(err.value)
+
+
+def test_sample_gallery_is_hidden_without_a_source_and_filled_with_one(monkeypatch, tmp_path, data_root):
+    from tabs.samples import load_samples
+
+    monkeypatch.delenv("MEDHUB_SAMPLES_DIR", raising=False)
+    monkeypatch.delenv("MEDHUB_SAMPLES_REPO", raising=False)
+    samples, root = load_samples(CARDS)
+    assert root is None and all(not items for items in samples.values())
+
+    monkeypatch.setenv("MEDHUB_SAMPLES_DIR", str(tmp_path))  # a folder without the listed files
+    samples, root = load_samples(CARDS)
+    assert all(not items for items in samples.values())
+
+    monkeypatch.setenv("MEDHUB_SAMPLES_DIR", str(data_root))
+    samples, root = load_samples(CARDS)
+    for card in CARDS:
+        listed = sample_list().get(card.id, [])
+        assert len(samples[card.id]) == len(listed) >= 4, f"{card.id}: a listed sample is missing or refused"
+        for sample in samples[card.id]:
+            assert Path(sample.thumb).is_file() and Path(sample.path).is_file()
+            assert sample.caption("en") and sample.caption("ko")
+
+
+@pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
+def test_labelled_samples_come_from_the_test_split_with_their_label(card):
+    import csv
+
+    from medhub.cards import REPO_ROOT
+
+    split_file = REPO_ROOT / "training" / "splits" / f"{card.id}.csv"
+    if not split_file.is_file():
+        pytest.skip(f"no split file for {card.id}")
+    with split_file.open(newline="") as fh:
+        rows = {row["path"]: row for row in csv.DictReader(fh)}
+    for item in sample_list().get(card.id, []):
+        if "label" not in item:
+            continue  # unlabelled extras (the CQ500 DICOM slices are in no split)
+        row = rows.get(item["path"])
+        assert row is not None, f"{item['path']} is not in {split_file.name}"
+        assert row["split"] == "test", f"{item['path']} is in the {row['split']} split"
+        assert row["label"] == item["label"] and item["label"] in card.label_ids
