@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser test drives Debian's chromium with Playwright (Playwright's own browser download
-# cannot work offline), with a Korean font (fonts-nanum) so Korean text renders in screenshots. Install
-# skips with a message.
+# cannot work offline), plus a Korean font (fonts-nanum) so Korean text renders in screenshots.
+# Install them when missing and we are allowed to; otherwise the browser test skips with a message.
 set -u
 if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi nanum; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
