@@ -102,6 +102,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Averaged over {n} flipped/rotated views.",
         "ko": "뒤집기·회전한 {n}가지 영상의 평균입니다.",
     },
+    "heat.empty": {
+        "en": "No image region supports this class: the Grad-CAM map is empty.",
+        "ko": "이 판단을 뒷받침하는 영상 부위가 없습니다: Grad-CAM 히트맵이 비어 있습니다.",
+    },
     "heat.explained": {
         "en": "The heat map shows the evidence for **{label}**.",
         "ko": "히트맵은 **{label}** 판단의 근거가 된 부분입니다.",

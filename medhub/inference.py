@@ -141,6 +141,9 @@ class Predictor:
             index = self.card.label_ids.index(target)
             result.heatmap = np.asarray(self.backend.explain(x, index), dtype=np.float32)
             result.explained_label = target
+            # Grad-CAM is all zero when no region has positive evidence for the class: say so
+            # rather than show an empty overlay without comment.
+            result.extra["heatmap_empty"] = bool(float(result.heatmap.max(initial=0.0)) <= 1e-6)
         return result
 
 

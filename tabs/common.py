@@ -208,6 +208,8 @@ def decision_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
         lines.append(t("decision.tta", lang, n=summary["tta_views"]))
     if summary.get("explained_label"):
         lines.append(t("heat.explained", lang, label=card.label(summary["explained_label"]).name(lang)))
+    if summary.get("heatmap_empty"):
+        lines.append(t("heat.empty", lang))
     return "\n\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from medhub.cards import CardError, TAB_ORDER, load_cards, parse_card, read_card
+from medhub.cards import TAB_ORDER, CardError, load_cards, parse_card, read_card
 
 REPO = Path(__file__).resolve().parent.parent
 CARDS = load_cards()

@@ -1,0 +1,77 @@
+"""The shared code path: decision rule, TTA averaging, empty heat maps, the API summary."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from medhub.cards import get_card
+from medhub.inference import TTA_VIEWS, Predictor, decide
+
+
+class FixedBackend:
+    """Returns preset probabilities and a preset map, recording what it was given."""
+
+    def __init__(self, probs, heat=None):
+        self.probs = np.asarray(probs, dtype=np.float64)
+        self.heat = heat
+        self.batches = []
+
+    def predict(self, batch):
+        self.batches.append(batch)
+        return np.repeat(self.probs[None], len(batch), axis=0)
+
+    def explain(self, x, class_index):
+        return self.heat if self.heat is not None else np.linspace(0, 1, x.shape[0] * x.shape[1]).reshape(x.shape[:2])
+
+
+IMAGE = np.random.default_rng(0).integers(0, 255, (300, 200, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("p_pos,expected", [(0.2, "benign"), (0.5303, "malignant"), (0.9, "malignant")])
+def test_binary_decision_uses_card_threshold(p_pos, expected):
+    card = get_card("melanoma")
+    assert card.threshold == pytest.approx(0.5303)
+    assert decide(card, np.array([1 - p_pos, p_pos])) == expected
+
+
+def test_threshold_not_argmax():
+    card = dataclasses.replace(get_card("melanoma"), threshold=0.3)
+    # 0.35 < 0.5 would lose an argmax, but crosses the card's threshold.
+    assert decide(card, np.array([0.65, 0.35])) == "malignant"
+
+
+def test_multiclass_is_argmax():
+    card = get_card("skin_lesion")
+    probs = np.full(len(card.labels), 0.1)
+    probs[3] = 0.6
+    assert decide(card, probs) == card.labels[3].id
+
+
+def test_analyse_summary_and_model_input():
+    card = get_card("melanoma")
+    backend = FixedBackend([0.3, 0.7])
+    result = Predictor(card, backend, source="local").analyse(IMAGE)
+    assert backend.batches[0].shape == (1, *card.input.size, 3)
+    summary = result.summary()
+    assert summary["decision"] == "malignant" and summary["threshold"] == card.threshold
+    assert abs(sum(summary["probabilities"].values()) - 1) < 1e-9
+    assert "not a diagnosis" in summary["disclaimer"] and summary["disclaimer_ko"]
+    assert summary["heatmap_empty"] is False
+
+
+def test_empty_heat_map_is_flagged():
+    card = get_card("melanoma")
+    result = Predictor(card, FixedBackend([0.9, 0.1], heat=np.zeros((7, 7)))).analyse(IMAGE)
+    assert result.extra["heatmap_empty"] is True
+
+
+def test_tta_averages_all_views():
+    card = get_card("melanoma")
+    backend = FixedBackend([0.4, 0.6])
+    result = Predictor(card, backend).analyse(IMAGE, tta=True, explain=False)
+    assert backend.batches[0].shape[0] == len(TTA_VIEWS)
+    assert result.extra["tta_views"] == len(TTA_VIEWS)
+    assert result.heatmap is None
