@@ -17,7 +17,6 @@ import io
 import os
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import UID
 
-from medhub.imaging import InputError, max_pixels, max_upload_bytes
+from medhub.imaging import InputError, max_pixels, read_source
 
 # (centre, width) in HU. Standard head-CT windows (radiology teaching values).
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
@@ -152,7 +151,7 @@ def read_dicom(data: bytes | str | os.PathLike, frame: int = 0, *, force: bool =
     whether such content is plausible (see `imaging.load_upload`).
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        data = _read_path(Path(data))
+        data = read_source(data)
     data = bytes(data)
     header, pixel_pos = _read_header(data, force)
     tsyntax = _transfer_syntax(header)
@@ -251,17 +250,6 @@ def safe_meta(header: Dataset, tsyntax: UID, *, n_frames: int, frame: int) -> di
     meta["transfer_syntax"] = tsyntax.name if tsyntax.is_valid else str(tsyntax)[:64]
     meta["frame"] = f"{frame + 1} of {n_frames}"
     return meta
-
-
-def _read_path(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > max_upload_bytes():
-            raise InputError.make("too_large", size_mb=size / 1e6, limit_mb=max_upload_bytes() / 1e6)
-        with path.open("rb") as fh:
-            return fh.read(max_upload_bytes() + 1)
-    except OSError as exc:
-        raise InputError.make("unreadable") from exc
 
 
 def _read_header(data: bytes, force: bool) -> tuple[Dataset, int | None]:

@@ -187,7 +187,7 @@ def load_upload(
     (centre, width); None picks the default (see `dicom.resolve_window`). `frame`: which frame of a
     multi-frame DICOM (0-based). Raises `InputError`.
     """
-    data = _read_source(source)
+    data = read_source(source)
     if not data:
         raise InputError.make("empty")
     if len(data) > max_upload_bytes():
@@ -239,7 +239,8 @@ def _unknown(allow_dicom: bool) -> InputError:
     )
 
 
-def _read_source(source: str | os.PathLike | bytes) -> bytes:
+def read_source(source: str | os.PathLike | bytes) -> bytes:
+    """The bytes of an upload (path or bytes), refusing a file over the byte limit before reading it."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if not isinstance(source, (str, os.PathLike)):
