@@ -210,7 +210,8 @@ def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:
     return out
 
 
-def bench_in_process(model_id: str, images: list[Path], repeats: int) -> dict[str, Any]:
+def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: bool = True
+                     ) -> dict[str, Any]:
     """Forward, predict + Grad-CAM and a per-stage breakdown of one request, in this process."""
     from medhub.cards import get_card
     from medhub.inference import get_predictor
@@ -237,11 +238,12 @@ def bench_in_process(model_id: str, images: list[Path], repeats: int) -> dict[st
         "predict_cam_ms_p50": _ms(percentile(cam, 50)),
         "predict_cam_ms_p95": _ms(percentile(cam, 95)),
         "load_s": round(load_s, 3),
-        "stages_ms": stage_breakdown(predictor, images[0], card.input.dicom, max(3, repeats // 2)),
+        "stages_ms": stage_breakdown(predictor, images[0], card.input.dicom, max(3, repeats // 2), handler),
     }
 
 
-def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int) -> dict[str, float]:
+def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int, handler: bool = True
+                    ) -> dict[str, float]:
     """Median time of each step the app does for one upload, in this process.
 
     decode (input gate), preprocess, forward, gradcam (backend), then `handler`: the app's whole
@@ -263,6 +265,8 @@ def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int) -> d
     }
     overlay_img = None
     try:
+        if not handler:
+            raise ImportError("skipped (--quick)")
         if str(REPO_ROOT) not in sys.path:
             sys.path.insert(0, str(REPO_ROOT))
         from app import extras_for  # the app module builds its Blocks at import: a few seconds, once
@@ -349,6 +353,7 @@ class AppProcess:
     _stop: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
     _log: Any = None
+    _own_log: bool = False
 
     @property
     def url(self) -> str:
@@ -373,6 +378,7 @@ class AppProcess:
             fd, name = tempfile.mkstemp(prefix="medhub-app-", suffix=".log")
             os.close(fd)
             self.log_path = Path(name)
+            self._own_log = True
         self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -440,6 +446,8 @@ class AppProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._own_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)  # errors already carry its tail
 
     def __enter__(self) -> AppProcess:
         return self.start()
@@ -635,6 +643,7 @@ def run_clients(
     total: int | None = None,
     on_done: Callable[[int], None] | None = None,
     fresh_sessions: bool = False,
+    conns: list | None = None,
 ) -> dict[str, Any]:
     """`clients` threads, each with its own Client, calling endpoints round-robin from `jobs`.
 
@@ -647,7 +656,9 @@ def run_clients(
     """
     if per_client is None and seconds is None and total is None:
         raise ValueError("bound the run: give per_client, seconds or total")
-    conns = [make_client(url, download_dir) for _ in range(clients)]
+    own = conns is None
+    if conns is None:
+        conns = [make_client(url, download_dir) for _ in range(clients)]
     latencies: list[float] = []
     per_model: dict[str, list[float]] = {}
     errors: list[str] = []
@@ -695,7 +706,7 @@ def run_clients(
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(worker, range(clients)))
     wall = time.perf_counter() - t_start
-    for c in conns:
+    for c in conns if own else ():
         with contextlib.suppress(Exception):
             c.close()
     return {
@@ -759,12 +770,14 @@ def bench(
                 result["cold_start_s"] = round(cold, 2)
                 log(f"cold start {cold:.1f} s")
                 client = make_client(app.url, downloads)
+                # One Client per simulated user, made once: making a Client costs ~0.2 s (config fetch).
+                users = [make_client(app.url, downloads) for _ in range(clients)]
                 for m in models:
                     try:
                         result["models"][m].update(bench_api(client, m, samples[m], repeats, app.url))
                         result["models"][m].update(bench_http(app.url, m, samples[m], repeats))
                         run = run_clients(app.url, [(m, p) for p in samples[m]], clients, downloads,
-                                          per_client=per_client)
+                                          per_client=per_client, conns=users)
                     except Exception as err:  # noqa: BLE001  (one broken model must not hide the others)
                         result["models"][m]["error"] = f"api: {type(err).__name__}: {err}"[:500]
                         log(f"{m}: {result['models'][m]['error']}")
@@ -778,6 +791,9 @@ def bench(
                         row["concurrent8_error_samples"] = run["error_samples"]
                     log(f"{m}: api p50 {row['api_ms_p50']} ms, {clients} clients p95 "
                         f"{row['concurrent8_p95_ms']} ms, errors {run['errors']}")
+                for c in users:
+                    with contextlib.suppress(Exception):
+                        c.close()
                 time.sleep(2 * app.sample_s)  # let the sampler see the state after the last call
                 result["rss_mb"] = round(max(app.peak_rss_mb, app.rss_mb()), 1)
                 # The app warms every card's model at start; these also answered requests.
@@ -785,7 +801,7 @@ def bench(
         if in_process:
             for m in models:
                 try:
-                    result["models"][m].update(bench_in_process(m, samples[m], repeats))
+                    result["models"][m].update(bench_in_process(m, samples[m], repeats, handler=not quick))
                 except Exception as err:  # noqa: BLE001  (reported in the result, exit status 1)
                     result["models"][m]["error_in_process"] = f"{type(err).__name__}: {err}"[:500]
                     log(f"{m}: {result['models'][m]['error_in_process']}")
