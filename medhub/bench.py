@@ -743,6 +743,7 @@ def bench(
     api: bool = True,
     in_process: bool = True,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+    app_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the whole benchmark and return the result object (see the module docstring)."""
     repeats = 3 if quick else 20
@@ -752,7 +753,7 @@ def bench(
     # Other work on the machine skews every figure: keep the load average next to them.
     result["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
     result["settings"] = {"quick": quick, "repeats": repeats, "clients": clients,
-                          "requests_per_client": per_client}
+                          "requests_per_client": per_client, "app_env": app_env or {}}
     with tempfile.TemporaryDirectory(prefix="medhub-bench-") as tmp:
         scratch = Path(tmp)
         downloads = scratch / "downloads"
@@ -764,7 +765,7 @@ def bench(
         # The app first, on an idle machine: its cold start must not compete with models loaded here.
         if api:
             # GRADIO_PROFILING: Gradio times each request's phases (upload, queue, pre/postprocess).
-            with AppProcess(env={"GRADIO_PROFILING": "1"}) as app:
+            with AppProcess(env={"GRADIO_PROFILING": "1", **(app_env or {})}) as app:
                 log(f"app starting on {app.url}")
                 cold = wait_first_prediction(app, models[0], samples[models[0]][0], downloads)
                 result["cold_start_s"] = round(cold, 2)
@@ -840,6 +841,8 @@ def add_bench_parser(subparsers) -> None:
     b.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     b.add_argument("--no-api", action="store_true", help="in-process timings only (no app)")
     b.add_argument("--no-in-process", action="store_true", help="API timings only")
+    b.add_argument("--app-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the app process (repeatable), e.g. MALLOC_ARENA_MAX=2")
     b.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="also cProfile the app's request function per model into DIR/profile_<id>.txt")
     b.set_defaults(func=run_bench)
@@ -852,8 +855,9 @@ def run_bench(args: argparse.Namespace) -> int:
         models = model_ids(args.models)
         # Libraries print to stdout (TF, gradio); with --json nothing but the object may go there.
         with contextlib.redirect_stdout(sys.stderr):
+            app_env = dict(kv.split("=", 1) for kv in args.app_env)
             result = bench(models, quick=args.quick, clients=args.clients,
-                           api=not args.no_api, in_process=not args.no_in_process)
+                           api=not args.no_api, in_process=not args.no_in_process, app_env=app_env)
             if args.profile is not None:
                 with tempfile.TemporaryDirectory() as tmp:
                     for m in models:
