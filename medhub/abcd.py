@@ -60,7 +60,14 @@ def _dark_frame(lightness: np.ndarray) -> np.ndarray:
     count, labels = cv2.connectedComponents(dark, connectivity=8)
     edge_labels = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
     edge_labels.discard(0)
-    return np.isin(labels, list(edge_labels)) if edge_labels else np.zeros(dark.shape, bool)
+    if not edge_labels:
+        return np.zeros(dark.shape, bool)
+    frame = np.isin(labels, list(edge_labels)).astype(np.uint8)
+    # The frame fades into the field through a dim halo (vignetting) that Otsu calls "dark": left in,
+    # it forms a ring round the field that hole filling turns into one field-sized "lesion".
+    side = max(3, round(min(dark.shape) / 25)) | 1
+    halo = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    return cv2.dilate(frame, halo).astype(bool)
 
 
 def remove_hair(image: np.ndarray) -> np.ndarray:
@@ -72,6 +79,11 @@ def remove_hair(image: np.ndarray) -> np.ndarray:
     if not hair.any():
         return image
     return cv2.inpaint(image, hair, 3, cv2.INPAINT_TELEA)
+
+
+def _filled_area(component: np.ndarray) -> int:
+    contours, _ = cv2.findContours(component.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return int(sum(cv2.contourArea(c) for c in contours))
 
 
 def _segment(small: np.ndarray) -> np.ndarray | None:
@@ -101,6 +113,8 @@ def _segment(small: np.ndarray) -> np.ndarray | None:
         # Shading and vignetting touch the image border and sit far from the centre; a photographed
         # lesion is usually centred. Border-touching regions win only when nothing else is there.
         touches = x == 0 or y == 0 or x + bw >= w or y + bh >= h
+        if _filled_area(labels == i) > 3 * area:
+            continue  # a thin ring (what is left of a vignette halo), not a lesion
         distance = np.linalg.norm(centroids[i] - centre) / np.linalg.norm(centre)
         score = np.sqrt(area) * max(0.05, 1.0 - distance) * (0.15 if touches else 1.0)
         if score > best_score:

@@ -91,3 +91,23 @@ def test_real_dermoscopy_images(data_root, artifacts_dir):
         image = cv2.imread(str(f))
         cv2.imwrite(str(artifacts_dir / f"abcd_{f.stem}.png"), cv2.cvtColor(
             draw_outline(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), r), cv2.COLOR_RGB2BGR))
+
+
+def _dermoscope_field(r_lesion=30):
+    """Round field of view in a black frame, with a dim vignette halo at its rim, lesion at the centre."""
+    yy, xx = np.mgrid[:300, :300]
+    radius = np.hypot(yy - 150, xx - 150)
+    # Brightness falls from 1 to 0.25 over the outer 20 px of the field: the halo a dermoscope leaves.
+    shade = np.clip((135 - radius) / 20, 0.25, 1.0)[..., None]
+    img = (np.array(SKIN, np.float32) * shade).astype(np.uint8)
+    img[radius > 135] = 0
+    cv2.circle(img, (150, 150), r_lesion, BROWN, -1)
+    return img
+
+
+def test_vignette_halo_is_not_taken_for_the_lesion():
+    # Regression: the halo once formed a ring round the field, and hole filling made the whole field
+    # the "lesion" (seen on melanoma_5002.jpg).
+    a = compute_abcd(_dermoscope_field(30))
+    assert a.found
+    assert a.diameter_px == pytest.approx(60, rel=0.1)
