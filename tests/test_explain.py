@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -66,3 +67,20 @@ def test_explanation_depends_on_confidence(lang):
     assert len({strong, weak, border}) == 3
     assert region.name(lang) in strong and region.name(lang) not in weak
     assert ("진단이 아니며" if lang == "ko" else "not a diagnosis") in weak
+
+
+def test_head_mask_on_a_gray_background():
+    # Scanned slices often have a dark-gray background; the head (brain ~100, skull 255) must still
+    # be told apart from it, so the grid follows the head and not the canvas.
+    image = np.full((300, 300), 35, np.uint8)
+    cv2.ellipse(image, (170, 150), (100, 120), 0, 0, 360, 255, -1)
+    cv2.ellipse(image, (170, 150), (90, 110), 0, 0, 360, 100, -1)
+    mask = brain_mask(image)
+    ys, xs = np.nonzero(mask)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((70, 270, 30, 270), abs=3)
+
+
+def test_head_masks_of_real_slices_leave_background_out(data_root):
+    files = sorted((data_root / "head_ct").glob("*/*.png"))[::10]
+    fractions = [brain_mask(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)).mean() for f in files]
+    assert max(fractions) < 0.95 and min(fractions) > 0.3
