@@ -9,8 +9,10 @@ exists, adds only what is special about that tab. Every tab's Analyse event is a
 `/predict_<id>` returning (Label value, overlay image, JSON summary); all other events are private.
 
 Serving limits, chosen for a 2-core CPU Space:
-- one analysis per model at a time (concurrency_limit=1 per model; different models may run
-  together), and DEFAULT_CONCURRENCY=2 for the cheap UI events (re-blending, language);
+- at most two analyses at a time across all models (one concurrency group, one per core; measured
+  better than one worker per model), and DEFAULT_CONCURRENCY=2 for the cheap UI events;
+- at most STATE_SESSIONS sessions keep their last result (image + heat map) for re-blending: Gradio's
+  default of 10,000 let memory grow 1.65x over a 1,000-request soak, 100 keeps it flat (1.28x);
 - at most QUEUE_MAX_SIZE waiting requests: beyond that a user is told the queue is full instead of
   waiting minutes (one analysis takes ~0.1-0.5 s, so 24 queued requests clear in a few seconds);
 - uploads above MAX_FILE_SIZE (the input gate's 20 MiB + 1 MiB) are refused by Gradio before our
@@ -55,6 +57,7 @@ log = logging.getLogger("medhub.app")
 
 QUEUE_MAX_SIZE = 24
 DEFAULT_CONCURRENCY = 2
+STATE_SESSIONS = 100
 # Gradio refuses uploads 1 MiB above the input gate's own limit before they reach the disk; between
 # the two limits the gate answers, so a slightly-too-large file gets its English / Korean message.
 MAX_FILE_SIZE = max_upload_bytes() + 2**20
@@ -260,6 +263,7 @@ def main() -> None:
         theme=THEME,
         css=CSS,
         footer_links=["api", "settings"],
+        state_session_capacity=STATE_SESSIONS,
     )
 
 
