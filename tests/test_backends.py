@@ -346,24 +346,17 @@ def test_torch_unknown_gradcam_layer(tmp_path):
         load_backend(card, resolved(card, tmp_path))
 
 
-def test_keras_wrong_shape_refused(keras_card, tmp_path):
+@pytest.mark.parametrize(
+    "architecture,n_labels",
+    [("mobilenet_v2_0.35", 4), ("mobilenet_v2_0.5", 2)],
+    ids=["wrong_head_shape", "other_architecture"],
+)
+def test_keras_mismatched_weights_refused(keras_card, tmp_path, architecture, n_labels):
     import keras
 
     from medhub.architectures.keras_nets import build_keras_model
 
-    other = make_card("keras", "mobilenet_v2_0.35", "out_relu", 64, n_labels=4)
-    keras.utils.set_random_seed(1)
-    build_keras_model(other).save_weights(str(tmp_path / "model.weights.h5"))
-    with pytest.raises(IncompatibleWeights):
-        load_backend(keras_card, resolved(keras_card, tmp_path))
-
-
-def test_keras_other_architecture_refused(keras_card, tmp_path):
-    import keras
-
-    from medhub.architectures.keras_nets import build_keras_model
-
-    other = make_card("keras", "mobilenet_v2_0.5", "out_relu", 64, n_labels=2)
+    other = make_card("keras", architecture, "out_relu", 64, n_labels=n_labels)
     keras.utils.set_random_seed(1)
     build_keras_model(other).save_weights(str(tmp_path / "model.weights.h5"))
     with pytest.raises(IncompatibleWeights):
