@@ -1,10 +1,10 @@
-"""Hostile and broken uploads through the running app's API: a clean typed error, fast, every time.
+"""Hostile and broken uploads through the running app's API: a clean typed error, every time.
 
 Every file of the malformed-input corpus (`tests/malformed_corpus.py`) goes to the endpoint of a
 DICOM-capable tab. A file the input gate refuses must come back as an error whose text contains the
 gate's English message for that file (the message is computed here by calling the gate directly, so
-sizes and names in it match; HTML-escaped, as gr.Error messages are HTML), within 2 s, without a
-traceback; a valid-but-odd file must succeed.
+sizes and names in it match; HTML-escaped, as gr.Error messages are HTML), without a traceback
+(how long each decode takes is measured by a command, not asserted here); a valid-but-odd file must succeed.
 DICOM files renamed to .png go to a photo tab, which must refuse them as DICOM. Afterwards a valid
 image still works: the server survived.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from tests.malformed_corpus import build_corpus
 CARDS = load_cards()
 DICOM_CARD = next((c for c in CARDS if c.input.dicom), None)
 PHOTO_CARD = next((c for c in CARDS if not c.input.dicom), None)
-PER_FILE_LIMIT_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +60,11 @@ def check_file(client, card_id: str, path: Path, allow_dicom: bool, expected_cod
     problems = []
     if gate_code != expected_code:
         problems.append(f"{path.name}: the gate gives {gate_code}, the corpus expects {expected_code}")
-    started = time.monotonic()
     try:
         result = call(client, card_id, path)
         error = None
     except AppError as err:
         result, error = None, str(err)
-    elapsed = time.monotonic() - started
-    if elapsed > PER_FILE_LIMIT_S:
-        problems.append(f"{path.name}: answered in {elapsed:.2f} s (limit {PER_FILE_LIMIT_S} s)")
     if message is None:
         if error is not None:
             problems.append(f"{path.name}: a valid file was refused: {error[:200]}")
@@ -87,7 +81,7 @@ def check_file(client, card_id: str, path: Path, allow_dicom: bool, expected_cod
 
 
 @pytest.mark.skipif(DICOM_CARD is None, reason="no card takes DICOM")
-def test_every_corpus_file_gets_the_typed_error_fast(client, corpus):
+def test_every_corpus_file_gets_the_typed_error(client, corpus):
     assert len(corpus) >= 50
     problems: list[str] = []
     for _name, path, expected_code in corpus:

@@ -223,6 +223,25 @@ def test_large_images_are_shown_smaller_with_the_same_shape():
     assert big.shape == (MAX_DISPLAY_SIDE, 1200, 3)
 
 
+def test_a_large_upload_is_analysed_and_shown_downscaled(client, data_root, tmp_path):
+    """An image longer than MAX_DISPLAY_SIDE: the model reads it all, the overlay comes back smaller
+    with the same aspect, and the summary states both sizes."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    card = next(c for c in CARDS if not c.input.dicom)
+    with Image.open(sample_for(card, data_root)) as img:
+        big = img.convert("RGB").resize((MAX_DISPLAY_SIDE * 3 // 2, MAX_DISPLAY_SIDE * 9 // 8))
+    path = tmp_path / "large.png"
+    big.save(path)
+    label, overlay_path, summary = client.predict(handle_file(str(path)), api_name=f"/predict_{card.id}")
+    assert (summary["input"]["width"], summary["input"]["height"]) == big.size
+    shown = (summary["input"]["shown_width"], summary["input"]["shown_height"])
+    assert max(shown) == MAX_DISPLAY_SIDE and shown == (MAX_DISPLAY_SIDE, MAX_DISPLAY_SIDE * 3 // 4)
+    with Image.open(overlay_path) as overlay:
+        assert overlay.size == shown
+
+
 def test_every_ui_string_exists_in_english_and_korean():
     from medhub.i18n import STRINGS, translations
 

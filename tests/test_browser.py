@@ -114,14 +114,19 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
         page.screenshot(path=str(artifacts_dir / "browser_ct_en.png"), full_page=True)
 
     # a sample from the gallery fills the input and is analysed
-    with_gallery = [c for c in CARDS.values() if c.id not in ("melanoma", "brain_hemorrhage")]
-    for card in with_gallery:
-        open_tab(page, card)
-        thumbs = page.locator(f"#samples-{card.id} .thumbnail-item")
-        if thumbs.count():
-            thumbs.first.click()
-            wait_for_result(page, card)
-            break
+    from tabs.samples import sample_list
+
+    listed = sample_list()
+    with_gallery = [c for c in CARDS.values() if c.id not in ("melanoma", "brain_hemorrhage") and listed.get(c.id)]
+    assert with_gallery, "the data folder is present, so at least one tab lists samples"
+    card = with_gallery[0]
+    open_tab(page, card)
+    thumbs = page.locator(f"#samples-{card.id} .thumbnail-item")
+    thumbs.first.wait_for(state="visible", timeout=20_000)
+    assert thumbs.count() >= 1, f"{card.id}: its gallery shows no thumbnail"
+    thumbs.first.click()
+    wait_for_result(page, card)
+    assert page.locator(f"#decision-{card.id}").inner_text().strip(), "the sample was analysed"
 
     # Korean: the radio switches labels and result texts
     page.get_by_text("한국어", exact=True).click()

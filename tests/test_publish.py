@@ -133,7 +133,7 @@ def test_unreachable_hub_is_a_clean_error(tmp_path, monkeypatch):
     start = time.monotonic()
     with pytest.raises(PublishError, match="could not reach"):
         publish("tiny")
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60, "hang guard: a down Hub must not be retried for minutes"
 
 
 def test_offline_mode_is_a_clean_error(hub, monkeypatch):
