@@ -252,7 +252,10 @@ def _provisional(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save(text: str) -> None:
+    from medhub.cardblocks import carry_over
+
     path = CARDS / f"{MODEL_ID}.md"
+    text = carry_over(path.read_text(encoding="utf-8") if path.exists() else None, text)
     parse_card(text, path)
     path.write_text(text, encoding="utf-8")
     (WEIGHTS / MODEL_ID / "README.md").write_text(text, encoding="utf-8")

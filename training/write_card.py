@@ -319,8 +319,11 @@ def write_card(model_id: str, evaluate: bool = False, recipe: dict[str, Any] | N
     card_path = CARDS / f"{model_id}.md"
 
     def save() -> None:
-        text = render_card(recipe, record)
+        from medhub.cardblocks import carry_over
         from medhub.cards import parse_card
+
+        old = card_path.read_text(encoding="utf-8") if card_path.exists() else None
+        text = carry_over(old, render_card(recipe, record))  # keep what other commands measured
 
         parse_card(text, card_path)  # refuse to write a card the hub cannot read
         CARDS.mkdir(exist_ok=True)
