@@ -26,7 +26,7 @@ CARDS_DIR = Path(os.environ.get("MEDHUB_CARDS_DIR", REPO_ROOT / "model_cards"))
 TAB_ORDER = ("brain_hemorrhage", "melanoma", "skin_lesion", "scalp_severity", "shingles")
 
 FRAMEWORKS = ("torch", "keras")
-OUTPUTS = ("softmax",)
+OUTPUTS = ("softmax", "graded_heads")  # graded_heads: see medhub/graded.py
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_BODY_SECTIONS = (
@@ -228,6 +228,10 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
     output = m.get("output", "softmax")
     if output not in OUTPUTS:
         raise CardError(f"{where}: output must be one of {OUTPUTS}")
+    if output == "graded_heads":
+        from medhub.graded import parse_heads
+
+        parse_heads(m.get("heads"), where)  # per-symptom heads, grades, bins
     positive = m.get("positive_class")
     threshold = m.get("threshold")
     if positive is not None and positive not in ids:

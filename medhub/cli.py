@@ -86,6 +86,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print("confusion matrix (rows = truth, columns = prediction):", metrics["labels"])
     for row in metrics["confusion_matrix"]:
         print("  ", row)
+    for head, row in (metrics.get("heads") or {}).items():  # graded-heads cards (medhub/graded.py)
+        print(f"  head {head:<14} presence AUROC={row['presence_auroc']} (95% CI "
+              f"{row['presence_auroc_95ci_group_bootstrap']}) n={row['n']} present={row['n_present']} "
+              f"kappa={row['grade_kappa_quadratic']} MAE={row['grade_mae']}")
     return 0
 
 

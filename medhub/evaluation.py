@@ -217,6 +217,10 @@ def evaluate_dir(
 
     predictor = get_predictor(model_id)
     card = predictor.card
+    if card.output == "graded_heads":  # per-symptom grades from the data set's labels.csv (medhub/graded.py)
+        from medhub.graded import evaluate_graded
+
+        return evaluate_graded(model_id, data_dir, split_file, subset, limit_per_label, batch_size)
     cases = collect_cases(card, data_dir, split_file, subset, limit_per_label)
     probs: list[np.ndarray] = []
     kept: list[Case] = []

@@ -17,6 +17,8 @@ such heads under `medhub.heads`:
     heads:
       - {id: dandruff, en: Dandruff, ko: 비듬, grades: 4}
 
+(`grades` may also be the list of grade names that `medhub.graded` reads; its length counts.)
+
 Then the network is a `GradedHeadsNet`: the same timm body, whose own classifier stays the
 primary output (logits over `card.labels`, what `forward` returns, so backends and Grad-CAM work
 unchanged, with the layer path prefixed by `body.`), plus one linear head per symptom over the
@@ -57,7 +59,9 @@ def parse_heads(extra: dict[str, Any], where: str = "card") -> tuple[GradedHead,
     for entry in raw:
         if not isinstance(entry, dict) or not entry.get("id"):
             raise CardError(f"{where}: every head needs an 'id'")
-        grades = int(entry.get("grades", 4))
+        grades = entry.get("grades", 4)
+        # `grades` is a count, or (cards with `output: graded_heads`, medhub/graded.py) a list of names.
+        grades = len(grades) if isinstance(grades, list) else int(grades)
         if grades < 2:
             raise CardError(f"{where}: head '{entry['id']}' needs at least two grades")
         heads.append(GradedHead(str(entry["id"]), str(entry.get("en", entry["id"])),

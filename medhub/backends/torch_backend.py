@@ -159,6 +159,48 @@ class TorchBackend:
             raise BackendError(f"{self.card.id}: Grad-CAM map has shape {heat.shape}, expected {self.size}")
         return normalise_map(heat)
 
+    # ---------------------------------------------------------------- graded heads (medhub/graded.py)
+
+    def predict_heads(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """{"primary": probs over card labels, <head id>: probs over its grades}, each [N, K] float32."""
+        batch = check_batch(batch, self.size)
+        if not hasattr(self.model, "forward_heads"):
+            raise BackendError(f"{self.card.id}: the model has no graded heads")
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            out = self.model.forward_heads(self._to_nchw(batch))
+            return {k: torch.softmax(v.float(), dim=1).numpy().astype(np.float32) for k, v in out.items()}
+
+    def explain_head(self, x: np.ndarray, head: str) -> np.ndarray:
+        """Grad-CAM for one graded head's presence: the target is log(P(grade > 0) / P(grade 0))."""
+        from pytorch_grad_cam import GradCAM
+
+        x = check_image(x, self.size)
+        torch = self._torch
+        if head not in getattr(self.model, "heads", {}):
+            raise BackendError(f"{self.card.id}: no graded head {head!r}")
+        model = self.model
+
+        class _Head(torch.nn.Module):  # the head's logits as the CAM model's output
+            def __init__(self):
+                super().__init__()
+                self.net = model
+
+            def forward(self, t):
+                return self.net.forward_heads(t)[head]
+
+        def presence(logits):
+            return torch.logsumexp(logits[1:], dim=0) - logits[0]
+
+        tensor = self._to_nchw(x[None]).requires_grad_(True)
+        maps = None
+        with self._lock, torch.enable_grad():
+            with GradCAM(model=_Head(), target_layers=[self.target_layer]) as cam:
+                maps = cam(input_tensor=tensor, targets=[presence])
+        if maps is None:
+            raise BackendError(f"{self.card.id}: Grad-CAM failed for head {head!r}")
+        return normalise_map(np.asarray(maps[0], dtype=np.float32))
+
     def warmup(self) -> None:
         x = np.zeros((*self.size, 3), dtype=np.float32)
         self.predict(x[None])
