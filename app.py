@@ -107,9 +107,10 @@ def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | No
     """How to call the endpoints; the curl example lists every parameter of `example`'s endpoint."""
     cid = example.card.id if example else (cards[0].id if cards else "melanoma")
     endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
-    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity.
-    names = [*(example.option_names if example else []), "opacity"]
-    values = [*(o.value for o in example.options), DEFAULT_OPACITY] if example else [DEFAULT_OPACITY]
+    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity and
+    # show_anyway (false: an out-of-scope image gets no decision).
+    names = [*(example.option_names if example else []), "opacity", "show_anyway"]
+    values = [*(o.value for o in example.options), DEFAULT_OPACITY, False] if example else [DEFAULT_OPACITY, False]
     extra = "".join(", " + json.dumps(v).replace('"', '\\"') for v in values)
     file_data = '{\\"path\\": \\"$FILE\\", \\"meta\\": {\\"_type\\": \\"gradio.FileData\\"}}'
     python_code = f"""```python

@@ -6,7 +6,9 @@ the CLI and the card writers' Disclaimer section all take the text from here.
 
 from __future__ import annotations
 
-_COMMON_EN = "Research and education only. This is not a diagnosis and not a medical device, and it can be wrong."
+_COMMON_EN = (
+    "Research and education only. This is not a diagnosis and not a medical device, and it can be wrong."
+)
 _COMMON_KO = "연구 및 교육용으로만 사용하세요. 이 결과는 진단이 아니며 의료기기가 아니고, 틀릴 수 있습니다."
 
 DOMAINS: dict[str, dict[str, str]] = {
@@ -16,9 +18,9 @@ DOMAINS: dict[str, dict[str, str]] = {
     },
     "radiology": {
         "en": f"{_COMMON_EN} A head CT is read by a radiologist; anyone with a head injury, a sudden severe "
-              "headache, weakness or confusion needs emergency care now.",
+        "headache, weakness or confusion needs emergency care now.",
         "ko": f"{_COMMON_KO} 두부 CT는 영상의학과 전문의가 판독합니다. 머리 외상, 갑작스러운 심한 두통, 마비나 "
-              "의식 저하가 있으면 즉시 응급 진료를 받으세요.",
+        "의식 저하가 있으면 즉시 응급 진료를 받으세요.",
     },
     "dermatology": {
         "en": f"{_COMMON_EN} Anyone worried about a skin change or a mole should see a doctor (a dermatologist).",
@@ -26,7 +28,7 @@ DOMAINS: dict[str, dict[str, str]] = {
     },
     "scalp": {
         "en": f"{_COMMON_EN} Anyone worried about hair loss or their scalp should see a doctor "
-              "(a dermatologist).",
+        "(a dermatologist).",
         "ko": f"{_COMMON_KO} 탈모나 두피가 걱정되면 의사(피부과 전문의)의 진료를 받으세요.",
     },
 }

@@ -102,6 +102,41 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Averaged over {n} flipped/rotated views.",
         "ko": "뒤집기·회전한 {n}가지 영상의 평균입니다.",
     },
+    "scope.refused": {
+        "en": "### Not answered: this image is outside what this model was made for",
+        "ko": "### 답하지 않음: 이 모델이 다루도록 만들어진 영상이 아닙니다",
+    },
+    "scope.why": {
+        "en": "This tab's model reads {expects}. This image looks like {seen} to it "
+        "(distance from its training images {score:.3f}, limit {threshold:.3f}).",
+        "ko": "이 탭의 모델은 {expects}을(를) 판독합니다. 모델에게 이 영상은 {seen}(으)로 보입니다 "
+        "(학습 영상과의 거리 {score:.3f}, 한계 {threshold:.3f}).",
+    },
+    "scope.why_family": {
+        "en": "This tab's model reads {expects}. This image looks like {seen} to it.",
+        "ko": "이 탭의 모델은 {expects}을(를) 판독합니다. 모델에게 이 영상은 {seen}(으)로 보입니다.",
+    },
+    "scope.suggest": {
+        "en": "This looks like {seen}: try the **{tab}** tab.",
+        "ko": "{seen}(으)로 보입니다. **{tab}** 탭을 사용해 보세요.",
+    },
+    "scope.no_answer": {
+        "en": "No class probabilities and no heat map are shown, because any answer here would be a guess "
+        "presented as a verdict. To see what the model would have said, for teaching, tick "
+        '"Show the model\'s output anyway" and analyse again.',
+        "ko": "여기서 나오는 답은 추측을 판정처럼 보이게 할 뿐이므로 클래스 확률과 히트맵을 보여 주지 않습니다. "
+        '교육 목적으로 모델의 출력을 보려면 "그래도 모델 출력 보기"를 선택하고 다시 분석하세요.',
+    },
+    "scope.banner": {
+        "en": "⚠️ **Out of scope, shown for teaching only.** The model was not made for this image; "
+        "the probabilities and the heat map below are not a result.",
+        "ko": "⚠️ **범위 밖 영상, 교육용으로만 표시합니다.** 모델이 다루도록 만들어진 영상이 아니므로 "
+        "아래 확률과 히트맵은 결과가 아닙니다.",
+    },
+    "scope.toggle": {
+        "en": "Show the model's output anyway (for teaching)",
+        "ko": "그래도 모델 출력 보기 (교육용)",
+    },
     "heat.empty": {
         "en": "No image region supports this class: the Grad-CAM map is empty.",
         "ko": "이 판단을 뒷받침하는 영상 부위가 없습니다: Grad-CAM 히트맵이 비어 있습니다.",
@@ -247,7 +282,7 @@ def t(key: str, lang: str = "en", **fields: Any) -> str:
 
 
 def normalise_lang(lang: str | None) -> str:
-    """"ko", "ko-KR", "한국어" -> "ko"; anything else -> "en"."""
+    """ "ko", "ko-KR", "한국어" -> "ko"; anything else -> "en"."""
     if not lang:
         return "en"
     lang = str(lang).strip()
@@ -255,7 +290,7 @@ def normalise_lang(lang: str | None) -> str:
 
 
 def both(key: str, **fields: Any) -> str:
-    """"English · 한국어" for places that must read in both languages at once."""
+    """ "English · 한국어" for places that must read in both languages at once."""
     return f"{t(key, 'en', **fields)} · {t(key, 'ko', **fields)}"
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from medhub import DISCLAIMER
 from medhub.cards import ModelCard, get_card
 from medhub.preprocess import to_model_input
 
@@ -30,32 +29,56 @@ class Analysis:
     heatmap: np.ndarray | None = None  # float32 in [0, 1] at the model input's size
     explained_label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    features: np.ndarray | None = None  # pooled penultimate features of the (identity view of the) image
+    scope: Any = None  # medhub.scope.ScopeResult, or None when the card has no scope check
+    suggested_model: str | None = None
+
+    @property
+    def in_scope(self) -> bool:
+        return self.scope is None or bool(self.scope.in_scope)
 
     @property
     def positive_probability(self) -> float | None:
         pos = self.card.positive_class
         return self.probabilities[pos] if pos else None
 
-    def summary(self, revision: str | None = None, source: str | None = None) -> dict[str, Any]:
-        """The JSON summary the API returns next to the Label and the overlay."""
+    def summary(
+        self, revision: str | None = None, source: str | None = None, show_anyway: bool = False
+    ) -> dict[str, Any]:
+        """The JSON summary the API returns next to the Label and the overlay.
+
+        Out of scope, `decision` is None (and so are its names) unless `show_anyway` is set; the
+        probabilities are always there, for a caller who wants to see what the model would have said.
+        """
+        from medhub.disclaimers import disclaimer
+
         card = self.card
         label = card.label(self.decision)
+        answered = self.in_scope or show_anyway
+        scope = self.scope
         return {
             "model_id": card.id,
             "architecture": card.architecture,
             "revision": revision or card.revision,
             "weights_source": source,
             "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
-            "decision": self.decision,
-            "decision_en": label.en,
-            "decision_ko": label.ko,
+            "decision": self.decision if answered else None,
+            "decision_en": label.en if answered else None,
+            "decision_ko": label.ko if answered else None,
             "positive_class": card.positive_class,
             "threshold": card.threshold,
             "decision_rule": decision_rule(card),
             "explained_label": self.explained_label,
+            "in_scope": self.in_scope,
+            "scope_score": None if scope is None else round(scope.score, 6),
+            "scope_threshold": None if scope is None else round(scope.threshold, 6),
+            "scope_family": None if scope is None else scope.family,
+            "scope_reason": None if scope is None else scope.reason(),
+            "suggested_model": self.suggested_model,
+            "shown_anyway": bool(show_anyway and not self.in_scope),
             **self.extra,
-            "disclaimer": DISCLAIMER["en"],
-            "disclaimer_ko": DISCLAIMER["ko"],
+            "disclaimer": disclaimer(card.disclaimer_domain, "en"),
+            "disclaimer_ko": disclaimer(card.disclaimer_domain, "ko"),
         }
 
 
@@ -67,11 +90,9 @@ def decision_rule(card: ModelCard) -> str:
 
 def decide(card: ModelCard, probs: np.ndarray) -> str:
     """Decision from one probability row: the card's threshold for binary models, else argmax."""
-    if card.is_binary:
-        pos = card.positive_index
-        other = 1 - pos
-        return card.labels[pos].id if probs[pos] >= card.threshold else card.labels[other].id
-    return card.labels[int(np.argmax(probs))].id
+    from medhub.backends import decide_index
+
+    return card.labels[decide_index(card, probs)].id
 
 
 # Test-time augmentation: the dihedral views that make sense for a skin photo (no up/down
@@ -89,11 +110,24 @@ TTA_VIEWS = (
 class Predictor:
     """A loaded model: its card, its backend and where its weights came from."""
 
-    def __init__(self, card: ModelCard, backend: Any, source: str = "", revision: str = ""):
+    def __init__(
+        self, card: ModelCard, backend: Any, source: str = "", revision: str = "", scope: Any = None
+    ):
         self.card = card
         self.backend = backend
         self.source = source
         self.revision = revision or card.revision
+        self.scope = scope  # medhub.scope.ScopeModel or None
+
+    def check_scope(self, features: np.ndarray):
+        """(ScopeResult or None, suggested model id or None) for one image's pooled features."""
+        if self.scope is None or features is None:
+            return None, None
+        from medhub.cards import load_cards
+        from medhub.scope import suggested_model
+
+        result = self.scope.check(features)
+        return result, suggested_model(result, self.card, load_cards(self.card.path.parent))
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         return to_model_input(image, self.card.input)
@@ -123,10 +157,17 @@ class Predictor:
     ) -> Analysis:
         """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image."""
         x = self.model_input(image)
-        if tta:
+        heat = features = None
+        forced = self.card.label_ids.index(explain_label) if explain_label else None
+        one_pass = getattr(self.backend, "analyse_one", None)
+        if explain and one_pass is not None and not tta:
+            # The request path: one forward + one backward pass give probabilities, features, heat map.
+            probs, features, heat, _ = one_pass(x, forced)
+            probs = np.asarray(probs, dtype=np.float64)
+        elif tta:
             probs = self.predict_tta(image, progress=progress)
         else:
-            probs = np.asarray(self.backend.predict(x[None]), dtype=np.float64)[0]
+            probs, features = self._probs_and_features(x)
         probs = probs / probs.sum()
         decision = decide(self.card, probs)
         result = Analysis(
@@ -139,12 +180,34 @@ class Predictor:
         if explain:
             target = explain_label or decision
             index = self.card.label_ids.index(target)
-            result.heatmap = np.asarray(self.backend.explain(x, index), dtype=np.float32)
+            if heat is None and one_pass is not None:
+                # TTA: the map and the features come from the identity view, for the averaged decision.
+                _, features, heat, _ = one_pass(x, index)
+            elif heat is None:
+                heat = self.backend.explain(x, index)
+            result.heatmap = np.asarray(heat, dtype=np.float32)
             result.explained_label = target
             # Grad-CAM is all zero when no region has positive evidence for the class: say so
             # rather than show an empty overlay without comment.
             result.extra["heatmap_empty"] = bool(float(result.heatmap.max(initial=0.0)) <= 1e-6)
+        if features is None and self.scope is not None:
+            _, features = self._probs_and_features(x)
+        result.features = None if features is None else np.asarray(features, dtype=np.float32)
+        result.scope, result.suggested_model = self.check_scope(result.features)
         return result
+
+    def _probs_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        feats = getattr(self.backend, "features", None)
+        if feats is None:
+            return np.asarray(self.backend.predict(x[None]), dtype=np.float64)[0], None
+        probs, pooled = feats(x[None])
+        return np.asarray(probs, dtype=np.float64)[0], np.asarray(pooled)[0]
+
+    def features_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities [N, K], pooled features [N, D]) for RGB uint8 images: evaluation and fitting."""
+        batch = np.stack([self.model_input(img) for img in images])
+        probs, pooled = self.backend.features(batch)
+        return np.asarray(probs, dtype=np.float64), np.asarray(pooled, dtype=np.float32)
 
 
 _LOCK = threading.Lock()
@@ -164,7 +227,15 @@ def load_predictor(card: ModelCard, order: list[str] | None = None) -> Predictor
         backend = load_backend(card, resolved)
     except Exception as err:  # noqa: BLE001  (any load failure is reported to the user, never raised raw)
         raise ModelUnavailable(f"{card.id}: the weights could not be loaded: {err}") from err
-    return Predictor(card, backend, source=resolved.source, revision=resolved.revision)
+    scope = None
+    if card.scope is not None:
+        from medhub.scope import ScopeError, ScopeModel
+
+        try:
+            scope = ScopeModel.load(card.scope, resolved.path(card.scope.file))
+        except (ScopeError, WeightsError) as err:
+            raise ModelUnavailable(f"{card.id}: the scope check could not be loaded: {err}") from err
+    return Predictor(card, backend, source=resolved.source, revision=resolved.revision, scope=scope)
 
 
 def get_predictor(model_id: str) -> Predictor:

@@ -16,7 +16,6 @@ and the worker keeps serving.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import inspect
 import logging
@@ -25,22 +24,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import gradio as gr
 import numpy as np
 
-from medhub import DISCLAIMER
-from medhub.cards import InputContract, ModelCard
+from medhub.cards import ModelCard
+from medhub.disclaimers import disclaimer
 from medhub.i18n import normalise_lang, t
+from medhub.pipeline import (  # noqa: F401  (re-exported for the tabs and tests)
+    DEFAULT_OPACITY,
+    MAX_DISPLAY_SIDE,
+    blend,
+    fit_for_display,
+    heat_on_image,
+)
 
 log = logging.getLogger("medhub.app")
 
 # Analyses that may run at once across all models (one group): one per CPU core.
 MODEL_CONCURRENCY = 2
-DEFAULT_OPACITY = 0.45
-# Images are shown (and overlaid) at most this many pixels on the long side: the model sees 224-512 px
-# anyway, and a 40-megapixel photo kept at full size in every session's state would cost ~300 MB.
-MAX_DISPLAY_SIDE = 1600
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"]
 DICOM_TYPES = [".dcm", ".dicom"]
 
@@ -103,10 +104,10 @@ def label_names(card: ModelCard) -> dict[str, str]:
     return {label.id: bilingual(label.en, label.ko) for label in card.labels}
 
 
-def disclaimer_html(lang: str) -> str:
+def disclaimer_html(lang: str, domain: str = "general") -> str:
     return (
         f'<div class="medhub-disclaimer"><strong>{t("disclaimer.title", lang)}.</strong> '
-        f"{DISCLAIMER[normalise_lang(lang)]}</div>"
+        f"{disclaimer(domain, normalise_lang(lang))}</div>"
     )
 
 
@@ -158,45 +159,38 @@ class TabExtras:
 # pure helpers (tested without a browser)
 
 
-def heat_on_image(heat: np.ndarray, shape: tuple[int, int], contract: InputContract) -> np.ndarray:
-    """Map a heat map at the model's input size back onto the full image (H, W).
+def scope_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
+    """Why an image was not answered, what the model expects, and which tab fits it."""
+    from medhub.cards import get_card
+    from medhub.scope import family_name
 
-    A squashed input covers the whole image; a centre-cropped one only the central square, so the
-    map goes there and the cut-off margins get zero (the model never saw them).
-    """
-    h, w = shape
-    heat = np.asarray(heat, dtype=np.float32)
-    if contract.resize == "center_crop":
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        full = np.zeros((h, w), dtype=np.float32)
-        square = cv2.resize(heat, (side, side), interpolation=cv2.INTER_LINEAR)
-        full[top : top + side, left : left + side] = square
-        return full
-    return np.clip(cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-
-
-def fit_for_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.ndarray:
-    """The image itself when its long side is <= max_side, else a proportional downscale."""
-    h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return image
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def blend(image: np.ndarray, heat: np.ndarray, opacity: float) -> np.ndarray:
-    """The Grad-CAM overlay at the image's size (colour map from medhub.explain)."""
-    from medhub.explain import overlay
-
-    return overlay(image, heat, float(np.clip(opacity, 0.0, 1.0)))
+    expects = " / ".join(family_name(f, lang) for f in card.scope.accepts) if card.scope else card.input.modality
+    seen = family_name(summary.get("scope_family") or "other", lang)
+    lines = [t("scope.refused", lang)]
+    if summary.get("scope_reason") == "distance":
+        lines.append(t("scope.why", lang, expects=expects, seen=seen, score=summary["scope_score"],
+                       threshold=summary["scope_threshold"]))
+    else:
+        lines.append(t("scope.why_family", lang, expects=expects, seen=seen))
+    if summary.get("suggested_model"):
+        try:
+            tab = get_card(summary["suggested_model"], card.path.parent).title_for(lang)
+        except KeyError:
+            tab = summary["suggested_model"]
+        lines.append(t("scope.suggest", lang, seen=seen, tab=tab))
+    lines.append(t("scope.no_answer", lang))
+    return "\n\n".join(lines)
 
 
 def decision_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
-    """The decision as a heading, then its rule: "P(Malignant) = 0.83 ≥ threshold 0.43"."""
+    """The decision as a heading, then its rule: "P(Malignant) = 0.83 ≥ threshold 0.43".
+
+    Out of scope: why it was not answered (scope_text), or, shown anyway, a warning banner first."""
+    if summary.get("in_scope") is False and not summary.get("shown_anyway"):
+        return scope_text(summary, card, lang)
     probs = summary["probabilities"]
-    decision = card.label(summary["decision"]).name(lang)
+    decided = summary["decision"] or max(probs, key=probs.get)
+    decision = card.label(decided).name(lang)
     if card.is_binary:
         p = float(probs[card.positive_class])
         rule = t(
@@ -204,8 +198,10 @@ def decision_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
             op="≥" if p >= card.threshold else "<", threshold=card.threshold,
         )
     else:
-        rule = t("decision.multi", lang, n=len(card.labels), p=float(probs[summary["decision"]]))
+        rule = t("decision.multi", lang, n=len(card.labels), p=float(probs[decided]))
     lines = [f"### {decision}", rule]
+    if summary.get("shown_anyway"):
+        lines.insert(0, t("scope.banner", lang))
     if summary.get("tta_views"):
         lines.append(t("decision.tta", lang, n=summary["tta_views"]))
     if summary.get("explained_label"):
@@ -286,46 +282,31 @@ def analyse_file(
     options: dict[str, Any],
     opacity: float,
     progress: Callable[..., Any] | None = None,
-) -> tuple[dict[str, float], np.ndarray, dict[str, Any], dict[str, Any]]:
-    """Decode, classify and explain one upload -> (Label value, overlay, summary, state for the UI).
+    show_anyway: bool = False,
+) -> tuple[dict[str, float] | None, np.ndarray, dict[str, Any], dict[str, Any]]:
+    """One upload through `medhub.pipeline.run` -> (Label value, overlay, summary, state for the UI).
 
-    Raises gr.Error for everything a user can cause or fix; nothing else escapes.
+    Out of scope (and not `show_anyway`), the Label is empty and the image comes back without a heat
+    map: no class bars, no decision; the summary says why. Raises gr.Error for everything a user can
+    cause or fix; nothing else escapes.
     """
-    from medhub.imaging import InputError, load_upload
-    from medhub.inference import ModelUnavailable, get_predictor
+    from medhub import pipeline
+    from medhub.imaging import InputError
+    from medhub.inference import ModelUnavailable
 
     if not file:
         raise gr.Error(f"{t('error.no_file', 'en')} / {t('error.no_file', 'ko')}", print_exception=False)
-    step = progress or (lambda *a, **k: None)
     try:
-        # Decode first: a bad upload is refused at once, even while a model is still loading.
-        step(0.05, desc="decoding")
-        decoded = load_upload(file, allow_dicom=card.input.dicom, **extras.decode_options(card, options))
-        step(0.2, desc="loading model")
         try:
-            predictor = get_predictor(card.id)
+            result = pipeline.run(
+                card, file, decode_options=extras.decode_options(card, options),
+                analyse_options=extras.analyse_options(card, options), opacity=opacity,
+                show_anyway=bool(show_anyway), extras=extras, progress=progress,
+            )
         except ModelUnavailable as err:
             MODEL_STATUS[card.id] = str(err)
             raise
         MODEL_STATUS[card.id] = None
-        step(0.35, desc="classifying")
-        analysis = predictor.analyse(
-            decoded.rgb, explain=True, progress=progress, **extras.analyse_options(card, options)
-        )
-        step(0.8, desc="heat map")
-        # The model read the full image; what is shown, overlaid and analysed further is at most
-        # MAX_DISPLAY_SIDE pixels long (the same geometry, so the heat map lands in the same place).
-        shown = dataclasses.replace(decoded, rgb=fit_for_display(decoded.rgb))
-        h, w = shown.rgb.shape[:2]
-        heat = heat_on_image(analysis.heatmap, (h, w), card.input)
-        extra = extras.compute(card, shown, analysis, heat)
-        summary = analysis.summary(revision=predictor.revision, source=predictor.source)
-        summary["input"] = {"kind": decoded.kind, "format": decoded.format,
-                            "width": int(decoded.rgb.shape[1]), "height": int(decoded.rgb.shape[0])}
-        if shown.rgb is not decoded.rgb:
-            summary["input"]["shown_width"], summary["input"]["shown_height"] = w, h
-        summary.update(extra.json)
-        overlay_img = blend(shown.rgb, heat, opacity)
     except (InputError, ModelUnavailable) as err:
         # gr.Error renders its message as HTML, and parts of an InputError come from the file itself
         # (a DICOM's transfer-syntax UID, ...): escape them.
@@ -336,12 +317,15 @@ def analyse_file(
         log.exception("analysis failed (model %s, file %s)", card.id, file)
         generic = f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}"
         raise gr.Error(generic, print_exception=False) from None
+    summary, shown = result.summary, result.shown
+    answered = result.analysis.in_scope or bool(show_anyway)
     names = label_names(card)
-    label_value = {names[lid]: float(p) for lid, p in analysis.probabilities.items()}
+    label_value = ({names[lid]: float(p) for lid, p in result.analysis.probabilities.items()}
+                   if answered else None)
     # The heat map is kept as uint8 for re-blending: a quarter of the memory, no visible difference.
-    heat8 = np.rint(heat * 255).astype(np.uint8)
-    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "extra": extra}
-    return label_value, overlay_img, summary, state
+    heat8 = np.rint(result.heat * 255).astype(np.uint8) if answered else None
+    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "extra": result.tab_result}
+    return label_value, (result.overlay if answered else shown.rgb), summary, state
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,6 +346,7 @@ class TabParts:
     model_input: gr.Image
     overlay: gr.Image
     opacity: gr.Slider
+    show_anyway: gr.Checkbox
     summary: gr.JSON
     decision: gr.Markdown
     extra_outputs: list[gr.components.Component]
@@ -399,13 +384,14 @@ def _analyse_fn(parts: TabParts) -> Callable[..., Any]:
     def analyse(*args):
         file, *rest = args
         options = dict(zip(names, rest[: len(names)], strict=True))
-        opacity, progress = rest[len(names) :]
-        return analyse_file(card, extras, file, options, opacity, progress)
+        opacity, show_anyway, progress = rest[len(names) :]
+        return analyse_file(card, extras, file, options, opacity, progress, show_anyway=show_anyway)
 
     params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
     params += [
         inspect.Parameter("opacity", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_OPACITY),
+        inspect.Parameter("show_anyway", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False),
         inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
     ]
     analyse.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -429,6 +415,10 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
                 upload_key,
             )
             named_inputs = extras.build_inputs(card, ui)
+            show_anyway = ui.label(
+                gr.Checkbox(value=False, label=ui.api_text("scope.toggle"), elem_id=f"anyway-{card.id}"),
+                "scope.toggle",
+            )
             button = ui.value(
                 gr.Button(ui.text("analyse.button"), variant="primary", elem_id=f"analyse-{card.id}"),
                 lambda lg: t("analyse.button", lg),
@@ -472,7 +462,8 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
                 "opacity.label",
             )
             extra_outputs = extras.build_outputs(card, ui)
-            ui.value(gr.HTML(disclaimer_html("en")), disclaimer_html)
+            ui.value(gr.HTML(disclaimer_html("en", card.disclaimer_domain)),
+                     lambda lg: disclaimer_html(lg, card.disclaimer_domain))
             with gr.Accordion(ui.text("summary.label"), open=False) as acc_json:
                 summary = gr.JSON(label="Summary", show_label=False)
             ui.label(acc_json, "summary.label")
@@ -486,7 +477,8 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
     parts = TabParts(
         card=card, extras=extras, file=file, button=button,
         option_names=[name for name, _ in named_inputs], options=[c for _, c in named_inputs],
-        label=label, model_input=model_input, overlay=overlay, opacity=opacity, summary=summary,
+        label=label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
+        summary=summary,
         decision=decision, extra_outputs=extra_outputs, state=state, status=status, gallery=gallery,
         samples=[s.path for s in samples],
     )
@@ -497,7 +489,7 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
 
 def _wire(parts: TabParts, lang: gr.Radio) -> None:
     card = parts.card
-    inputs = [parts.file, *parts.options, parts.opacity]
+    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway]
     outputs = [parts.label, parts.overlay, parts.summary, parts.state]
     analyse = _analyse_fn(parts)
     # All analyses share one group of MODEL_CONCURRENCY workers (2 cores): measured with 8 mixed
@@ -511,7 +503,7 @@ def _wire(parts: TabParts, lang: gr.Radio) -> None:
 
     # Re-blend the stored heat map when the opacity changes: no model run.
     def reblend(state, opacity):
-        if not state:
+        if not state or state.get("heat") is None:
             return gr.update()
         return blend(state["image"], state["heat"].astype(np.float32) / 255.0, opacity)
 

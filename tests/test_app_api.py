@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medhub import DISCLAIMER
+from medhub.disclaimers import disclaimer
 from medhub.cards import ModelCard, load_cards
 from medhub.imaging import load_upload
 from tabs.common import MAX_DISPLAY_SIDE, label_names
@@ -60,7 +60,9 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
     assert summary["decision"] in card.label_ids
     assert summary["threshold"] == card.threshold
     assert summary["revision"], "the summary names the weights' revision"
-    assert summary["disclaimer"] == DISCLAIMER["en"]
+    assert summary["disclaimer"] == disclaimer(card.disclaimer_domain, "en")
+    assert summary["in_scope"] is True, f"{card.id}: its own test sample was refused"
+    assert summary["suggested_model"] is None
     if card.is_binary:
         p = summary["probabilities"][card.positive_class]
         assert (summary["decision"] == card.positive_class) == (p >= card.threshold)
@@ -240,6 +242,26 @@ def test_a_large_upload_is_analysed_and_shown_downscaled(client, data_root, tmp_
     assert max(shown) == MAX_DISPLAY_SIDE and shown == (MAX_DISPLAY_SIDE, MAX_DISPLAY_SIDE * 3 // 4)
     with Image.open(overlay_path) as overlay:
         assert overlay.size == shown
+
+
+def test_out_of_scope_upload_gets_no_decision_and_names_the_right_tab(client, data_root):
+    """A head-CT slice sent to a dermoscopy endpoint: no class bars, no decision, the reason, the
+    suggested tab; asked to show it anyway, the probabilities and the decision come back flagged."""
+    from gradio_client import handle_file
+
+    ids = {c.id for c in CARDS}
+    if not {"melanoma", "brain_hemorrhage"} <= ids:
+        pytest.skip("needs the melanoma and brain hemorrhage cards")
+    ct = sample_for(next(c for c in CARDS if c.id == "brain_hemorrhage"), data_root)
+    label, overlay_path, summary = client.predict(handle_file(str(ct)), api_name="/predict_melanoma")
+    assert summary["in_scope"] is False and summary["decision"] is None
+    assert summary["suggested_model"] == "brain_hemorrhage"
+    assert summary["scope_score"] > summary["scope_threshold"] or summary["scope_reason"] == "family"
+    assert not (label or {}).get("confidences"), "no class bars out of scope"
+    assert "not a diagnosis" in summary["disclaimer"]
+    label, _, anyway = client.predict(handle_file(str(ct)), False, 0.45, True, api_name="/predict_melanoma")
+    assert anyway["decision"] in ("benign", "malignant") and anyway["shown_anyway"] is True
+    assert len(label["confidences"]) == 2
 
 
 def test_every_ui_string_exists_in_english_and_korean():

@@ -113,6 +113,22 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
         assert "subdural" in page.locator(f"#details-{card.id}").inner_text()
         page.screenshot(path=str(artifacts_dir / "browser_ct_en.png"), full_page=True)
 
+    # an image of another tab's kind is refused with the reason and the right tab (issue 9)
+    refusing = next((c for c in CARDS.values() if c.id not in ("melanoma", "brain_hemorrhage")
+                     and c.scope is not None and "head_ct" not in c.scope.accepts), None)
+    if refusing is not None and "brain_hemorrhage" in CARDS:
+        open_tab(page, refusing)
+        upload(page, refusing, data_root / "head_ct" / "hemorrhage" / "000.png")
+        page.locator(f"#analyse-{refusing.id}").click()
+        decision = page.locator(f"#decision-{refusing.id}")
+        decision.get_by_text("Not answered", exact=False).wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+        text = decision.inner_text()
+        assert CARDS["brain_hemorrhage"].title_for("en") in text, text
+        assert "Show the model's output anyway" in text
+        names = list(label_names(refusing).values())
+        assert page.locator(f"#probs-{refusing.id}").get_by_text(names[0], exact=True).count() == 0
+        page.screenshot(path=str(artifacts_dir / "browser_out_of_scope_en.png"), full_page=True)
+
     # a sample from the gallery fills the input and is analysed
     from tabs.samples import sample_list
 

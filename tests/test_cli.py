@@ -55,9 +55,48 @@ def test_predict_bad_file_is_a_clean_error(tmp_path):
     bad = tmp_path / "not_an_image.png"
     bad.write_text("<html>hello</html>")
     out = _run("predict", "melanoma", str(bad))
-    assert out.returncode == 2
-    assert out.stderr.startswith("error:")
+    assert out.returncode == 4, "every input failed"
+    assert "error:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_predict_several_files_and_a_folder_as_json_lines(data_root, tmp_path):
+    """One JSON object per input, one per line: the API's summary plus 'file'; a file that cannot be
+    read gives 'file' and 'error' on its line and the command goes on."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    import shutil
+
+    lesion = _first(data_root / "melanoma" / "malignant")
+    ct = _first(data_root / "head_ct" / "hemorrhage")
+    shutil.copy(lesion, folder / "a_lesion.jpg")
+    (folder / "b_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    out = _run("predict", "melanoma", str(ct), str(folder), "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [Path(x["file"]).name for x in lines] == [ct.name, "a_lesion.jpg", "b_broken.png"]
+    head_ct, lesion_line, broken = lines
+    assert head_ct["in_scope"] is False and head_ct["decision"] is None
+    assert head_ct["suggested_model"] == "brain_hemorrhage"
+    assert head_ct["scope_score"] is not None and head_ct["scope_threshold"] is not None
+    assert lesion_line["in_scope"] is True and lesion_line["decision"] in ("benign", "malignant")
+    assert set(broken) >= {"file", "error"} and "probabilities" not in broken
+    # the same head CT, shown anyway for teaching
+    anyway = json.loads(_run("predict", "melanoma", str(ct), "--json", "--show-anyway").stdout)
+    assert anyway["decision"] in ("benign", "malignant") and anyway["shown_anyway"] is True
+
+
+def test_scope_report_json(data_root):
+    out = _run("scope-report", "scalp_severity", "--json", "--per-set", "7", timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (line,) = out.stdout.splitlines()
+    report = json.loads(line)
+    assert report["model"] == "scalp_severity"
+    names = {r["set"]: r for r in report["sets"]}
+    assert names["own test split"]["expected"] == "accept"
+    assert any(n.startswith("synthetic") for n in names) and "natural photos (packages)" in names
+    for row in report["sets"]:
+        assert row["n"] >= 1 and 0.0 <= row["rate"] <= 1.0
 
 
 def test_evaluate_json_keys(data_root):
@@ -70,6 +109,9 @@ def test_evaluate_json_keys(data_root):
     assert result["n"] == 28
     assert result["per_class"]["herpes_zoster"]["support"] == 4
     assert 0.0 <= result["auroc"] <= 1.0
+    # the scope check's view beside the all-images figures
+    assert 0.0 <= result["in_scope_rate"] <= 1.0
+    assert result["metrics_in_scope"] is None or result["metrics_in_scope"]["n"] <= result["n"]
 
 
 @pytest.mark.parametrize("model_id", ["brain_hemorrhage", "skin_lesion", "scalp_severity"])

@@ -6,6 +6,11 @@ A backend hides the framework (PyTorch through timm, or Keras/TensorFlow) behind
   softmax of the logits, one column per card label, rows summing to 1;
 - `explain(x, class_index)`: one float32 HWC image -> Grad-CAM heat map, float32 2-D in [0, 1] at
   the model input's height x width (all zeros only when the gradient really is zero);
+- `features(batch)`: (probabilities, pooled penultimate features [N, D]) from one forward pass;
+- `analyse_one(x, explain_index=None)`: one forward and one backward pass for one image ->
+  (probabilities [K], pooled features [D], Grad-CAM map, explained class index); the class is the
+  card's decision unless `explain_index` is given. This is the request path: the features feed the
+  scope check (medhub/scope.py) at no extra forward pass;
 - `warmup()`: one dummy predict and explain, so the first user does not pay for tracing/allocation.
 
 `load_backend(card, weights)` picks the implementation from `card.framework` and imports torch or
@@ -90,6 +95,14 @@ def normalise_map(cam: np.ndarray) -> np.ndarray:
     if peak <= 0.0:
         return np.zeros_like(cam, dtype=np.float32)
     return np.clip(cam / peak, 0.0, 1.0).astype(np.float32)
+
+
+def decide_index(card: ModelCard, probs: np.ndarray) -> int:
+    """The decided class of one probability row: the card's threshold for binary models, else argmax."""
+    if card.is_binary:
+        pos = card.positive_index
+        return pos if float(probs[pos]) >= card.threshold else 1 - pos
+    return int(np.argmax(probs))
 
 
 def load_backend(card: ModelCard, weights: ResolvedWeights) -> Backend:

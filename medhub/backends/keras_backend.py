@@ -92,8 +92,12 @@ class KerasBackend:
                 f"{card.id}: Grad-CAM layer {card.gradcam_layer!r} outputs {layer.output.shape}; "
                 "it needs a spatial (N, H, W, C) map"
             )
+        pools = [lyr for lyr in model.layers if isinstance(lyr, keras.layers.GlobalAveragePooling2D)]
+        if not pools:
+            raise BackendError(f"{card.id}: the model has no global average pooling layer for its features")
         self.model = model
         self.grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+        one_pass = keras.Model(model.inputs, [layer.output, pools[-1].output, model.outputs[0]])
         height, width = self.size
         self._tf = tf
 
@@ -118,8 +122,35 @@ class KerasBackend:
             cam = tf.image.resize(cam, (height, width), method="bilinear")[0, :, :, 0]
             return tf.math.divide_no_nan(cam, tf.reduce_max(cam))
 
+        # One pass for the request path: probabilities, pooled features and the Grad-CAM of the decided
+        # class (threshold rule for binary cards, else argmax) or of `forced` when it is >= 0.
+        positive = card.positive_index if card.is_binary else -1
+        threshold = float(card.threshold) if card.is_binary else 0.0
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32), tf.TensorSpec([], tf.int32)]
+        )
+        def _analyse(x, forced):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                activations, pooled, logits = one_pass(x, training=False)
+                probs = tf.nn.softmax(logits, axis=-1)
+                if positive >= 0:
+                    decided = tf.where(probs[0, positive] >= threshold, positive, 1 - positive)
+                else:
+                    decided = tf.cast(tf.argmax(probs[0]), tf.int32)
+                index = tf.where(forced >= 0, forced, tf.cast(decided, tf.int32))
+                score = tf.gather(logits[0], index)
+            grads = tape.gradient(score, activations)
+            channel_weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+            cam = tf.nn.relu(tf.reduce_sum(channel_weights * activations, axis=-1, keepdims=True))
+            cam = tf.image.resize(cam, (height, width), method="bilinear")[0, :, :, 0]
+            return probs[0], pooled[0], tf.math.divide_no_nan(cam, tf.reduce_max(cam)), index
+
         self._predict = _predict
         self._gradcam = _gradcam
+        self._analyse = _analyse
+        self._one_pass = one_pass
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         batch = check_batch(batch, self.size)
@@ -136,7 +167,28 @@ class KerasBackend:
         cam = self._gradcam(self._tf.constant(x[None]), self._tf.constant(index, dtype=self._tf.int32))
         return normalise_map(cam.numpy())
 
+    def features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities [N, K], pooled penultimate features [N, D]) from one forward pass."""
+        batch = check_batch(batch, self.size)
+        _, pooled, logits = self._one_pass(self._tf.constant(batch), training=False)
+        probs = self._tf.nn.softmax(logits, axis=-1).numpy()
+        return probs.astype(np.float32), np.asarray(pooled, dtype=np.float32)
+
+    def analyse_one(self, x: np.ndarray, explain_index: int | None = None):
+        """One forward and one backward pass -> (probs [K], pooled [D], heat map, explained index)."""
+        x = check_image(x, self.size)
+        forced = -1 if explain_index is None else check_class(explain_index, self.n_classes)
+        probs, pooled, cam, index = self._analyse(
+            self._tf.constant(x[None]), self._tf.constant(forced, dtype=self._tf.int32)
+        )
+        return (
+            probs.numpy().astype(np.float32),
+            pooled.numpy().astype(np.float32),
+            normalise_map(cam.numpy()),
+            int(index.numpy()),
+        )
+
     def warmup(self) -> None:
         x = np.zeros((*self.size, 3), dtype=np.float32)
         self.predict(x[None])
-        self.explain(x, 0)
+        self.analyse_one(x)

@@ -159,6 +159,71 @@ class TorchBackend:
             raise BackendError(f"{self.card.id}: Grad-CAM map has shape {heat.shape}, expected {self.size}")
         return normalise_map(heat)
 
+    # ---------------------------------------------------------------- one pass: probs, features, map
+
+    def _net(self):
+        """The timm body (a GradedHeadsNet wraps one): forward_features / forward_head / classifier."""
+        return getattr(self.model, "body", self.model)
+
+    def _pooled_and_logits(self, tensor):
+        net = self._net()
+        pooled = net.forward_head(net.forward_features(tensor), pre_logits=True)
+        return pooled, net.get_classifier()(pooled)
+
+    def features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities [N, K], pooled penultimate features [N, D]) from one forward pass."""
+        batch = check_batch(batch, self.size)
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            pooled, logits = self._pooled_and_logits(self._to_nchw(batch))
+            probs = torch.softmax(logits.float(), dim=1)
+        return probs.numpy().astype(np.float32), pooled.float().numpy().astype(np.float32)
+
+    def analyse_one(self, x: np.ndarray, explain_index: int | None = None):
+        """One forward and one backward pass for one image -> (probs [K], pooled [D], heat map, index).
+
+        The heat map is Grad-CAM (Selvaraju et al. 2017) on `card.gradcam_layer`, computed as
+        pytorch-grad-cam's GradCAM does (channel weights = mean gradient, ReLU, min-max scaled, bilinear
+        resize), for `explain_index`, or for the card's decision when it is None.
+        """
+        import cv2
+
+        from medhub.backends import decide_index
+
+        x = check_image(x, self.size)
+        torch = self._torch
+        store: dict = {}
+
+        def keep(_module, _inputs, output):
+            store["act"] = output
+            output.register_hook(lambda grad: store.__setitem__("grad", grad))
+
+        with self._lock, torch.enable_grad():
+            handle = self.target_layer.register_forward_hook(keep)
+            try:
+                tensor = self._to_nchw(x[None]).requires_grad_(True)
+                pooled, logits = self._pooled_and_logits(tensor)
+            finally:
+                handle.remove()
+            probs = torch.softmax(logits.detach().float(), dim=1)[0].numpy().astype(np.float32)
+            index = (
+                decide_index(self.card, probs)
+                if explain_index is None
+                else check_class(explain_index, self.n_classes)
+            )
+            logits[0, index].backward()
+        if "act" not in store or "grad" not in store:
+            raise BackendError(f"{self.card.id}: Grad-CAM layer {self.card.gradcam_layer!r} saw no gradient")
+        act = store["act"].detach()[0].float().numpy()
+        grad = store["grad"].detach()[0].float().numpy()
+        if act.ndim != 3:
+            raise BackendError(f"{self.card.id}: Grad-CAM layer output {act.shape} is not a spatial map")
+        cam = np.maximum((grad.mean(axis=(1, 2))[:, None, None] * act).sum(axis=0), 0.0)
+        cam = cam - cam.min()
+        cam = cam / (1e-7 + cam.max())
+        cam = cv2.resize(cam.astype(np.float32), (self.size[1], self.size[0]))
+        return probs, pooled.detach()[0].float().numpy(), normalise_map(cam), index
+
     # ---------------------------------------------------------------- graded heads (medhub/graded.py)
 
     def predict_heads(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -204,4 +269,4 @@ class TorchBackend:
     def warmup(self) -> None:
         x = np.zeros((*self.size, 3), dtype=np.float32)
         self.predict(x[None])
-        self.explain(x, 0)
+        self.analyse_one(x)

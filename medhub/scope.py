@@ -1,0 +1,246 @@
+"""Know when not to answer: the out-of-scope check of every model, from features it already computes.
+
+Every request already runs the model once (`backend.analyse_one`); its pooled penultimate features
+(1280 numbers for EfficientNet-Lite0 and MobileNetV2) are all the check needs, so it costs no second
+forward pass (a few small matrix products, well under a millisecond).
+
+Two parts, both fitted on the model's own training split by `python -m training.fit_scope --model ID`
+and shipped as `weights/<id>/scope.safetensors` (listed with its sha256 on the card):
+
+1. **Distance to the training data.** The features are L2-normalised and projected on the first
+   principal axes of the training features, then (method `knn`) the score is one minus the mean cosine
+   similarity to the k nearest training images (Sun et al., "Out-of-distribution detection with deep
+   nearest neighbors", ICML 2022), or (method `mahalanobis`) the smallest class-conditional Mahalanobis
+   distance with a shared, shrunk covariance (Lee et al., NeurIPS 2018). The card says which, and the
+   threshold, chosen on the validation split so that at least 95 % of in-scope images pass.
+2. **What kind of image it is.** A multinomial logistic regression on the same features tells the image
+   family (head CT, dermoscopy, clinical skin photo, whole-head photo, scalp microscope, other), trained
+   on the training splits of every tab's data plus synthetic images. An image whose family is not one
+   the model accepts is out of scope however close it lies, and the family names the tab to suggest.
+
+The card's `medhub.scope` block:
+
+    scope:
+      file: scope.safetensors
+      method: knn            # or mahalanobis
+      k: 10
+      threshold: 0.31        # score above it = out of scope
+      accepts: [dermoscopy]  # image families this model answers for
+      families: [head_ct, dermoscopy, clinical_skin, whole_head, scalp_microscope, other]
+      min_family_probability: 0.5
+      report: {...}          # acceptance and refusal rates with n, from the scope report
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCOPE_FILE = "scope.safetensors"
+METHODS = ("knn", "mahalanobis")
+# The image families of the modality check, and the words the UI uses for them.
+FAMILIES = (
+    "head_ct",
+    "dermoscopy",
+    "clinical_sk",
+    "clinical_skin",
+    "whole_head",
+    "scalp_microscope",
+    "other",
+)
+FAMILY_NAMES = {
+    "head_ct": ("a head CT slice", "두부 CT 영상"),
+    "dermoscopy": ("a dermoscopy image of a skin lesion", "피부 병변의 피부경(더모스코피) 영상"),
+    "clinical_sk": (
+        "a clinical (non-dermoscopic) photo of a seborrheic keratosis",
+        "지루각화증의 (피부경이 아닌) 임상 사진",
+    ),
+    "clinical_skin": ("a clinical photo of a skin condition", "피부 질환의 임상 사진"),
+    "whole_head": ("a photo of the whole head or hairline", "머리 전체(모발선) 사진"),
+    "scalp_microscope": ("a scalp microscope close-up", "두피 현미경 확대 사진"),
+    "other": ("something that is not a medical image of these kinds", "이 종류의 의료 영상이 아닌 이미지"),
+}
+
+
+class ScopeError(RuntimeError):
+    """The scope statistics are missing or do not fit the card."""
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """The card's `medhub.scope` block, validated."""
+
+    file: str
+    method: str
+    k: int
+    threshold: float
+    accepts: tuple[str, ...]
+    families: tuple[str, ...]
+    min_family_probability: float = 0.5
+    report: dict[str, Any] | None = None
+
+    @classmethod
+    def from_card(cls, raw: Any, where: str = "card") -> ScopeSpec | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise ScopeError(f"{where}: scope must be a mapping")
+        known = {
+            "file",
+            "method",
+            "k",
+            "threshold",
+            "accepts",
+            "families",
+            "min_family_probability",
+            "report",
+        }
+        unknown = set(raw) - known
+        if unknown:
+            raise ScopeError(f"{where}: unknown scope keys {sorted(unknown)}")
+        try:
+            spec = cls(
+                file=str(raw.get("file", SCOPE_FILE)),
+                method=str(raw["method"]),
+                k=int(raw.get("k", 10)),
+                threshold=float(raw["threshold"]),
+                accepts=tuple(raw["accepts"]),
+                families=tuple(raw["families"]),
+                min_family_probability=float(raw.get("min_family_probability", 0.5)),
+                report=raw.get("report"),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ScopeError(f"{where}: scope block is incomplete or mistyped: {err}") from None
+        if spec.method not in METHODS:
+            raise ScopeError(f"{where}: scope.method must be one of {METHODS}")
+        if not set(spec.accepts) <= set(spec.families) or not spec.accepts:
+            raise ScopeError(f"{where}: scope.accepts must name some of scope.families")
+        if spec.k < 1:
+            raise ScopeError(f"{where}: scope.k must be >= 1")
+        return spec
+
+
+@dataclass(frozen=True)
+class ScopeResult:
+    in_scope: bool
+    score: float  # distance to the training data (higher = further)
+    threshold: float
+    family: str  # the modality check's verdict
+    family_probability: float
+    distance_ok: bool
+    family_ok: bool
+
+    def reason(self) -> str:
+        if self.in_scope:
+            return "in_scope"
+        return "family" if not self.family_ok else "distance"
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class ScopeModel:
+    """The fitted statistics of one model (arrays from scope.safetensors) and its card's spec."""
+
+    def __init__(self, spec: ScopeSpec, arrays: dict[str, np.ndarray]) -> None:
+        need = {"pca_mean", "pca_components", "family_weight", "family_bias"}
+        need |= {"bank"} if spec.method == "knn" else {"class_means", "precision"}
+        missing = need - set(arrays)
+        if missing:
+            raise ScopeError(f"{spec.file} lacks {sorted(missing)}")
+        self.spec = spec
+        self.a = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+        if self.a["family_weight"].shape[0] != len(spec.families):
+            raise ScopeError(
+                f"{spec.file}: the family head has {self.a['family_weight'].shape[0]} rows, "
+                f"the card names {len(spec.families)} families"
+            )
+
+    @classmethod
+    def load(cls, spec: ScopeSpec, path: Path) -> ScopeModel:
+        from safetensors.numpy import load_file
+
+        try:
+            arrays = load_file(str(path))
+        except Exception as err:  # noqa: BLE001 - any unreadable file is a typed error
+            raise ScopeError(f"{path} is not a readable safetensors file: {err}") from None
+        return cls(spec, arrays)
+
+    @property
+    def dim(self) -> int:
+        return int(self.a["pca_mean"].shape[0])
+
+    def project(self, features: np.ndarray) -> np.ndarray:
+        z = _normalise(features)
+        return (z - self.a["pca_mean"]) @ self.a["pca_components"].T
+
+    def distance(self, features: np.ndarray) -> np.ndarray:
+        """The distance score of each row of `features` [N, D] (higher = less like the training data)."""
+        p = self.project(np.atleast_2d(features))
+        if self.spec.method == "knn":
+            sims = _normalise(p) @ self.a["bank"].T
+            k = min(self.spec.k, sims.shape[1])
+            top = -np.partition(-sims, k - 1, axis=1)[:, :k]
+            return 1.0 - top.mean(axis=1)
+        diffs = p[:, None, :] - self.a["class_means"][None]  # N, K, P
+        d2 = np.einsum("nkp,pq,nkq->nk", diffs, self.a["precision"], diffs)
+        return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+    def family_probabilities(self, features: np.ndarray) -> np.ndarray:
+        z = _normalise(np.atleast_2d(features))
+        return _softmax(z @ self.a["family_weight"].T + self.a["family_bias"])
+
+    def check(self, features: np.ndarray) -> ScopeResult:
+        """The verdict for one image's pooled features [D]."""
+        return self.check_many(np.atleast_2d(features))[0]
+
+    def check_many(self, features: np.ndarray) -> list[ScopeResult]:
+        scores = self.distance(features)
+        fam = self.family_probabilities(features)
+        accepted = [self.spec.families.index(f) for f in self.spec.accepts]
+        out = []
+        for score, row in zip(scores, fam):
+            best = int(np.argmax(row))
+            p_own = float(row[accepted].sum())
+            distance_ok = bool(score <= self.spec.threshold)
+            family_ok = p_own >= self.spec.min_family_probability
+            out.append(
+                ScopeResult(
+                    in_scope=distance_ok and family_ok,
+                    score=float(score),
+                    threshold=self.spec.threshold,
+                    family=self.spec.families[best],
+                    family_probability=float(row[best]),
+                    distance_ok=distance_ok,
+                    family_ok=family_ok,
+                )
+            )
+        return out
+
+
+def suggested_model(result: ScopeResult, own, cards) -> str | None:
+    """For an out-of-scope image: the first other card (tab order) whose scope accepts the family the
+    image looks like; None when it looks like this model's own kind of image, or like none of them."""
+    if result.in_scope or result.family == "other" or (own.scope and result.family in own.scope.accepts):
+        return None
+    for card in cards:
+        spec = card.scope
+        if card.id != own.id and spec is not None and result.family in spec.accepts:
+            return card.id
+    return None
+
+
+def family_name(family: str, lang: str = "en") -> str:
+    en, ko = FAMILY_NAMES.get(family, (family, family))
+    return ko if lang == "ko" else en
