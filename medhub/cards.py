@@ -102,6 +102,8 @@ class ModelCard:
     body: str
     path: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    scope: Any = None  # medhub.scope.ScopeSpec, or None for a card without a fitted scope check
+    disclaimer_domain: str = "general"  # medhub.disclaimers: which domain's disclaimer the results carry
 
     @property
     def label_ids(self) -> list[str]:
@@ -250,9 +252,35 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         if not re.search(rf"^#+\s*{re.escape(section)}", body, flags=re.MULTILINE | re.IGNORECASE):
             raise CardError(f"{where}: the body has no '{section}' section")
 
+    from medhub.scope import ScopeError, ScopeSpec
+
+    try:
+        scope = ScopeSpec.from_card(m.get("scope"), where)
+    except ScopeError as err:
+        raise CardError(str(err)) from None
+    if scope is not None and scope.file not in [f.name for f in files]:
+        raise CardError(f"{where}: the scope file {scope.file} is not listed under medhub.hub.files")
+    from medhub.disclaimers import DOMAINS
+
+    domain = str(m.get("disclaimer") or "general")
+    if domain not in DOMAINS:
+        raise CardError(f"{where}: disclaimer must be one of {sorted(DOMAINS)}")
     known = {
-        "id", "title", "framework", "architecture", "hub", "input", "output", "labels",
-        "positive_class", "threshold", "gradcam_layer", "metrics", "license",
+        "id",
+        "title",
+        "framework",
+        "architecture",
+        "hub",
+        "input",
+        "output",
+        "labels",
+        "positive_class",
+        "threshold",
+        "gradcam_layer",
+        "metrics",
+        "license",
+        "scope",
+        "disclaimer",
     }
     card = ModelCard(
         id=cid,
@@ -273,6 +301,8 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         body=body,
         path=path or Path(f"{cid}.md"),
         extra={k: v for k, v in m.items() if k not in known},
+        scope=scope,
+        disclaimer_domain=domain,
     )
     if not card.license:
         raise CardError(f"{where}: missing licence")
