@@ -9,13 +9,20 @@ Untrusted input: the header is parsed first (`stop_before_pixels`), the pixel ma
 against limits and the Pixel Data element is checked for truncation before any pixel is decoded.
 Every failure is an `InputError` with a stable `code`. Uploads reach this module through
 `medhub.imaging.load_upload()`, which also checks the byte size and the file signature.
+
+The decode budget (`medhub.limits`): a deflated dataset is inflated here, in one bounded step, to at
+most `MAX_INFLATED_BYTES` (pydicom would inflate all of it); pydicom reads through a
+`BudgetedReader` (CPU time and read count); a sequence nested deeper than `MAX_SEQUENCE_DEPTH` (or
+deep enough to exhaust Python's recursion) is `too_deep`; encapsulated Pixel Data may hold at most
+`MAX_DICOM_FRAGMENTS` fragments and a JPEG frame at most the scans `limits.check_jpeg_scans`
+allows. This module imports only `medhub.errors` and `medhub.limits` (not `medhub.imaging`).
 """
 
 from __future__ import annotations
 
-import io
 import os
 import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +32,9 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import UID
 
-from medhub.imaging import InputError, max_pixels, read_source
+from medhub import limits
+from medhub.errors import InputError
+from medhub.limits import Budget, BudgetedReader, read_source
 
 # (centre, width) in HU. Standard head-CT windows (radiology teaching values).
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
@@ -39,8 +48,8 @@ WINDOW_CHOICES: tuple[str, ...] = (*WINDOW_PRESETS, "file")
 FALLBACK_WINDOW = "brain"
 
 # A multi-frame object is refused beyond this many frames (a bound on header parsing and on what a
-# demo should accept; one frame is decoded at a time anyway).
-MAX_DICOM_FRAMES = int(os.environ.get("MEDHUB_MAX_DICOM_FRAMES", "2000"))
+# demo should accept; one frame is decoded at a time anyway). Kept here for old imports.
+MAX_DICOM_FRAMES = limits.MAX_DICOM_FRAMES
 _ALLOWED_BITS = {1, 8, 16, 32}
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}  # Pixel Data, Float / Double Float Pixel Data
 _COLOR_PHOTOMETRIC = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
@@ -79,13 +88,23 @@ def apply_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
     """
     if not np.isfinite(center) or not np.isfinite(width) or width < 1:
         raise ValueError(f"window width must be >= 1 and finite (got centre {center}, width {width})")
-    x = np.asarray(hu, dtype=np.float64)
+    values = np.asarray(hu)
+    flat = values.reshape(-1)
+    result = np.empty(flat.shape, dtype=np.uint8)
     c = float(center) - 0.5
     half = (float(width) - 1.0) / 2.0
-    # width == 1 has no ramp (both bounds coincide); max() only keeps the unused branch finite.
-    ramp = ((x - c) / max(float(width) - 1.0, 1e-12) + 0.5) * 255.0
-    out = np.where(x <= c - half, 0.0, np.where(x > c + half, 255.0, ramp))
-    return np.rint(np.clip(out, 0.0, 255.0)).astype(np.uint8)
+    # In float64 as the formula, but in blocks: a 16-megapixel frame would need ~0.5 GB of
+    # float64 temporaries at once.
+    for start in range(0, flat.size, _BLOCK):
+        x = flat[start : start + _BLOCK].astype(np.float64)
+        # width == 1 has no ramp (both bounds coincide); max() only keeps the unused branch finite.
+        ramp = ((x - c) / max(float(width) - 1.0, 1e-12) + 0.5) * 255.0
+        out = np.where(x <= c - half, 0.0, np.where(x > c + half, 255.0, ramp))
+        result[start : start + _BLOCK] = np.rint(np.clip(out, 0.0, 255.0))
+    return result.reshape(values.shape)
+
+
+_BLOCK = 1 << 18  # pixels per block of the float64 steps
 
 
 def resolve_window(
@@ -144,36 +163,50 @@ def render_slice(
     return np.repeat(gray[:, :, None], 3, axis=2), label
 
 
-def read_dicom(data: bytes | str | os.PathLike, frame: int = 0, *, force: bool = False) -> DicomSlice:
+def read_dicom(
+    data: bytes | str | os.PathLike, frame: int = 0, *, force: bool = False, budget: Budget | None = None
+) -> DicomSlice:
     """Decode one frame of a DICOM file (bytes or path) into a `DicomSlice`.
 
     `force=True` reads a dataset without the 128-byte preamble and "DICM" prefix; the caller decides
-    whether such content is plausible (see `imaging.load_upload`).
+    whether such content is plausible (see `imaging.load_upload`). `budget`: the decode budget of
+    this request (a fresh one if None).
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         data = read_source(data)
+    budget = budget or Budget()
+    budget.max_reads = min(budget.max_reads, limits.MAX_DICOM_READ_CALLS)
     data = bytes(data)
-    header, pixel_pos = _read_header(data, force)
+    deflated = False
+    if not force and _is_deflated(data, budget):
+        data = inflate_dataset(data, budget)
+        deflated = True
+    header, pixel_pos = _read_header(data, force, budget)
     tsyntax = _transfer_syntax(header)
+    shown_syntax = pydicom.uid.DeflatedExplicitVRLittleEndian if deflated else tsyntax
     geometry = _check_geometry(header, frame)
-    if tsyntax != pydicom.uid.DeflatedExplicitVRLittleEndian:
-        # Offsets of a deflated dataset refer to the inflated stream; zlib reports a cut one itself.
-        if pixel_pos is None:
-            raise InputError.make("dicom_no_pixels")
-        _check_pixel_element(data, pixel_pos, tsyntax)
+    if pixel_pos is None:
+        raise InputError.make("dicom_no_pixels")
+    _check_pixel_element(data, pixel_pos, tsyntax)
     _check_decoder(tsyntax)
+    if tsyntax.is_encapsulated:
+        _check_fragment_count(data, pixel_pos)
+    budget.check()
 
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=force, defer_size="256 KB")
+        ds = pydicom.dcmread(BudgetedReader(data, budget), force=force, defer_size="256 KB")
         if not getattr(ds.file_meta, "TransferSyntaxUID", None):
             ds.file_meta.TransferSyntaxUID = tsyntax
         if not any(tag in ds for tag in _PIXEL_TAGS):
             raise InputError.make("dicom_no_pixels")
         if tsyntax.is_encapsulated:
-            _check_codestream_size(ds, frame, geometry)
-        arr = pixel_array(ds, index=frame)
+            _check_codestream(ds, frame, geometry, tsyntax)
+        budget.check()
+        arr = pixel_array(ds, index=frame, decoding_plugin=_plugin(tsyntax))
     except InputError:
         raise
+    except RecursionError:
+        raise InputError.make("too_deep", what="DICOM sequences") from None
     except (ValueError, EOFError, struct.error, OSError, RuntimeError) as exc:
         # pydicom reports a short native Pixel Data and codec failures on corrupt streams this way.
         raise InputError.make("truncated", detail=str(exc)[:200]) from exc
@@ -181,6 +214,9 @@ def read_dicom(data: bytes | str | os.PathLike, frame: int = 0, *, force: bool =
         raise InputError.make("dicom_invalid", detail=str(exc)[:200]) from exc
     except MemoryError as exc:
         raise InputError.make("dicom_too_large", detail="not enough memory to decode") from exc
+    except zlib.error as exc:
+        raise InputError.make("truncated", detail=str(exc)[:200]) from exc
+    budget.check()
 
     photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     modality = str(header.get("Modality", "")).strip().upper()
@@ -194,11 +230,13 @@ def read_dicom(data: bytes | str | os.PathLike, frame: int = 0, *, force: bool =
             # pydicom has converted YBR to RGB already (raw=False); colour is shown as it is.
             rgb = _to_uint8_rgb(arr, bits=int(header.get("BitsStored", 8) or 8))
         else:
-            hu = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
+            hu = _modality_values(arr, ds)
     except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
         raise InputError.make("dicom_invalid", detail=str(exc)[:200]) from exc
+    del arr
+    budget.check()
 
-    meta = safe_meta(header, tsyntax, n_frames=geometry["frames"], frame=frame)
+    meta = safe_meta(header, shown_syntax, n_frames=geometry["frames"], frame=frame)
     return DicomSlice(
         hu=hu,
         rgb=rgb,
@@ -252,27 +290,27 @@ def safe_meta(header: Dataset, tsyntax: UID, *, n_frames: int, frame: int) -> di
     return meta
 
 
-def _read_header(data: bytes, force: bool) -> tuple[Dataset, int | None]:
+def _read_header(data: bytes, force: bool, budget: Budget | None = None) -> tuple[Dataset, int | None]:
     """Parse everything before the pixel data; return it and the offset of the pixel element."""
-    buf = io.BytesIO(data)
+    buf = BudgetedReader(data, budget or Budget())
     try:
         header = pydicom.dcmread(buf, stop_before_pixels=True, force=force)
-    except (
-        pydicom.errors.InvalidDicomError,
-        ValueError,
-        EOFError,
-        struct.error,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        NotImplementedError,
-        OSError,
-    ) as exc:
-        raise InputError.make("dicom_invalid", detail=str(exc)[:200]) from exc
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError.make("too_deep", what="DICOM sequences") from None
+    except MemoryError:
+        raise InputError.make("dicom_too_large", detail="not enough memory to read the header") from None
+    except Exception as exc:  # noqa: BLE001 - any parse failure of untrusted bytes means "invalid"
+        raise InputError.make("dicom_invalid", detail=str(exc)[:200] or type(exc).__name__) from exc
     if not any(tag.group % 2 == 0 for tag in header.keys()):
         # Only private or unparseable elements: random bytes after a "DICM" prefix parse like this.
         raise InputError.make("dicom_invalid", detail="no standard DICOM elements")
+    depth = sequence_depth(header)
+    if depth > limits.MAX_SEQUENCE_DEPTH:
+        raise InputError.make(
+            "too_deep", what=f"sequences nested {depth} deep; at most {limits.MAX_SEQUENCE_DEPTH}"
+        )
     pos = buf.tell()
     if pos + 8 > len(data):
         return header, None
@@ -328,9 +366,9 @@ def _check_geometry(header: Dataset, frame: int) -> dict[str, int]:
             "dicom_invalid",
             detail=f"rows {rows}, columns {cols}, samples {samples}, bits allocated {bits}",
         )
-    if rows * cols > max_pixels():
+    if rows * cols > limits.max_dicom_pixels():
         raise InputError.make("dicom_too_large", detail=f"{cols} x {rows} pixels")
-    if frames > MAX_DICOM_FRAMES:
+    if frames > limits.MAX_DICOM_FRAMES:
         raise InputError.make("dicom_too_large", detail=f"{frames} frames")
     if rows < 16 or cols < 16:
         raise InputError.make("too_small", w=cols, h=rows)
@@ -394,18 +432,131 @@ def _codestream_size(stream: bytes) -> tuple[int, int] | None:
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7}
 
 
-def _check_codestream_size(ds: Dataset, frame: int, geometry: dict[str, int]) -> None:
+def _check_codestream(ds: Dataset, frame: int, geometry: dict[str, int], tsyntax: UID) -> None:
     """A compressed frame must not be larger than the header says: decoders allocate what the
-    codestream claims, so a 64x64 header over a 60000x60000 codestream would be a bomb."""
+    codestream claims, so a 64x64 header over a 60000x60000 codestream would be a bomb. A JPEG
+    frame must not hold more scans than the budget allows (each scan is a pass over the image)."""
     from pydicom.encaps import get_frame
 
-    stream = get_frame(ds.PixelData, frame, number_of_frames=geometry["frames"])
-    size = _codestream_size(bytes(stream[:65536]))
+    stream = bytes(get_frame(ds.PixelData, frame, number_of_frames=geometry["frames"]))
+    size = _codestream_size(stream[:65536])
     if size is not None and (size[0] > geometry["cols"] or size[1] > geometry["rows"]):
         raise InputError.make(
             "dicom_invalid",
             detail=f"compressed frame is {size[0]} x {size[1]}, header says {geometry['cols']} x {geometry['rows']}",
         )
+    if stream.startswith(b"\xff\xd8"):
+        limits.check_jpeg_scans(stream, geometry["cols"], geometry["rows"])
+        if tsyntax == pydicom.uid.JPEGBaseline8Bit:
+            # A frame cut and closed with an EOI would decode with a grey part.
+            limits.check_jpeg_entropy(stream, geometry["samples"])
+
+
+def _check_fragment_count(data: bytes, pixel_pos: int) -> None:
+    """Encapsulated Pixel Data: pydicom walks its fragments one by one in Python."""
+    limit = limits.MAX_DICOM_FRAGMENTS
+    items = data.count(b"\xfe\xff\x00\xe0", pixel_pos)  # item tags (little endian)
+    if items > limit + 1:  # + the basic offset table
+        raise InputError.make("too_complex", what=f"{items:,} Pixel Data fragments; at most {limit:,}")
+
+
+def _plugin(tsyntax: UID) -> str:
+    """The decoding plugin: for RLE the compiled one when installed (pydicom's own RLE decoder is a
+    Python loop, seconds for a crafted 20 MB file); otherwise pydicom's choice."""
+    if tsyntax == pydicom.uid.RLELossless:
+        decoder = get_decoder(tsyntax)
+        if "pylibjpeg" in decoder.available_plugins:
+            return "pylibjpeg"
+    return ""
+
+
+def _modality_values(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Stored values -> modality values (HU for CT) as float32, without float64 copies of a whole
+    frame for the common linear rescale (a Modality LUT goes through pydicom)."""
+    if "ModalityLUTSequence" in ds:
+        return np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    out = np.empty(arr.shape, dtype=np.float32)
+    flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_in.size, _BLOCK):
+        block = flat_in[start : start + _BLOCK].astype(np.float64)
+        flat_out[start : start + _BLOCK] = block * slope + intercept
+    return out
+
+
+def sequence_depth(ds: Dataset) -> int:
+    """How deep sequences nest in `ds` (0: none), walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Dataset, int]] = [(ds, 0)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limits.MAX_SEQUENCE_DEPTH:
+            break
+        for elem in current:  # DataElements (raw ones converted, so implicit-VR SQs are seen)
+            if elem.VR == "SQ":
+                stack.extend((item, depth + 1) for item in elem.value if isinstance(item, Dataset))
+    return deepest
+
+
+def _is_deflated(data: bytes, budget: Budget) -> bool:
+    """True if the file meta names the Deflated Explicit VR Little Endian transfer syntax."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return False
+    meta = _file_meta(data, budget)[0]
+    return str(meta.get("TransferSyntaxUID", "")).strip() in _DEFLATED
+
+
+_DEFLATED = {pydicom.uid.DeflatedExplicitVRLittleEndian}
+
+
+def _file_meta(data: bytes, budget: Budget) -> tuple[Dataset, int]:
+    """The file meta group and the offset where the dataset starts."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    fp = BudgetedReader(data, budget)
+    try:
+        read_preamble(fp, False)
+        meta = _read_file_meta_info(fp)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes
+        raise InputError.make("dicom_invalid", detail=str(exc)[:200] or type(exc).__name__) from exc
+    return meta, fp.tell()
+
+
+def inflate_dataset(data: bytes, budget: Budget | None = None) -> bytes:
+    """A deflated DICOM file -> the same file in Explicit VR Little Endian, inflated in one bounded
+    step: never more than `MAX_INFLATED_BYTES` are produced (a 314 KB file can inflate to 300 MB).
+
+    A corrupt stream is `dicom_invalid`, a cut one `truncated`, an oversized one `inflated_too_large`.
+    """
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_file_meta_info
+
+    budget = budget or Budget()
+    meta, start = _file_meta(data, budget)
+    limit = limits.MAX_INFLATED_BYTES
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(data[start:], limit + 1)
+    except zlib.error as exc:
+        raise InputError.make("dicom_invalid", detail=f"corrupt deflate stream ({exc})"[:200]) from None
+    if len(body) > limit:
+        raise InputError.make("inflated_too_large", limit_mb=limit / 2**20, what="DICOM deflated dataset")
+    if not inflater.eof:
+        raise InputError.make("truncated", detail="the deflate stream ends early")
+    budget.check()
+    meta = Dataset(meta) if not isinstance(meta, Dataset) else meta
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    out = DicomBytesIO()
+    out.write(data[:128] + b"DICM")
+    try:
+        write_file_meta_info(out, meta, enforce_standard=False)
+    except Exception as exc:  # noqa: BLE001 - a meta group pydicom read but cannot write back
+        raise InputError.make("dicom_invalid", detail=str(exc)[:200] or type(exc).__name__) from exc
+    return out.getvalue() + body
 
 
 def _own_window(header: Dataset) -> tuple[float, float] | None:

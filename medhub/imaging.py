@@ -24,136 +24,53 @@ Conversion choices (documented here because they change what a model sees):
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import struct
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, PngImagePlugin
 
-MAX_UPLOAD_BYTES = int(os.environ.get("MEDHUB_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
-MAX_PIXELS = int(os.environ.get("MEDHUB_MAX_PIXELS", str(40_000_000)))
-# Multi-frame images (GIF, TIFF pages, animated WebP/PNG): only the first frame is used, but a file
-# that claims thousands of frames or gigapixels in total is refused as a bomb.
-MAX_FRAMES = int(os.environ.get("MEDHUB_MAX_FRAMES", "1000"))
-MAX_TOTAL_FRAME_PIXELS_FACTOR = 4  # total pixels of all frames <= this x MAX_PIXELS
-MIN_SIDE = 16
+from medhub import limits
+from medhub.errors import INPUT_MESSAGES as _MESSAGES  # noqa: F401 - the message table
+from medhub.errors import BudgetError, InputError, MedhubError  # noqa: F401 - re-exported
+from medhub.limits import (  # noqa: F401 - re-exported: the gate's public limits
+    MIN_SIDE,
+    Budget,
+    BudgetedReader,
+    max_pixels,
+    max_upload_bytes,
+    read_source,
+)
+
+# Kept for old imports; the values in force live in medhub.limits (patch them there).
+MAX_UPLOAD_BYTES = limits.MAX_UPLOAD_BYTES
+MAX_PIXELS = limits.MAX_PIXELS
+MAX_FRAMES = limits.MAX_FRAMES
+MAX_TOTAL_FRAME_PIXELS_FACTOR = limits.MAX_TOTAL_FRAME_PIXELS_FACTOR
 
 # Pillow must refuse truncated files instead of padding them (this is also its default).
 ImageFile.LOAD_TRUNCATED_IMAGES = False
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+Image.MAX_IMAGE_PIXELS = limits.MAX_PIXELS
 # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a bomb must be an error. Our own
 # header check fires first, this is the second line of defence. (Process-wide: training data is
 # far below the limit.)
 warnings.simplefilter("error", Image.DecompressionBombWarning)
+# Pillow's own ceilings on compressed PNG text (ours, in _walk_png, fire first).
+PngImagePlugin.MAX_TEXT_CHUNK = min(PngImagePlugin.MAX_TEXT_CHUNK, limits.MAX_METADATA_INFLATED_BYTES)
+PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, limits.MAX_METADATA_INFLATED_BYTES)
 
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
 
-
-def max_upload_bytes() -> int:
-    """The byte limit in force (read at call time so tests and deployments can change it)."""
-    return MAX_UPLOAD_BYTES
-
-
-def max_pixels() -> int:
-    """The pixel-count limit in force (per frame)."""
-    return MAX_PIXELS
-
-
-# code -> (English, Korean); str.format fields are filled from InputError.make(**params).
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "empty": ("The file is empty.", "파일이 비어 있습니다."),
-    "unreadable": ("The uploaded file could not be read.", "업로드한 파일을 읽을 수 없습니다."),
-    "too_large": (
-        "The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB.",
-        "파일 크기가 {size_mb:.1f} MB로 허용 한도({limit_mb:.0f} MB)를 넘습니다.",
-    ),
-    "unknown_format": (
-        "This file is not a supported image. Upload PNG, JPEG, WebP, BMP, TIFF or GIF{dicom_en}.",
-        "지원하지 않는 파일 형식입니다. PNG, JPEG, WebP, BMP, TIFF, GIF{dicom_ko} 파일을 올려 주세요.",
-    ),
-    "truncated": (
-        "The image file is damaged or incomplete and cannot be read.",
-        "이미지 파일이 손상되었거나 일부가 잘려 있어 읽을 수 없습니다.",
-    ),
-    "too_many_pixels": (
-        "The image has {mp:,.0f} million pixels; at most {limit_mp:g} million are accepted.",
-        "이미지가 너무 큽니다({mp:,.0f}백만 화소). 최대 {limit_mp:g}백만 화소까지 처리할 수 있습니다.",
-    ),
-    "too_many_frames": (
-        "The file holds too many frames ({n}); upload a single image.",
-        "프레임 수가 너무 많습니다({n}개). 한 장짜리 이미지를 올려 주세요.",
-    ),
-    "too_small": (
-        "The image is only {w} x {h} pixels; it must be at least 16 pixels on each side.",
-        "이미지가 너무 작습니다({w} x {h}). 가로와 세로 모두 16픽셀 이상이어야 합니다.",
-    ),
-    "unsupported_image": (
-        "This image's pixel format ({mode}) is not supported.",
-        "이 이미지의 픽셀 형식({mode})은 지원하지 않습니다.",
-    ),
-    "not_allowed_dicom": (
-        "DICOM files are not accepted for this model; upload a photograph (PNG or JPEG).",
-        "이 모델은 DICOM 파일을 받지 않습니다. PNG 또는 JPEG 사진을 올려 주세요.",
-    ),
-    "dicom_invalid": (
-        "The DICOM file is invalid and cannot be read ({detail}).",
-        "DICOM 파일의 구조가 올바르지 않아 읽을 수 없습니다.",
-    ),
-    "dicom_no_pixels": (
-        "The DICOM file contains no image (no Pixel Data).",
-        "DICOM 파일에 영상 데이터(Pixel Data)가 없습니다.",
-    ),
-    "dicom_unsupported_syntax": (
-        "The DICOM transfer syntax {name} ({uid}) is not supported.",
-        "이 DICOM 전송 구문({name}, {uid})은 지원하지 않습니다.",
-    ),
-    "dicom_too_large": (
-        "The DICOM image is too large ({detail}).",
-        "DICOM 영상이 너무 큽니다({detail}).",
-    ),
-    "dicom_bad_frame": (
-        "Frame {frame} does not exist; this file has {n} frame(s), numbered 0 to {last}.",
-        "{frame}번 프레임이 없습니다. 이 파일의 프레임 번호는 0부터 {last}까지입니다.",
-    ),
-    "bad_window": (
-        "Unknown CT window '{name}'; choose one of {choices}, or give (centre, width) with width >= 1.",
-        "알 수 없는 CT 창 설정('{name}')입니다. {choices} 중 하나를 고르거나 (중심, 폭)을 폭 1 이상으로"
-        " 지정해 주세요.",
-    ),
-}
-
-
-class InputError(Exception):
-    """An upload that cannot be analysed; `code` is stable, messages are for people.
-
-    `str(err)` is "English / 한국어" so API clients get both languages.
-    """
-
-    def __init__(self, code: str, message_en: str, message_ko: str) -> None:
-        super().__init__(f"{message_en} / {message_ko}")
-        self.code = code
-        self.message_en = message_en
-        self.message_ko = message_ko
-
-    @classmethod
-    def make(cls, code: str, **params: Any) -> InputError:
-        """Build the error for `code` from the message table, filling in `params`."""
-        en, ko = _MESSAGES[code]
-        return cls(code, en.format(**params), ko.format(**params))
-
-    def message(self, lang: str = "en") -> str:
-        """The message in `lang` ("en" or "ko"; anything else gives English)."""
-        return self.message_ko if lang.lower().startswith("ko") else self.message_en
-
-    def __str__(self) -> str:
-        return f"{self.message_en} / {self.message_ko}"
+# What the upload box offers. The gate decides by content, so the list only filters the browser's file
+# dialog: files without an extension (DICOM files are often named IM000001) and .jfif / .dicom are
+# accepted by name too. `upload_file_types()` gives the list for a gr.File.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jfif", ".jpe", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+DICOM_EXTENSIONS = (".dcm", ".dicom", ".dic")
 
 
 @dataclass(frozen=True)
@@ -173,6 +90,28 @@ class DecodedImage:
     hu: np.ndarray | None = None
 
 
+def upload_file_types(allow_dicom: bool) -> list[str]:
+    """The `file_types` for a gr.File upload box, so that the gate, not the file name, decides.
+
+    Gradio 6.31 checks `file_types` twice: the browser's file dialog (an HTML `accept` list) and the
+    server (`gradio.utils.is_allowed_file`: a file whose name matches no entry is refused with
+    "Invalid file type"). A name without an extension matches no extension, so the list is the
+    catch-all "file" category: every file reaches the gate, which reads its content. The dialog then
+    offers all files (there is no way to name "files without an extension" in an `accept` list).
+    `allow_dicom` is kept so that a caller can say what the tab takes; the list is the same.
+    """
+    del allow_dicom
+    return ["file"]
+
+
+UPLOAD_FILE_TYPES = upload_file_types(True)
+
+
+def accepted_extensions(allow_dicom: bool) -> tuple[str, ...]:
+    """Extensions a tab names in its help text (an upload without an extension is accepted too)."""
+    return IMAGE_EXTENSIONS + (DICOM_EXTENSIONS if allow_dicom else ())
+
+
 def load_upload(
     source: str | os.PathLike | bytes,
     *,
@@ -185,24 +124,25 @@ def load_upload(
     `allow_dicom`: whether this caller accepts DICOM (only the CT tab does). `window`: for DICOM, a
     preset name ("brain", "subdural", "stroke", "bone"), "file" for the file's own window, or
     (centre, width); None picks the default (see `dicom.resolve_window`). `frame`: which frame of a
-    multi-frame DICOM (0-based). Raises `InputError`.
+    multi-frame DICOM (0-based). Raises `InputError` (a `BudgetError` for the decode budget).
     """
+    budget = Budget()
     data = read_source(source)
     if not data:
         raise InputError.make("empty")
     if len(data) > max_upload_bytes():
-        raise InputError.make("too_large", size_mb=len(data) / 1e6, limit_mb=max_upload_bytes() / 1e6)
+        raise limits.too_large(len(data))
 
     fmt = sniff_format(data)
-    if fmt is None and _maybe_headerless_dicom(data):
+    if fmt is None and _maybe_headerless_dicom(data, budget):
         fmt = "DICOM-RAW"
     if fmt is None:
         raise _unknown(allow_dicom)
     if fmt.startswith("DICOM"):
         if not allow_dicom:
             raise InputError.make("not_allowed_dicom")
-        return _load_dicom(data, window=window, frame=frame, force=fmt == "DICOM-RAW")
-    return _load_image(data, fmt)
+        return _load_dicom(data, window=window, frame=frame, force=fmt == "DICOM-RAW", budget=budget)
+    return _load_image(data, fmt, budget)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -239,90 +179,299 @@ def _unknown(allow_dicom: bool) -> InputError:
     )
 
 
-def read_source(source: str | os.PathLike | bytes) -> bytes:
-    """The bytes of an upload (path or bytes), refusing a file over the byte limit before reading it."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"load_upload takes a path or bytes, not {type(source).__name__}")
-    path = Path(source)
-    try:
-        if not path.is_file():
-            raise InputError.make("unreadable")
-        size = path.stat().st_size
-        if size > max_upload_bytes():
-            raise InputError.make("too_large", size_mb=size / 1e6, limit_mb=max_upload_bytes() / 1e6)
-        with path.open("rb") as fh:
-            # +1 so that a file which grew after stat() is still caught by the size check.
-            return fh.read(max_upload_bytes() + 1)
-    except OSError as exc:
-        raise InputError.make("unreadable") from exc
-
-
-def _maybe_headerless_dicom(data: bytes) -> bool:
+def _maybe_headerless_dicom(data: bytes, budget: Budget | None = None) -> bool:
     """A DICOM dataset without preamble: accepted only if it starts like one AND has image attributes.
 
     Conservative on purpose: the first element must be in group 0002 or 0008 (file meta or
     identifying group, the usual start of a preamble-less file) and pydicom must find Rows, Columns
-    and Bits Allocated in it.
+    and Bits Allocated in it. A parse that exceeds the budget is refused as such.
     """
     if len(data) < 64 or data[:2] not in (b"\x02\x00", b"\x08\x00", b"\x00\x08"):
         return False
     import pydicom
 
+    budget = budget or Budget()
+    budget.max_reads = min(budget.max_reads, limits.MAX_DICOM_READ_CALLS)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(BudgetedReader(data, budget), stop_before_pixels=True, force=True)
         return all(ds.get(k) not in (None, "") for k in ("Rows", "Columns", "BitsAllocated"))
+    except BudgetError:
+        raise
+    except RecursionError:
+        raise InputError.make("too_deep", what="DICOM sequences") from None
     except Exception:  # noqa: BLE001 - any parse failure just means "not DICOM"
         return False
 
 
-def _load_dicom(data: bytes, *, window: Any, frame: int, force: bool) -> DecodedImage:
+def _load_dicom(data: bytes, *, window: Any, frame: int, force: bool, budget: Budget) -> DecodedImage:
     from medhub.dicom import read_dicom, render_slice
 
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
         raise TypeError("frame must be an int")
-    dslice = read_dicom(data, int(frame), force=force)
+    dslice = read_dicom(data, int(frame), force=force, budget=budget)
     rgb, window_label = render_slice(dslice, window)
     meta = dict(dslice.meta)
     meta["window"] = window_label
     return DecodedImage(rgb=rgb, kind="dicom", format="DICOM", meta=meta, hu=dslice.hu)
 
 
-def _check_structure(data: bytes, fmt: str) -> None:
-    """Catch truncation that Pillow tolerates (it can decode a PNG without IEND, a JPEG without EOI)."""
-    if fmt == "PNG" and data.rfind(b"IEND\xaeB`\x82") < 0:
-        raise InputError.make("truncated")
-    if fmt == "JPEG" and not _jpeg_complete(data):
-        raise InputError.make("truncated")
+# --------------------------------------------------------------------------------------------
+# structure checks before Pillow: truncation Pillow tolerates, and the decode budget per format
+
+
+def _check_structure(data: bytes, fmt: str) -> dict[str, Any]:
+    """Refuse truncated files Pillow would pad and files that would cost too much to decode.
+
+    Returns what the walk learnt (JPEG: frame size; TIFF: page count; GIF: frame count).
+    """
+    if fmt == "PNG":
+        return _walk_png(data)
+    if fmt == "JPEG":
+        return _walk_jpeg(data)
     if fmt == "WEBP" and struct.unpack("<I", data[4:8])[0] + 8 > len(data):
         raise InputError.make("truncated")
-    if fmt == "GIF" and not data.rstrip(b"\x00").endswith(b";"):
-        # The GIF trailer byte; encoders write it, and a cut file lacks it.
-        raise InputError.make("truncated")
+    if fmt == "GIF":
+        return _walk_gif(data)
+    if fmt == "TIFF":
+        return _walk_tiff(data)
+    return {}
 
 
-def _jpeg_complete(data: bytes) -> bool:
-    """True if the marker segments up to the first scan are intact and an EOI follows the scan."""
-    pos, n = 2, len(data)
+def _walk_png(data: bytes) -> dict[str, Any]:
+    """Chunk by chunk: IEND present, at most MAX_PNG_CHUNKS chunks, compressed text/ICC within
+    MAX_METADATA_INFLATED_BYTES (inflated here with a ceiling, before Pillow inflates them)."""
+    pos, n, chunks = 8, len(data), 0
+    inflated = 0
+    limit = limits.MAX_METADATA_INFLATED_BYTES
+    while True:
+        if pos + 12 > n:
+            raise InputError.make("truncated")
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > n:
+            raise InputError.make("truncated")
+        chunks += 1
+        if chunks > limits.MAX_PNG_CHUNKS:
+            raise InputError.make("too_complex", what=f"more than {limits.MAX_PNG_CHUNKS:,} PNG chunks")
+        if kind == b"IEND":
+            return {"chunks": chunks}
+        if kind in (b"zTXt", b"iCCP", b"iTXt"):
+            stream = _png_compressed_payload(kind, data[pos + 8 : pos + 8 + length])
+            if stream is not None:
+                inflated += _inflated_size(stream, limit - inflated + 1)
+                if inflated > limit:
+                    raise InputError.make(
+                        "inflated_too_large", limit_mb=limit / 2**20, what="PNG text and ICC chunks"
+                    )
+        pos = end
+
+
+def _png_compressed_payload(kind: bytes, payload: bytes) -> bytes | None:
+    """The zlib stream of a zTXt / iCCP chunk or a compressed iTXt chunk; None if there is none."""
+    nul = payload.find(b"\x00")
+    if nul < 0:
+        return None
+    if kind in (b"zTXt", b"iCCP"):
+        return payload[nul + 2 :]
+    # iTXt: keyword NUL flag method language NUL translated NUL text
+    if nul + 2 >= len(payload) or payload[nul + 1] != 1:
+        return None
+    rest = payload[nul + 3 :]
+    lang_end = rest.find(b"\x00")
+    trans_end = rest.find(b"\x00", lang_end + 1) if lang_end >= 0 else -1
+    return rest[trans_end + 1 :] if trans_end >= 0 else None
+
+
+def _inflated_size(stream: bytes, ceiling: int) -> int:
+    """Bytes `stream` inflates to, counting at most `ceiling` (a corrupt stream counts what it gave)."""
+    inflater = zlib.decompressobj()
+    total = 0
+    try:
+        chunk = inflater.decompress(stream, ceiling)
+        total += len(chunk)
+        while inflater.unconsumed_tail and total < ceiling:
+            chunk = inflater.decompress(inflater.unconsumed_tail, ceiling - total)
+            total += len(chunk)
+    except zlib.error:
+        pass  # Pillow reports a corrupt chunk itself ("truncated")
+    return total
+
+
+def _walk_jpeg(data: bytes) -> dict[str, Any]:
+    """Marker segments up to the first scan (at most MAX_JPEG_SEGMENTS: Pillow parses each in
+    Python) intact, an EOI after the scan, and the scan count within the budget."""
+    pos, n, segments = 2, len(data), 0
+    size: tuple[int, int] | None = None
     while pos + 4 <= n:
         if data[pos] != 0xFF:
-            return False
+            raise InputError.make("truncated")
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
+        segments += 1
+        if segments > limits.MAX_JPEG_SEGMENTS:
+            raise InputError.make(
+                "too_complex", what=f"more than {limits.MAX_JPEG_SEGMENTS:,} JPEG marker segments"
+            )
         if marker == 0xDA:  # start of scan: entropy-coded data follows, EOI must come after it
-            return data.find(b"\xff\xd9", pos) >= 0
+            if data.find(b"\xff\xd9", pos) < 0 or size is None:
+                raise InputError.make("truncated")
+            scans = limits.check_jpeg_scans(data, size[0], size[1])
+            return {"size": size, "scans": scans}
         if marker == 0xD9:
-            return False
+            raise InputError.make("truncated")
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
-        pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-    return False
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if marker in _SOF_MARKERS and pos + 9 <= n and size is None:
+            rows, cols = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            size = (cols, rows)
+        pos += 2 + length
+    raise InputError.make("truncated")
+
+
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """True if the marker segments up to the first scan are intact and an EOI follows the scan."""
+    try:
+        _walk_jpeg(data)
+    except BudgetError:
+        return True
+    except InputError:
+        return False
+    return True
+
+
+def _check_jpeg_entropy(data: bytes, components: int) -> None:
+    limits.check_jpeg_entropy(data, components)
+
+
+def _walk_gif(data: bytes) -> dict[str, Any]:
+    """Block by block to the trailer: frames counted with an early stop at MAX_FRAMES (Pillow counts
+    them all, in Python, before we could see the count), blocks within MAX_GIF_BLOCKS."""
+    n = len(data)
+    if n < 13:
+        raise InputError.make("truncated")
+    width, height, flags = struct.unpack("<HHB", data[6:11])
+    pos = 13 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0)
+    frames = blocks = 0
+    screen = max(width, 1) * max(height, 1)
+    if screen > max_pixels():
+        raise _too_many_pixels(screen)
+    while pos < n:
+        kind = data[pos]
+        blocks += 1
+        if blocks > limits.MAX_GIF_BLOCKS:
+            raise InputError.make("too_complex", what=f"more than {limits.MAX_GIF_BLOCKS:,} GIF blocks")
+        if kind == 0x3B:  # trailer
+            return {"frames": frames}
+        if kind == 0x21:  # extension: label, then sub-blocks
+            pos = _skip_sub_blocks(data, pos + 2)
+        elif kind == 0x2C:  # image: descriptor, optional colour table, LZW size, sub-blocks
+            if pos + 10 > n:
+                raise InputError.make("truncated")
+            fw, fh, fflags = struct.unpack("<HHB", data[pos + 5 : pos + 10])
+            frames += 1
+            if fw * fh > max_pixels():
+                raise _too_many_pixels(fw * fh)
+            if frames > limits.MAX_FRAMES or frames * max(screen, fw * fh) > (
+                limits.MAX_TOTAL_FRAME_PIXELS_FACTOR * max_pixels()
+            ):
+                raise InputError.make("too_many_frames", n=f"{frames:,}+")
+            pos += 10 + (3 * (2 << (fflags & 7)) if fflags & 0x80 else 0)
+            pos = _skip_sub_blocks(data, pos + 1)
+        elif kind == 0x00:  # stray block terminator some encoders write
+            pos += 1
+        else:
+            raise InputError.make("truncated")
+    raise InputError.make("truncated")
+
+
+def _skip_sub_blocks(data: bytes, pos: int) -> int:
+    n = len(data)
+    while True:
+        if pos >= n:
+            raise InputError.make("truncated")
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+
+
+_TIFF_BYTE_TYPES = {1, 2, 6, 7}  # kept as bytes by Pillow, not as tuples of numbers
+
+
+def _walk_tiff(data: bytes) -> dict[str, Any]:
+    """The IFD chain with an early stop at MAX_FRAMES pages (Pillow walks every page to count them),
+    at most MAX_TIFF_TAGS entries per IFD, MAX_TIFF_VALUES numeric values in all (Pillow turns each
+    into a Python number), and for the first page at most MAX_TIFF_BLOCKS strips or tiles, each
+    within the pixel limit."""
+    end = "<" if data[:2] == b"II" else ">"
+    n = len(data)
+    (offset,) = struct.unpack(end + "I", data[4:8])
+    seen: set[int] = set()
+    pages = values = 0
+    first: dict[int, tuple[int, int, int]] = {}
+    while offset and offset not in seen:
+        seen.add(offset)
+        if offset + 2 > n:
+            break  # Pillow reports a broken chain itself
+        (count,) = struct.unpack(end + "H", data[offset : offset + 2])
+        if count > limits.MAX_TIFF_TAGS:
+            raise InputError.make("too_complex", what=f"{count:,} TIFF tags in one directory")
+        table = data[offset + 2 : offset + 2 + 12 * count]
+        if len(table) < 12 * count:
+            break
+        for tag, typ, cnt, value in struct.iter_unpack(end + "HHII", table):
+            if typ not in _TIFF_BYTE_TYPES:
+                values += cnt
+            if pages == 0 and tag in _TIFF_LAYOUT_TAGS:
+                first[tag] = (typ, cnt, value)
+        if values > limits.MAX_TIFF_VALUES:
+            raise InputError.make("too_complex", what=f"more than {limits.MAX_TIFF_VALUES:,} TIFF tag values")
+        pages += 1
+        if pages > limits.MAX_FRAMES:
+            raise InputError.make("too_many_frames", n=f"{pages:,}+")
+        next_pos = offset + 2 + 12 * count
+        if next_pos + 4 > n:
+            break
+        (offset,) = struct.unpack(end + "I", data[next_pos : next_pos + 4])
+    _check_tiff_layout(first, end)
+    return {"pages": pages}
+
+
+_TIFF_LAYOUT_TAGS = {256, 257, 273, 278, 322, 323, 324}
+
+
+def _tiff_short_or_long(entry: tuple[int, int, int], end: str) -> int:
+    typ, _cnt, value = entry
+    if typ == 3:  # SHORT stored in the first two bytes of the value field
+        packed = struct.pack(end + "I", value)
+        return struct.unpack(end + "H", packed[:2])[0]
+    return value
+
+
+def _check_tiff_layout(first: dict[int, tuple[int, int, int]], end: str) -> None:
+    width = _tiff_short_or_long(first[256], end) if 256 in first else 0
+    height = _tiff_short_or_long(first[257], end) if 257 in first else 0
+    blocks = max(first.get(273, (0, 0, 0))[1], first.get(324, (0, 0, 0))[1])
+    if blocks > limits.MAX_TIFF_BLOCKS:
+        raise InputError.make("too_complex", what=f"{blocks:,} TIFF strips or tiles")
+    if 322 in first and 323 in first:
+        tile = _tiff_short_or_long(first[322], end) * _tiff_short_or_long(first[323], end)
+        if tile > max_pixels():
+            raise _too_many_pixels(tile)
+    if 278 in first and width:
+        rows = min(_tiff_short_or_long(first[278], end), max(height, 1))
+        if rows * width > max_pixels():
+            raise _too_many_pixels(rows * width)
 
 
 _DECODE_ERRORS = (
@@ -336,44 +485,66 @@ _DECODE_ERRORS = (
     TypeError,
     zlib.error,
     RuntimeError,
+    AttributeError,
+    ArithmeticError,
+    NotImplementedError,
+    AssertionError,
+    LookupError,
+    BufferError,
 )
 
 
-def _load_image(data: bytes, fmt: str) -> DecodedImage:
-    _check_structure(data, fmt)
+def _load_image(data: bytes, fmt: str, budget: Budget | None = None) -> DecodedImage:
+    budget = budget or Budget()
+    facts = _check_structure(data, fmt)
     Image.MAX_IMAGE_PIXELS = max_pixels()
     w = h = 0
     try:
-        img = Image.open(io.BytesIO(data), formats=[fmt])
+        img = Image.open(BudgetedReader(data, budget), formats=[fmt])
         w, h = img.size
         if w * h > max_pixels():
             raise _too_many_pixels(w * h)
         if min(w, h) < MIN_SIDE:
             raise InputError.make("too_small", w=w, h=h)
+        budget.check()
         n_frames = int(getattr(img, "n_frames", 1))
-        if n_frames > MAX_FRAMES or n_frames * w * h > MAX_TOTAL_FRAME_PIXELS_FACTOR * max_pixels():
+        if n_frames > limits.MAX_FRAMES or n_frames * w * h > (
+            limits.MAX_TOTAL_FRAME_PIXELS_FACTOR * max_pixels()
+        ):
             raise InputError.make("too_many_frames", n=n_frames)
         if n_frames > 1:
             img.seek(0)
+        if fmt == "JPEG":
+            _check_jpeg_entropy(data, len(img.getbands()))
+        budget.check()
         original_mode = img.mode
         img.load()
-        rotated = ImageOps.exif_transpose(img) if _has_orientation(img) else img
+        budget.check()
+        orientation = _orientation(img, fmt)
+        rotated = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
+        if rotated is not img:
+            img.close()
         rgb = _to_rgb(rotated)
+        rotated.close()
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
         # Pillow refuses at open() before we see the size; its message carries the pixel count.
         found = re.search(r"\((\d+) pixels\)", str(exc))
         raise _too_many_pixels(int(found.group(1)) if found else w * h) from None
+    except RecursionError:
+        raise InputError.make("too_deep", what=f"{fmt} structure") from None
     except _DECODE_ERRORS as exc:
         raise InputError.make("truncated") from exc
+    budget.check()
     meta = {
         "width": int(rgb.shape[1]),
         "height": int(rgb.shape[0]),
         "mode": original_mode,
         "frames": n_frames,
-        "exif_rotated": rotated is not img,
+        "exif_rotated": orientation in _TRANSPOSE,
     }
+    del facts
     return DecodedImage(rgb=rgb, kind="image", format=fmt, meta=meta, hu=None)
 
 
@@ -381,12 +552,51 @@ def _too_many_pixels(n_pixels: int) -> InputError:
     return InputError.make("too_many_pixels", mp=n_pixels / 1e6, limit_mp=max_pixels() / 1e6)
 
 
-def _has_orientation(img: Image.Image) -> bool:
+# EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(img: Image.Image, fmt: str) -> int:
+    """The EXIF orientation (1 when absent or unreadable), read from IFD0 only: Pillow's getexif()
+    would turn every value of a crafted EXIF block (megabytes in PNG eXIf or WebP EXIF) into Python
+    numbers. A broken EXIF block is metadata damage, not image damage: the image is not rotated."""
     try:
-        return img.getexif().get(0x0112, 1) not in (1, None)
+        if fmt == "TIFF":
+            value = getattr(img, "tag_v2", {}).get(0x0112, 1)
+            return int(value) if isinstance(value, int) else 1
+        exif = img.info.get("exif")
+        if not isinstance(exif, (bytes, bytearray)) or not exif:
+            return 1
+        return _exif_orientation(bytes(exif))
     except _DECODE_ERRORS:
-        # A broken EXIF block is metadata damage, not image damage: decode without rotating.
-        return False
+        return 1
+
+
+def _exif_orientation(exif: bytes) -> int:
+    if exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    if exif[:2] not in (b"II", b"MM"):
+        return 1
+    end = "<" if exif[:2] == b"II" else ">"
+    (offset,) = struct.unpack(end + "I", exif[4:8])
+    (count,) = struct.unpack(end + "H", exif[offset : offset + 2])
+    for i in range(min(count, limits.MAX_TIFF_TAGS)):
+        pos = offset + 2 + 12 * i
+        tag, typ = struct.unpack(end + "HH", exif[pos : pos + 4])
+        if tag == 0x0112 and typ == 3:
+            return struct.unpack(end + "H", exif[pos + 8 : pos + 10])[0]
+    return 1
+
+
+_ROW_BLOCK = 1 << 18  # pixels per block of float conversions
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
@@ -403,12 +613,26 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     )
     try:
         if has_alpha:
-            rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
-            out = rgba[:, :, :3] * (rgba[:, :, 3:4] / 255.0)  # composite on black
-            return np.rint(out).astype(np.uint8)
+            rgba = img if mode == "RGBA" else img.convert("RGBA")
+            arr = np.asarray(rgba, dtype=np.uint8)
+            if rgba is not img:
+                rgba.close()
+            return _composite_on_black(arr)
         return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
     except ValueError as exc:
         raise InputError.make("unsupported_image", mode=mode) from exc
+
+
+def _composite_on_black(rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 -> RGB uint8 composited on black, in row blocks (float32 of a whole 40-megapixel
+    image would be 640 MB)."""
+    h, w = rgba.shape[:2]
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    rows = max(1, _ROW_BLOCK // max(w, 1))
+    for top in range(0, h, rows):
+        block = rgba[top : top + rows].astype(np.float32)
+        out[top : top + rows] = np.rint(block[:, :, :3] * (block[:, :, 3:4] / 255.0))
+    return out
 
 
 def _stretch(values: np.ndarray) -> np.ndarray:

@@ -189,3 +189,115 @@ def test_render_every_preset_for_a_look(dicom_dir, artifacts_dir):
         target = out / f"CT_Explicit_Little_{preset}.png"
         Image.fromarray(result.rgb).save(target)
         assert target.stat().st_size > 1000
+
+
+# --- issue 12: deflated, deeply nested and oversized DICOM ------------------------------------
+
+
+def _code(data: bytes) -> str | None:
+    from medhub.errors import InputError
+
+    try:
+        load_upload(data, allow_dicom=True)
+    except InputError as err:
+        return err.code
+    return None
+
+
+def test_deflated_dicom_decodes_like_its_explicit_twin():
+    from tests.malformed_corpus import _dataset, _save, dicom_deflated
+
+    deflated = load_upload(dicom_deflated(), allow_dicom=True)
+    plain = load_upload(_save(_dataset(), "1.2.840.10008.1.2.1"), allow_dicom=True)
+    np.testing.assert_array_equal(deflated.hu, plain.hu)
+    assert deflated.meta["transfer_syntax"] == "Deflated Explicit VR Little Endian"
+
+
+def test_deflated_corrupt_and_truncated_are_typed():
+    """Both escaped as zlib.error from pydicom before."""
+    from tests.malformed_corpus import dicom_deflate_corrupt, dicom_deflate_truncated
+
+    assert _code(dicom_deflate_corrupt()) == "dicom_invalid"
+    assert _code(dicom_deflate_truncated()) == "truncated"
+
+
+def test_deflate_bomb_is_refused_before_it_is_all_inflated(monkeypatch):
+    """314 KB that inflated to 300 MB (server memory +1 GB). Refused at the ceiling: with the
+    inflater instrumented, no more than the ceiling + 1 byte is ever produced."""
+    import zlib as zlib_module
+
+    from medhub import dicom, limits
+    from tests.malformed_corpus import dicom_deflate_bomb
+
+    data = dicom_deflate_bomb(300)
+    assert len(data) < 400_000
+    produced = []
+    real = zlib_module.decompressobj
+
+    class Counting:
+        def __init__(self, *args):
+            self._inner = real(*args)
+
+        def decompress(self, chunk, max_length=0):
+            out = self._inner.decompress(chunk, max_length)
+            produced.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+    monkeypatch.setattr(dicom.zlib, "decompressobj", Counting)
+    assert _code(data) == "inflated_too_large"
+    assert sum(produced) <= limits.MAX_INFLATED_BYTES + 1
+
+
+def test_3000_nested_sequences_are_too_deep_not_a_recursion_error():
+    from tests.malformed_corpus import dicom_nested
+
+    assert _code(dicom_nested(3000)) == "too_deep"
+    assert _code(dicom_nested(40)) == "too_deep"  # parses, but deeper than MAX_SEQUENCE_DEPTH
+    assert _code(dicom_nested(5)) is None
+
+
+def test_dicom_element_and_fragment_counts_are_bounded():
+    from tests.malformed_corpus import dicom_many_elements, dicom_many_fragments
+
+    assert _code(dicom_many_elements(600_000)) == "too_complex"
+    assert _code(dicom_many_elements(1000)) is None
+    assert _code(dicom_many_fragments(20_000)) == "too_complex"
+    assert _code(dicom_many_fragments(20)) is None
+
+
+def test_dicom_jpeg_frames_get_the_image_checks():
+    from tests.malformed_corpus import dicom_encapsulated, jpeg_scan_bomb
+
+    bomb = dicom_encapsulated("1.2.840.10008.1.2.4.50", [jpeg_scan_bomb(2048, 4000)], rows=2048, cols=2048)
+    assert _code(bomb) == "too_complex"
+
+
+def test_dicom_module_does_not_import_imaging():
+    """The old imaging <-> dicom circle: dicom depends on errors and limits only."""
+    import ast
+
+    import medhub.dicom
+
+    tree = ast.parse(Path(medhub.dicom.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "medhub.imaging" not in imported
+    assert {"medhub.errors", "medhub.limits"} & imported
+
+
+def test_windowing_in_blocks_matches_one_pass():
+    """apply_window works in blocks (bounded memory); the result is the same as one pass."""
+    from medhub import dicom
+
+    rng = np.random.default_rng(3)
+    hu = rng.normal(40, 300, size=(700, 900)).astype(np.float32)
+    x = hu.astype(np.float64)
+    c, w = 40.0 - 0.5, 80.0
+    half = (w - 1) / 2
+    ramp = ((x - c) / (w - 1) + 0.5) * 255
+    expected = np.rint(np.clip(np.where(x <= c - half, 0, np.where(x > c + half, 255, ramp)), 0, 255))
+    np.testing.assert_array_equal(dicom.apply_window(hu, 40.0, 80.0), expected.astype(np.uint8))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medhub import imaging
+from medhub import imaging, limits
 from medhub.imaging import DecodedImage, InputError, load_upload
 from tests.malformed_corpus import _exif_rotated_jpeg, _gray16_png, _noise_image, build_corpus
 
@@ -34,7 +34,7 @@ def _outcome(source, **kwargs) -> tuple[str | None, DecodedImage | None]:
 
 def test_corpus_is_big_and_covers_the_categories(corpus):
     names = [name for name, _, _ in corpus]
-    assert len(corpus) >= 50
+    assert len(corpus) >= 150
     assert len(set(names)) == len(names)
     codes = {code for _, _, code in corpus}
     for needed in (
@@ -48,11 +48,21 @@ def test_corpus_is_big_and_covers_the_categories(corpus):
         "dicom_unsupported_syntax",
         "dicom_too_large",
         "too_small",
+        "inflated_too_large",
+        "too_complex",
+        "too_deep",
         None,
     ):
         assert needed in codes, needed
     assert sum(code is None for code in codes) == 1
     assert sum(1 for _, _, code in corpus if code is None) >= 15
+    # Every supported format has broken and valid members; DICOM in several transfer syntaxes.
+    kinds = {"png", "jpg", "gif", "tif", "bmp", "webp", "dcm"}
+    for ext in kinds:
+        of_kind = [code for name, _, code in corpus if name.endswith("." + ext)]
+        assert None in of_kind and len(set(of_kind)) >= 3, ext
+    valid_dicom = [name for name, _, code in corpus if name.startswith("dicom_ok_") and code is None]
+    assert len(valid_dicom) >= 10, valid_dicom
 
 
 def test_every_corpus_item_gives_its_exact_code(corpus):
@@ -100,7 +110,7 @@ def test_byte_limit_from_the_module_setting(monkeypatch, tmp_path):
     _noise_image(64, 64).save(png, "PNG")
     data = png.getvalue()
     assert load_upload(data).rgb.shape == (64, 64, 3)
-    monkeypatch.setattr(imaging, "MAX_UPLOAD_BYTES", len(data) - 1)
+    monkeypatch.setattr(limits, "MAX_UPLOAD_BYTES", len(data) - 1)
     path = tmp_path / "a.png"
     path.write_bytes(data)
     for source in (data, path):
@@ -112,7 +122,7 @@ def test_byte_limit_from_the_module_setting(monkeypatch, tmp_path):
 def test_pixel_limit_from_the_module_setting(monkeypatch):
     png = io.BytesIO()
     _noise_image(100, 100).save(png, "PNG")
-    monkeypatch.setattr(imaging, "MAX_PIXELS", 100 * 100 - 1)
+    monkeypatch.setattr(limits, "MAX_PIXELS", 100 * 100 - 1)
     with pytest.raises(InputError) as info:
         load_upload(png.getvalue())
     assert info.value.code == "too_many_pixels"
@@ -231,3 +241,119 @@ def test_multiframe_dicom_frames_differ():
     assert first.meta["frame"] == "1 of 30" and later.meta["frame"] == "16 of 30"
     assert not np.array_equal(first.rgb, later.rgb)
     assert load_upload_error(path, allow_dicom=True, frame=30).code == "dicom_bad_frame"
+
+
+# --- issue 12: the six cases, each refused with its own code, and the decode budget ------------
+
+
+def test_jpeg_scan_bomb_is_refused_before_decoding():
+    """80 KB, 2048 x 2048, 4,000 scans: took 3.5-8.9 s to decode; the scan count x pixels is
+    over the budget, so it is refused from the marker count (no decoding)."""
+    from tests.malformed_corpus import jpeg_scan_bomb
+
+    data = jpeg_scan_bomb(2048, 4000)
+    assert len(data) < 100_000
+    err = load_upload_error(data)
+    assert err.code == "too_complex" and isinstance(err, imaging.BudgetError)
+    assert "4,001 JPEG scans" in err.message_en  # the first (DC) scan + 4,000 and HANGUL.search(err.message_ko)
+
+
+def test_jpeg_scans_within_the_budget_decode():
+    from tests.malformed_corpus import jpeg_scan_bomb
+
+    result = load_upload(jpeg_scan_bomb(1024, 100))
+    assert result.rgb.shape == (1024, 1024, 3) and int(result.rgb.mean()) == 128
+
+
+def test_scan_budget_scales_with_the_pixel_count(monkeypatch):
+    from tests.malformed_corpus import jpeg_scan_bomb
+
+    data = jpeg_scan_bomb(1024, 100)
+    monkeypatch.setattr(limits, "MAX_JPEG_SCAN_PIXELS", 1024 * 1024 * 50)
+    assert load_upload_error(data).code == "too_complex"
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_cut_and_closed_with_an_eoi_is_truncated(progressive):
+    """Cut at a third of its scan data, EOI appended: libjpeg pads the rest with grey and Pillow
+    accepts it; the gate's strict entropy pass refuses it."""
+    from tests.malformed_corpus import _noise_image, jpeg_cut_with_eoi
+
+    assert load_upload_error(jpeg_cut_with_eoi(progressive)).code == "truncated"
+    whole = io.BytesIO()
+    _noise_image(320, 240).save(whole, "JPEG", quality=90, progressive=progressive)
+    assert load_upload(whole.getvalue()).rgb.shape == (240, 320, 3)
+
+
+@pytest.mark.parametrize(
+    ("builder", "code"),
+    [
+        ("png_ztxt_bomb.png", "inflated_too_large"),
+        ("png_iccp_bomb.png", "inflated_too_large"),
+        ("png_many_chunks.png", "too_complex"),
+        ("png_many_idat.png", "too_complex"),
+        ("jpeg_many_segments.jpg", "too_complex"),
+        ("gif_800000_frames.gif", "too_many_frames"),
+        ("gif_many_extensions.gif", "too_complex"),
+        ("tiff_many_pages.tif", "too_many_frames"),
+        ("tiff_many_tags.tif", "too_complex"),
+        ("tiff_huge_tag_values.tif", "too_complex"),
+        ("tiff_many_strips.tif", "too_complex"),
+        ("tiff_huge_tile.tif", "too_many_pixels"),
+        ("bmp_rle_delta_bomb.bmp", "too_complex"),
+    ],
+)
+def test_work_per_byte_is_bounded_per_format(corpus, builder, code):
+    """Each of these took seconds (PNG with 1.5 M chunks: 9.6 s of CPU; JPEG with 5 M COM segments:
+    13 s; BMP RLE delta runs: 6.8 s) or hundreds of MB before the budget."""
+    path = {name: p for name, p, _ in corpus}[builder]
+    err = load_upload_error(path, allow_dicom=True)
+    assert err.code == code
+    assert err.message_en and HANGUL.search(err.message_ko)
+
+
+def test_budget_errors_are_input_errors_with_bilingual_messages():
+    from medhub.errors import BUDGET_CODES, BudgetError, MedhubError
+
+    assert issubclass(BudgetError, InputError) and issubclass(InputError, MedhubError)
+    assert imaging.InputError is InputError  # old import path still works
+    params = {"limit_mb": 64, "what": "x", "limit_s": 2}
+    for code in BUDGET_CODES:
+        err = InputError.make(code, **params)
+        assert isinstance(err, BudgetError) and err.code == code
+        assert HANGUL.search(err.message_ko) and str(err) == f"{err.message_en} / {err.message_ko}"
+
+
+def test_cpu_budget_stops_a_python_level_parse(monkeypatch):
+    """The CPU-time budget is checked on the reads decoders make: with a budget of zero, a PNG
+    walked chunk by chunk by Pillow is stopped as too slow."""
+    from tests.malformed_corpus import _png, _png_chunk
+
+    monkeypatch.setattr(limits, "MAX_DECODE_CPU_S", 0.0)
+    err = load_upload_error(_png(32, 32, _png_chunk(b"zzZz", b"") * 5000))
+    assert err.code == "too_slow"
+
+
+def test_read_budget_is_a_typed_error(monkeypatch):
+    from tests.malformed_corpus import _png
+
+    monkeypatch.setattr(limits, "MAX_READ_CALLS", 3)
+    assert load_upload_error(_png(32, 32, idat_parts=50)).code == "too_complex"
+
+
+def test_exif_orientation_is_read_without_parsing_every_value():
+    """A 1.6 MB eXIf block with 400,000 values decodes (only IFD0's orientation is read)."""
+    from tests.malformed_corpus import _png_with_huge_exif
+
+    assert load_upload(_png_with_huge_exif()).rgb.shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillow(orientation):
+    from PIL import ImageOps
+
+    from tests.malformed_corpus import _jpeg_with_exif_orientation
+
+    data = _jpeg_with_exif_orientation(orientation)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    np.testing.assert_array_equal(load_upload(data).rgb, expected)
