@@ -86,6 +86,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print("confusion matrix (rows = truth, columns = prediction):", metrics["labels"])
     for row in metrics["confusion_matrix"]:
         print("  ", row)
+    if metrics.get("skipped_folders"):
+        print("skipped folders (no label or alias on the card): "
+              + ", ".join(f"{k} ({v} images)" for k, v in metrics["skipped_folders"].items()))
     for head, row in (metrics.get("heads") or {}).items():  # graded-heads cards (medhub/graded.py)
         print(f"  head {head:<14} presence AUROC={row['presence_auroc']} (95% CI "
               f"{row['presence_auroc_95ci_group_bootstrap']}) n={row['n']} present={row['n_present']} "
@@ -123,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_publish_parser(sub)
     except ImportError:
         pass
+    from medhub.crosscollection import add_parser as add_cross_collection_parser
+
+    add_cross_collection_parser(sub)
+    from medhub.robustness import add_parser as add_robustness_parser
+
+    add_robustness_parser(sub)
     try:
         from medhub.bench import add_bench_parser
 

@@ -69,7 +69,12 @@ def collect_cases(
     split_file: Path | None = None,
     subset: str = "test",
     limit_per_label: int | None = None,
+    keep_file: Callable[[Path], bool] | None = None,
+    skipped_folders: dict[str, int] | None = None,
 ) -> list[Case]:
+    """Labelled files under `data_dir`. Folders whose name is no label id or alias are skipped;
+    pass a dict as `skipped_folders` to get their image counts. `keep_file` filters further (e.g.
+    the cross-collection check drops files the model trained on)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise EvaluationError(f"{data_dir} is not a directory")
@@ -79,11 +84,15 @@ def collect_cases(
     for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
         label = mapping.get(folder.name.lower())
         if label is None:
+            if skipped_folders is not None:
+                skipped_folders[folder.name] = sum(
+                    1 for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                )
             continue
         files = sorted(
             p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
-        files = [p for p in files if keep(p)]
+        files = [p for p in files if keep(p) and (keep_file is None or keep_file(p))]
         if limit_per_label:
             files = files[:limit_per_label]
         cases.extend(Case(p, label) for p in files)
@@ -210,8 +219,11 @@ def evaluate_dir(
     subset: str = "test",
     limit_per_label: int | None = None,
     batch_size: int = 32,
+    keep_file: Callable[[Path], bool] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run a model over a labelled folder: (metrics, one row per file with its probabilities)."""
+    """Run a model over a labelled folder: (metrics, one row per file with its probabilities).
+
+    `metrics["skipped_folders"]` counts the images of folders that map to no label of the card."""
     from medhub.imaging import InputError, load_upload
     from medhub.inference import get_predictor
 
@@ -221,7 +233,8 @@ def evaluate_dir(
         from medhub.graded import evaluate_graded
 
         return evaluate_graded(model_id, data_dir, split_file, subset, limit_per_label, batch_size)
-    cases = collect_cases(card, data_dir, split_file, subset, limit_per_label)
+    skipped_folders: dict[str, int] = {}
+    cases = collect_cases(card, data_dir, split_file, subset, limit_per_label, keep_file, skipped_folders)
     probs: list[np.ndarray] = []
     kept: list[Case] = []
     skipped: list[dict[str, str]] = []
@@ -243,6 +256,7 @@ def evaluate_dir(
     metrics["revision"] = predictor.revision
     metrics["weights_source"] = predictor.source
     metrics["skipped"] = skipped
+    metrics["skipped_folders"] = skipped_folders
     rows = [
         {"path": str(c.path), "label": c.label, **{k: float(v) for k, v in zip(card.label_ids, p)}}
         for c, p in zip(kept, all_probs)

@@ -38,3 +38,25 @@ def test_evaluate_reproduces_card(card, data_root):
     assert result["confusion_matrix"] == metrics["confusion_matrix"]
     for key in ("accuracy", "balanced_accuracy", "auroc", "ece"):
         assert result[key] == pytest.approx(float(metrics[key]), abs=2e-3), key
+
+
+CROSS = [c for c in CARDS if "cross_collection" in c.extra]
+
+
+@pytest.mark.parametrize("card", CROSS, ids=[c.id for c in CROSS])
+def test_cross_collection_check_reproduces_card(card, data_root):
+    """The light re-check stored on the card (`check_limit_per_label` images per label and
+    collection, chosen by file-name hash) comes out the same from `medhub.crosscollection`, the
+    code behind `python -m medhub cross-collection` (the full figures use every eligible image)."""
+    from medhub.crosscollection import matrix
+
+    stored = card.extra["cross_collection"]
+    result = matrix([card.id], data_root, int(stored["check_limit_per_label"]))[card.id]
+    assert result["trained_on"] == stored["trained_on"]
+    for col, want in stored["check"].items():
+        got = result["collections"][col]
+        assert got["n"] == want["n"], col
+        assert got["confusion_matrix"] == want["confusion_matrix"], col
+        for key in ("auroc", "balanced_accuracy"):
+            if want.get(key) is not None:
+                assert got[key] == pytest.approx(want[key], abs=2e-3), (col, key)

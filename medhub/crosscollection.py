@@ -1,0 +1,500 @@
+"""How far a model's figures travel: every model scored on every collection of its modality.
+
+    python -m medhub cross-collection [MODEL ...] [--json] [--limit-per-label N] [--write-cards]
+
+A *collection* is one folder of `../shared/data` (one source data set). For a model and a
+collection the check scores, through `medhub.evaluation.evaluate_dir` (the app's code path):
+
+- the collection's images whose folder maps to a card label (label ids or their `aliases`; the
+  other folders are skipped and counted);
+- of those, only images the model never trained on: if the model's split file covers the
+  collection, its `test` rows only; otherwise every labelled file that does not duplicate a
+  train/val image of the model. Duplicates are
+  found across collections by a perceptual hash over the eight flips/rotations (DCT hash, 64 bits,
+  Hamming distance <= 12 under any of the 8 views), confirmed by the correlation of the aligned
+  32x32 centre of the two thumbnails (>= 0.98; measured here: true copies 0.99-1.00, the closest
+  different lesions <= 0.97, so the gap is clear).
+
+"trained on" lists the collections with train rows in the model's split file. A collection the
+model has train rows in is scored on its test split (an in-collection figure); any other is a
+true cross-collection figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medhub.cards import REPO_ROOT, ModelCard, get_card, load_cards
+
+# Collections (folders of the shared data root) that images of one modality come from.
+COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "dermoscopy": ("melanoma", "skin_lesion"),
+    "clinical_photo": ("skin_condition", "skin_condition_web"),
+}
+HASH_MAX_BITS = 12
+CENTRE_MIN_CORR = 0.98
+CACHE_DIR = REPO_ROOT / ".cache" / "fingerprints"
+SPLITS_DIR = REPO_ROOT / "training" / "splits"
+CHECK_LIMIT = 40  # images per label for the light re-check a test runs against the card
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+def default_data_root() -> Path:
+    import os
+
+    return Path(os.environ.get("MEDHUB_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
+
+
+# ----------------------------------------------------------------------------------------------
+# perceptual fingerprints: DCT hash of each of the 8 dihedral views + a small aligned thumbnail
+
+
+def fingerprint(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(8 uint64 hashes, one per flip/rotation view; 32x32x3 uint8 centre of a 64x64 thumbnail)."""
+    import cv2
+    from PIL import Image
+
+    with Image.open(path) as img:
+        rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+    gray = cv2.resize(rgb.mean(2), (32, 32), interpolation=cv2.INTER_AREA)
+    d = cv2.dct(gray)[:8, :8]
+    k = np.arange(8)
+    flip_cols, flip_rows = (-1.0) ** k[None, :], (-1.0) ** k[:, None]  # DCT of a mirrored image
+    hashes = []
+    for m in (d, d * flip_cols, d * flip_rows, d * flip_cols * flip_rows):
+        for view in (m, m.T):
+            f = view.flatten()[1:]
+            bits = np.concatenate([[False], f > np.median(f)])
+            hashes.append(np.packbits(bits).view(">u8")[0])
+    thumb = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)[16:48, 16:48]
+    return np.array(hashes, dtype=np.uint64), np.clip(thumb, 0, 255).astype(np.uint8)
+
+
+def _dihedral(x: np.ndarray) -> list[np.ndarray]:
+    out = []
+    for k in range(4):
+        r = np.rot90(x, k)
+        out += [r, r[:, ::-1]]
+    return out
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    v = x.astype(np.float32).ravel()
+    return (v - v.mean()) / (v.std() + 1e-6)
+
+
+class Fingerprints:
+    """Fingerprints of image files, cached on disk per data folder (keyed by path, size, mtime)."""
+
+    def __init__(self, cache_dir: Path = CACHE_DIR):
+        self.cache_dir = Path(cache_dir)
+        self._mem: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._loaded: set[str] = set()
+
+    def _cache_file(self, folder: Path) -> Path:
+        key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:16]
+        return self.cache_dir / f"{folder.name}-{key}.npz"
+
+    def _load(self, folder: Path) -> None:
+        f = self._cache_file(folder)
+        if str(f) in self._loaded:
+            return
+        self._loaded.add(str(f))
+        if f.exists():
+            with np.load(f) as z:
+                for k, h, t in zip(z["keys"].tolist(), z["hashes"], z["thumbs"], strict=True):
+                    self._mem[k] = (h, t)
+
+    def _save(self, folder: Path) -> None:
+        prefix = str(folder.resolve()) + "/"
+        keys = [k for k in self._mem if k.split("|")[0].startswith(prefix)]
+        if not keys:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._cache_file(folder).with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            keys=np.array(keys),
+            hashes=np.stack([self._mem[k][0] for k in keys]),
+            thumbs=np.stack([self._mem[k][1] for k in keys]),
+        )
+        tmp.replace(self._cache_file(folder))
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        st = path.stat()
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+    def get(self, paths: Sequence[Path], cache_folder: Path) -> tuple[np.ndarray, np.ndarray]:
+        """([N, 8] hashes, [N, 32, 32, 3] thumbnails) for `paths`, all inside `cache_folder`."""
+        self._load(cache_folder)
+        keys = [self._key(Path(p)) for p in paths]
+        missing = [(k, p) for k, p in zip(keys, paths, strict=True) if k not in self._mem]
+        for k, p in missing:
+            self._mem[k] = fingerprint(Path(p))
+        if missing:
+            self._save(cache_folder)
+        if not keys:
+            return np.zeros((0, 8), np.uint64), np.zeros((0, 32, 32, 3), np.uint8)
+        return (np.stack([self._mem[k][0] for k in keys]), np.stack([self._mem[k][1] for k in keys]))
+
+
+def find_duplicates(
+    query: tuple[np.ndarray, np.ndarray],
+    ref: tuple[np.ndarray, np.ndarray],
+    max_bits: int = HASH_MAX_BITS,
+    min_corr: float = CENTRE_MIN_CORR,
+    exclude_self: bool = False,
+) -> list[list[int]]:
+    """For each query image, the indices of reference images that are the same picture under some
+    flip/rotation. `exclude_self` (query is ref) ignores each image's match with itself."""
+    qh, qt = query
+    rh, rt = ref
+    out: list[list[int]] = [[] for _ in range(len(qh))]
+    if len(qh) == 0 or len(rh) == 0:
+        return out
+    canon = rh[:, 0]
+    ref_z = None
+    for start in range(0, len(qh), 256):
+        block = qh[start : start + 256]
+        dist = np.full((len(block), len(canon)), 99, dtype=np.uint8)
+        for v in range(8):
+            dist = np.minimum(dist, np.bitwise_count(block[:, v][:, None] ^ canon[None, :]).astype(np.uint8))
+        for i, j in zip(*np.nonzero(dist <= max_bits), strict=True):
+            qi = start + int(i)
+            if exclude_self and qi == int(j):
+                continue
+            if ref_z is None:
+                ref_z = {}
+            if int(j) not in ref_z:
+                ref_z[int(j)] = _z(rt[j])
+            corr = max(float((_z(view) * ref_z[int(j)]).mean()) for view in _dihedral(qt[qi]))
+            if corr >= min_corr:
+                out[qi].append(int(j))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# which images of a collection a model may be scored on
+
+
+def _read_split(model_id: str) -> dict[str, str]:
+    import csv
+
+    path = SPLITS_DIR / f"{model_id}.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {row["path"]: row["split"] for row in csv.DictReader(fh)}
+
+
+def collections_for(card: ModelCard) -> tuple[str, ...]:
+    return COLLECTIONS.get(card.input.modality, ())
+
+
+def trained_on(model_id: str) -> list[str]:
+    split = _read_split(model_id)
+    return sorted({p.split("/")[0] for p, s in split.items() if s == "train"})
+
+
+def _labelled_files(card: ModelCard, data_dir: Path) -> dict[str, list[Path]]:
+    from medhub.evaluation import folder_to_label
+
+    mapping = folder_to_label(card)
+    out: dict[str, list[Path]] = {}
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        if folder.name.lower() in mapping:
+            out[folder.name] = sorted(
+                p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
+            )
+    return out
+
+
+def _subsample(files: list[Path], limit: int | None) -> list[Path]:
+    if not limit or len(files) <= limit:
+        return files
+    return sorted(files, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())[:limit]
+
+
+def eligible_files(
+    card: ModelCard, collection: str, data_root: Path, fps: Fingerprints, limit_per_label: int | None = None
+) -> tuple[set[str], dict[str, Any]]:
+    """Resolved paths of `collection` that `card`'s model may be scored on, and what was dropped."""
+    split = _read_split(card.id)
+    data_dir = data_root / collection
+    files = _labelled_files(card, data_dir)
+    seen = {p for p, s in split.items() if s in ("train", "val")}
+    in_split = any(p.split("/", 1)[0] == collection for p in split)
+    unlisted: list[Path] = []
+    keep: list[Path] = []
+    dropped_split = 0
+    for folder_files in files.values():
+        for p in folder_files:
+            rel = p.relative_to(data_root).as_posix()
+            if rel in split:
+                if split[rel] == "test":
+                    keep.append(p)
+                else:
+                    dropped_split += 1
+            else:
+                unlisted.append(p)
+    dup_count = 0
+    if in_split:
+        # The split file covers this collection: only its test rows count; files it leaves out
+        # are copies or label conflicts the pooled split removed (see training/make_splits.py).
+        info_unlisted = len(unlisted)
+        unlisted = []
+    else:
+        info_unlisted = 0
+    if unlisted and seen:
+        seen_paths = [data_root / p for p in sorted(seen)]
+        ref = _grouped_fingerprints(seen_paths, data_root, fps)
+        query = _grouped_fingerprints(unlisted, data_root, fps)
+        dups = find_duplicates(query, ref)
+        for p, d in zip(unlisted, dups, strict=True):
+            if d:
+                dup_count += 1
+            else:
+                keep.append(p)
+    else:
+        keep.extend(unlisted)
+    by_folder: dict[str, list[Path]] = {}
+    for p in keep:
+        by_folder.setdefault(p.parent.name, []).append(p)
+    chosen = [q for fl in by_folder.values() for q in _subsample(sorted(fl), limit_per_label)]
+    info = {"train_or_val_rows_dropped": dropped_split, "duplicates_of_training_images_dropped": dup_count,
+            "not_in_split_file_dropped": info_unlisted}
+    return {str(p.resolve()) for p in chosen}, info
+
+
+def _grouped_fingerprints(paths: Sequence[Path], data_root: Path, fps: Fingerprints):
+    """Fingerprints of paths from several folders, cached per top-level collection folder."""
+    paths = list(paths)
+    hashes = np.zeros((len(paths), 8), np.uint64)
+    thumbs = np.zeros((len(paths), 32, 32, 3), np.uint8)
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        groups.setdefault(Path(p).relative_to(data_root).parts[0], []).append(i)
+    for top, idx in groups.items():
+        h, t = fps.get([paths[i] for i in idx], data_root / top)
+        hashes[idx], thumbs[idx] = h, t
+    return hashes, thumbs
+
+
+# ----------------------------------------------------------------------------------------------
+# the matrix
+
+
+def cell_metrics(card: ModelCard, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The compact figures of one cell: n, per-class support, and the metrics that fit the labels
+    present (AUROC needs both classes; with one class only its recall is meaningful)."""
+    present = [lab for lab, row in metrics["per_class"].items() if row["support"] > 0]
+    out: dict[str, Any] = {
+        "n": metrics["n"],
+        "support": {lab: metrics["per_class"][lab]["support"] for lab in present},
+    }
+    if len(present) > 1:
+        out.update(
+            accuracy=metrics["accuracy"],
+            balanced_accuracy=metrics["balanced_accuracy"],
+            auroc=metrics["auroc"],
+        )
+    out["recall"] = {lab: metrics["per_class"][lab]["recall"] for lab in present}
+    out["confusion_matrix"] = metrics["confusion_matrix"]
+    return out
+
+
+def evaluate_cell(
+    card: ModelCard, collection: str, data_root: Path, fps: Fingerprints, limit_per_label: int | None = None
+) -> dict[str, Any]:
+    from medhub.evaluation import EvaluationError, evaluate_dir
+
+    keep, info = eligible_files(card, collection, data_root, fps, limit_per_label)
+    if not keep:
+        return {"n": 0, "note": "no labelled image the model did not train on", **info}
+    try:
+        metrics, _ = evaluate_dir(
+            card.id, data_root / collection, keep_file=lambda p: str(p.resolve()) in keep
+        )
+    except EvaluationError as err:
+        return {"n": 0, "note": str(err), **info}
+    cell = cell_metrics(card, metrics)
+    cell["skipped_folders"] = metrics.get("skipped_folders", {})
+    cell.update(info)
+    return cell
+
+
+def matrix(
+    model_ids: Iterable[str] | None = None, data_root: Path | None = None, limit_per_label: int | None = None
+) -> dict[str, Any]:
+    """{model_id: {"trained_on": [...], "collections": {collection: cell}}} for every model whose
+    modality has more than one collection."""
+    data_root = Path(data_root or default_data_root())
+    fps = Fingerprints()
+    cards = (
+        [get_card(m) for m in model_ids]
+        if model_ids
+        else [c for c in load_cards() if len(collections_for(c)) > 1]
+    )
+    out: dict[str, Any] = {}
+    for card in cards:
+        cols = [c for c in collections_for(card) if (data_root / c).is_dir()]
+        row: dict[str, Any] = {"trained_on": trained_on(card.id), "collections": {}}
+        for col in cols:
+            row["collections"][col] = evaluate_cell(card, col, data_root, fps, limit_per_label)
+        out[card.id] = row
+    return out
+
+
+def _headline(cell: dict[str, Any], card: ModelCard) -> str:
+    if not cell.get("n"):
+        return "-"
+    if "auroc" in cell and cell["auroc"] is not None:
+        s = f"AUROC {cell['auroc']:.3f}, bal. acc. {cell['balanced_accuracy']:.3f}"
+    else:
+        s = ", ".join(f"{lab} recall {r:.3f}" for lab, r in cell["recall"].items())
+    return f"{s} (n={cell['n']})"
+
+
+def render_text(result: dict[str, Any]) -> str:
+    lines = ["trained on -> evaluated on (images the model did not train on; see the card for limits)"]
+    for mid, row in result.items():
+        card = get_card(mid)
+        lines.append(f"{mid}: trained on {', '.join(row['trained_on']) or '-'}")
+        for col, cell in row["collections"].items():
+            kind = "own test split" if col in row["trained_on"] else "other collection"
+            lines.append(f"  -> {col:<20} [{kind}] {_headline(cell, card)}")
+            if cell.get("skipped_folders"):
+                lines.append(
+                    "       skipped folders: "
+                    + ", ".join(f"{k} {v}" for k, v in cell["skipped_folders"].items())
+                )
+            if cell.get("duplicates_of_training_images_dropped"):
+                lines.append(
+                    f"       dropped as copies of training images: "
+                    f"{cell['duplicates_of_training_images_dropped']}"
+                )
+    return "\n".join(lines)
+
+
+def card_value(card: ModelCard, row: dict[str, Any], check: dict[str, Any], note: str = "") -> dict[str, Any]:
+    """The `medhub.cross_collection` front-matter value: full figures per collection and the light
+    re-check (`check_limit_per_label` images per label) a test reproduces exactly."""
+
+    def compact(cell: dict[str, Any]) -> dict[str, Any]:
+        keep = ("n", "support", "accuracy", "balanced_accuracy", "auroc", "recall", "confusion_matrix")
+        return {k: cell[k] for k in keep if k in cell}
+
+    value = {
+        "trained_on": row["trained_on"],
+        "source": "python -m medhub cross-collection (medhub.evaluation.evaluate_dir, the app's code path)",
+        "exclusion": f"split-file train/val rows; copies of training images by DCT hash over 8 flips/rotations "
+        f"(<= {HASH_MAX_BITS} bits) + centre correlation >= {CENTRE_MIN_CORR}",
+        "collections": {col: compact(cell) for col, cell in row["collections"].items() if cell.get("n")},
+        "check_limit_per_label": CHECK_LIMIT,
+        "check": {col: compact(cell) for col, cell in check["collections"].items() if cell.get("n")},
+    }
+    if note:
+        value["note"] = note
+    return value
+
+
+def card_block(card: ModelCard, row: dict[str, Any], note: str = "") -> str:
+    """The Markdown block `cross_collection` of a card."""
+    lines = [
+        "## Across collections (다른 데이터 모음에서의 성능)",
+        "",
+        f"Trained on: {', '.join('`' + c + '`' for c in row['trained_on'])}. Each row scores the model "
+        "on one collection of `../shared/data`, only on images it did not train on (that collection's "
+        "test split if it trained on it; otherwise all its images whose folder maps to a label, minus "
+        "copies of training images found by a perceptual hash over flips and rotations). Figures from "
+        "`python -m medhub cross-collection` (the app's code path).",
+        "",
+        "| evaluated on | kind | n | per-class support | AUROC | balanced acc. | recall per class |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for col, cell in row["collections"].items():
+        if not cell.get("n"):
+            continue
+        kind = "own test split" if col in row["trained_on"] else "**other collection**"
+        support = ", ".join(f"{k} {v}" for k, v in cell["support"].items())
+        recall = ", ".join(f"{k} {v:.3f}" for k, v in cell["recall"].items())
+        auroc = f"{cell['auroc']:.3f}" if cell.get("auroc") is not None else "n/a"
+        bal = f"{cell['balanced_accuracy']:.3f}" if cell.get("balanced_accuracy") is not None else "n/a"
+        lines.append(f"| `{col}` | {kind} | {cell['n']} | {support} | {auroc} | {bal} | {recall} |")
+    skipped = {
+        col: c.get("skipped_folders") for col, c in row["collections"].items() if c.get("skipped_folders")
+    }
+    if skipped:
+        lines += [
+            "",
+            "Folders with no label on this card were skipped: "
+            + "; ".join(
+                f"`{col}`: " + ", ".join(f"{k} ({v})" for k, v in s.items()) for col, s in skipped.items()
+            )
+            + ".",
+        ]
+    if note:
+        lines += ["", note]
+    return "\n".join(lines)
+
+
+def write_to_card(model_id: str, row: dict[str, Any], check: dict[str, Any], note: str = "") -> Path:
+    from medhub.cardblocks import set_block, set_meta, update_card_file
+
+    card = get_card(model_id)
+    value = card_value(card, row, check, note)
+    block = card_block(card, row, note)
+    return update_card_file(
+        model_id, lambda t: set_block(set_meta(t, "cross_collection", value), "cross_collection", block)
+    )
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("cross-collection", help="score each model on every collection of its modality")
+    p.add_argument("models", nargs="*", help="model ids (default: every model with >1 collection)")
+    p.add_argument("--data-root", type=Path, default=None, help="default ../shared/data")
+    p.add_argument("--limit-per-label", type=int, default=None, help="subsample per folder (seeded by name)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--write-cards",
+        action="store_true",
+        help="store the figures (and a light re-check) on each card: key and block cross_collection",
+    )
+    p.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        metavar="MODEL=TEXT",
+        help="with --write-cards: a paragraph under that model's table (repeatable)",
+    )
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from medhub.evaluation import EvaluationError
+    from medhub.inference import ModelUnavailable
+
+    try:
+        result = matrix(args.models or None, args.data_root, args.limit_per_label)
+        if args.write_cards:
+            notes = dict(n.split("=", 1) for n in args.note if "=" in n)
+            check = matrix(list(result), args.data_root, CHECK_LIMIT)
+            for mid, row in result.items():
+                print(f"wrote {write_to_card(mid, row, check[mid], notes.get(mid, ''))}", file=sys.stderr)
+    except (EvaluationError, ModelUnavailable, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(render_text(result))
+    return 0

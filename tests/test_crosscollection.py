@@ -1,0 +1,135 @@
+"""Cross-collection check: perceptual duplicates over flips/rotations, which images a model may be
+scored on, label aliases in `python -m medhub evaluate`, and the `cross-collection` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from medhub import crosscollection as cc
+from medhub.cards import get_card
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _lesion(seed: int, size: int = 224) -> np.ndarray:
+    """A synthetic 'lesion' photo: skin-toned background, an irregular dark blob, some texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    cx, cy = rng.uniform(0.3, 0.7, 2) * size
+    r = rng.uniform(0.12, 0.3) * size
+    ang = np.arctan2(yy - cy, xx - cx)
+    wobble = 1 + 0.25 * np.sin(3 * ang + rng.uniform(0, 6)) + 0.15 * np.sin(5 * ang + rng.uniform(0, 6))
+    blob = (np.hypot(xx - cx, yy - cy) < r * wobble).astype(np.float32)
+    base = np.array([220, 170, 150], np.float32) * (0.9 + 0.1 * np.sin(xx / rng.uniform(9, 30)))[..., None]
+    img = base * (1 - 0.6 * blob[..., None]) + rng.normal(0, 6, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _save(path: Path, arr: np.ndarray, quality: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if quality:
+        Image.fromarray(arr).save(path, quality=quality)
+    else:
+        Image.fromarray(arr).save(path)
+    return path
+
+
+def test_duplicates_found_under_every_flip_and_rotation(tmp_path):
+    fps = cc.Fingerprints(tmp_path / "cache")
+    original = _lesion(1)
+    ref = [_save(tmp_path / "ref" / "a.png", original), _save(tmp_path / "ref" / "b.png", _lesion(2))]
+    views = [np.rot90(original, k) for k in range(4)] + [np.rot90(original[:, ::-1], k) for k in range(4)]
+    query = [_save(tmp_path / "q" / f"v{i}.jpg", np.ascontiguousarray(v), quality=85) for i, v in enumerate(views)]
+    query += [_save(tmp_path / "q" / f"other{i}.png", _lesion(10 + i)) for i in range(6)]
+    found = cc.find_duplicates(fps.get(query, tmp_path / "q"), fps.get(ref, tmp_path / "ref"))
+    assert found[:8] == [[0]] * 8  # every dihedral view of a, re-encoded as JPEG, is a copy of a
+    assert found[8:] == [[]] * 6  # different lesions are not
+
+
+def test_fingerprints_are_cached_on_disk(tmp_path):
+    folder = tmp_path / "imgs"
+    paths = [_save(folder / f"{i}.png", _lesion(i)) for i in range(3)]
+    first = cc.Fingerprints(tmp_path / "cache").get(paths, folder)
+    assert list((tmp_path / "cache").glob("*.npz"))
+    again = cc.Fingerprints(tmp_path / "cache").get(paths, folder)
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+
+
+def test_eligible_files_drop_training_images_and_their_copies(tmp_path, monkeypatch):
+    """Other collection: every labelled file but copies of train/val images (any rotation);
+    folders without a label or alias are not scored."""
+    root = tmp_path / "data"
+    train_img, val_img = _lesion(5), _lesion(6)
+    _save(root / "own" / "benign" / "t.png", train_img)
+    _save(root / "own" / "benign" / "v.png", val_img)
+    _save(root / "own" / "malignant" / "x.png", _lesion(7))
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "melanoma.csv").write_text(
+        "path,label,split,group\nown/benign/t.png,benign,train,a\nown/benign/v.png,benign,val,b\n"
+        "own/malignant/x.png,malignant,test,c\n")
+    monkeypatch.setattr(cc, "SPLITS_DIR", splits)
+    _save(root / "other" / "nevus" / "copy_of_train.jpg", np.ascontiguousarray(np.rot90(train_img)), 90)
+    _save(root / "other" / "nevus" / "fresh.png", _lesion(8))
+    _save(root / "other" / "melanoma" / "copy_of_val.png", np.ascontiguousarray(val_img[::-1]))
+    _save(root / "other" / "melanoma" / "fresh2.png", _lesion(9))
+    _save(root / "other" / "basal_cell_carcinoma" / "c.png", _lesion(11))
+    card = get_card("melanoma")  # aliases: nevus -> benign, melanoma -> malignant
+    fps = cc.Fingerprints(tmp_path / "cache")
+    keep, info = cc.eligible_files(card, "other", root, fps)
+    assert {Path(p).name for p in keep} == {"fresh.png", "fresh2.png"}
+    assert info["duplicates_of_training_images_dropped"] == 2
+    own, info = cc.eligible_files(card, "own", root, fps)
+    assert {Path(p).name for p in own} == {"x.png"}  # only the test row of the model's own collection
+    assert info["train_or_val_rows_dropped"] == 2
+    assert cc.trained_on("melanoma") == ["own"]
+
+
+def test_card_block_and_value_are_honest_about_kind(tmp_path):
+    card = get_card("melanoma")
+    cell = {"n": 3, "support": {"benign": 2, "malignant": 1}, "accuracy": 0.667, "balanced_accuracy": 0.75,
+            "auroc": 0.5, "recall": {"benign": 0.5, "malignant": 1.0}, "confusion_matrix": [[1, 1], [0, 1]],
+            "skipped_folders": {"basal_cell_carcinoma": 7}}
+    row = {"trained_on": ["melanoma"], "collections": {"melanoma": cell, "skin_lesion": cell}}
+    block = cc.card_block(card, row)
+    assert "| `skin_lesion` | **other collection** | 3 |" in block
+    assert "| `melanoma` | own test split | 3 |" in block
+    assert "basal_cell_carcinoma (7)" in block
+    value = cc.card_value(card, row, row)
+    assert value["collections"]["skin_lesion"]["auroc"] == 0.5 and "skipped_folders" not in value["collections"]["skin_lesion"]
+
+
+def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "medhub", *args], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=timeout)
+
+
+def test_evaluate_melanoma_on_skin_lesion_maps_aliases_and_counts_skipped(data_root):
+    out = _cli("evaluate", "melanoma", str(data_root / "skin_lesion"), "--limit-per-label", "4", "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    m = json.loads(out.stdout)
+    # nevus 4 + benign_keratosis 4 -> benign; melanoma 4 -> malignant
+    assert m["per_class"]["benign"]["support"] == 8 and m["per_class"]["malignant"]["support"] == 4
+    assert set(m["skipped_folders"]) == {"basal_cell_carcinoma", "seborrheic_keratosis"}
+    assert all(v > 0 for v in m["skipped_folders"].values())
+
+
+def test_evaluate_skin_lesion_on_melanoma_gives_melanoma_recall(data_root):
+    out = _cli("evaluate", "skin_lesion", str(data_root / "melanoma"), "--limit-per-label", "5")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "melanoma" in out.stdout and "n=5" in out.stdout
+    assert "skipped folders" in out.stdout and "benign" in out.stdout
+
+
+def test_cross_collection_command_rejects_unknown_model():
+    out = _cli("cross-collection", "no_such_model", timeout=120)
+    assert out.returncode == 2
+    assert "unknown model" in out.stderr and "Traceback" not in out.stderr
