@@ -82,16 +82,20 @@ THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
 BROWSER_LANG_JS = "() => ((navigator.language || 'en').toLowerCase().startsWith('ko') ? 'ko' : 'en')"
 
 
+def tab_groups(cards: tuple[ModelCard, ...]) -> list[list[ModelCard]]:
+    """Cards grouped by the tab they belong to (card key `tab`, default its own id), in card order."""
+    groups: dict[str, list[ModelCard]] = {}
+    for card in cards:
+        groups.setdefault(card.tab, []).append(card)
+    return list(groups.values())
+
+
 def extras_for(card: ModelCard) -> TabExtras:
-    """The tab's own additions from `tabs/<id>.py`, or nothing special."""
-    name = f"tabs.{card.id}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:
-            raise
-        return TabExtras()
-    return module.Extras()
+    """The tab's own additions registered in `tabs.TAB_EXTRAS`, or nothing special."""
+    from tabs import TAB_EXTRAS
+
+    name = TAB_EXTRAS.get(card.id)
+    return importlib.import_module(name).Extras() if name else TabExtras()
 
 
 def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
@@ -173,11 +177,24 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                 lang = gr.Radio(list(LANG_CHOICES), value="en", label=t("lang.label", "en"),
                                 elem_id="medhub-lang")
         with gr.Tabs(overflow_behavior="wrap"):  # every tab visible, also on a narrow screen
-            for card in cards:
-                with gr.Tab(i18n(f"title.{card.id}"), id=card.id, elem_id=f"tab-{card.id}") as tab:
-                    tabs.append(build_tab(card, extras_for(card), ui, lang, samples.get(card.id, [])))
-                tab_blocks.append(tab)
-                ui.add(tab, lambda lg, c=card: gr.update(label=c.title_for(lg)))
+            for group in tab_groups(cards):
+                first = group[0]
+                with gr.Tab(i18n(f"title.{first.id}"), id=first.id, elem_id=f"tab-{first.id}") as tab:
+                    if len(group) == 1:
+                        tabs.append(build_tab(first, extras_for(first), ui, lang, samples.get(first.id, [])))
+                        tab_blocks.append(tab)
+                    else:
+                        # A tab that holds several models (e.g. whole-head photo and scalp microscope):
+                        # one sub-tab each; the scope check of one names the other for a photo it refuses.
+                        with gr.Tabs():
+                            for card in group:
+                                with gr.Tab(i18n(f"title.{card.id}"), id=f"sub-{card.id}",
+                                            elem_id=f"tab-{card.id}") as sub:
+                                    tabs.append(build_tab(card, extras_for(card), ui, lang,
+                                                          samples.get(card.id, [])))
+                                tab_blocks.append(sub)
+                                ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
+                ui.add(tab, lambda lg, c=first: gr.update(label=c.title_for(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
                 example = tabs[0] if tabs else None
                 ui.value(gr.Markdown(about_markdown(cards, "en", example)),

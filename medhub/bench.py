@@ -143,9 +143,7 @@ def sample_images(model_id: str, count: int, data_root: Path | None = None) -> l
     if not found:
         dirs = [root / d for d in FALLBACK_DATA_DIRS.get(model_id, ())]
         per_dir = [
-            sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            for d in dirs
-            if d.is_dir()
+            sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) for d in dirs if d.is_dir()
         ]
         found = _interleave(per_dir, count)
     return [p for p in found if p.is_file()]
@@ -210,8 +208,7 @@ def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:
     return out
 
 
-def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: bool = True
-                     ) -> dict[str, Any]:
+def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: bool = True) -> dict[str, Any]:
     """Forward, predict + Grad-CAM and a per-stage breakdown of one request, in this process."""
     from medhub.cards import get_card
     from medhub.inference import get_predictor
@@ -242,13 +239,14 @@ def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: b
     }
 
 
-def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int, handler: bool = True
-                    ) -> dict[str, float]:
+def stage_breakdown(
+    predictor, path: Path, allow_dicom: bool, repeats: int, handler: bool = True
+) -> dict[str, float]:
     """Median time of each step the app does for one upload, in this process.
 
     decode (input gate), preprocess, forward, gradcam (backend), then `handler`: the app's whole
-    request function (`tabs.common.analyse_file`: decode, analyse, tab extras, overlay blend) when
-    the app's modules import, and the PNG / WebP encoding Gradio applies to each output image.
+    request function (`medhub.pipeline.run`: decode, analyse, scope check, result extras, overlay
+    blend), and the PNG / WebP encoding Gradio applies to each output image.
     """
     import io
 
@@ -263,26 +261,29 @@ def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int, hand
         "forward": lambda: predictor.backend.predict(x[None]),
         "gradcam": lambda: predictor.backend.explain(x, index),
     }
+    if hasattr(predictor.backend, "analyse_one"):
+        # the request path: one forward + one backward pass (probabilities, features, heat map)
+        stages["predict_cam_one_pass"] = lambda: predictor.backend.analyse_one(x)
+        if predictor.scope is not None:
+            _, feats = predictor.features_batch([rgb])
+            stages["scope_check"] = lambda: predictor.scope.check(feats[0])
     overlay_img = None
     try:
         if not handler:
             raise ImportError("skipped (--quick)")
-        if str(REPO_ROOT) not in sys.path:
-            sys.path.insert(0, str(REPO_ROOT))
-        from app import extras_for  # the app module builds its Blocks at import: a few seconds, once
-        from tabs.common import analyse_file
+        from medhub import pipeline
 
         card = predictor.card
-        extras = extras_for(card)
 
         def handler():
-            return analyse_file(card, extras, str(path), {}, 0.5)
+            return pipeline.run(card, str(path), opacity=0.5)
 
-        overlay_img = handler()[1]
+        overlay_img = handler().overlay
         stages["handler"] = handler
     except Exception as err:  # noqa: BLE001  (the core stages are still worth reporting)
         print(f"bench: app handler not timed: {type(err).__name__}: {err}", file=sys.stderr)
     if overlay_img is not None:
+
         def encode(fmt: str) -> Callable[[], Any]:
             return lambda: Image.fromarray(overlay_img).save(io.BytesIO(), format=fmt)
 
@@ -295,7 +296,7 @@ def stage_breakdown(predictor, path: Path, allow_dicom: bool, repeats: int, hand
 
 
 def profile_handler(model_id: str, path: Path, out_dir: Path, calls: int = 10) -> Path:
-    """cProfile of the app's request function (`tabs.common.analyse_file`) over `calls` requests.
+    """cProfile of the app's request function (`medhub.pipeline.run`) over `calls` requests.
 
     Writes the 30 most expensive functions by cumulative and by own time to out_dir/<id>.txt.
     """
@@ -303,25 +304,20 @@ def profile_handler(model_id: str, path: Path, out_dir: Path, calls: int = 10) -
     import io
     import pstats
 
+    from medhub import pipeline
     from medhub.cards import get_card
     from medhub.inference import get_predictor
 
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from app import extras_for
-    from tabs.common import analyse_file
-
     card = get_card(model_id)
     get_predictor(model_id)
-    extras = extras_for(card)
-    analyse_file(card, extras, str(path), {}, 0.5)  # warm
+    pipeline.run(card, str(path), opacity=0.5)  # warm
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(calls):
-        analyse_file(card, extras, str(path), {}, 0.5)
+        pipeline.run(card, str(path), opacity=0.5)
     prof.disable()
     buf = io.StringIO()
-    buf.write(f"{model_id}: {calls} calls of tabs.common.analyse_file on {path}\n")
+    buf.write(f"{model_id}: {calls} calls of medhub.pipeline.run on {path}\n")
     for key in ("cumulative", "tottime"):
         pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(30)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -558,8 +554,9 @@ def bench_http(url: str, model_id: str, images: list[Path], repeats: int) -> dic
     }
 
 
-def wait_first_prediction(app: AppProcess, model_id: str, path: Path, download_dir: Path,
-                          timeout: float = 180.0) -> float:
+def wait_first_prediction(
+    app: AppProcess, model_id: str, path: Path, download_dir: Path, timeout: float = 180.0
+) -> float:
     """Seconds from app start to the first successful prediction (the cold start).
 
     The app holds a request until the model has loaded, so an error answered by the app itself
@@ -603,8 +600,10 @@ def gradio_phases(url: str) -> dict[str, Any]:
     except (urllib.error.URLError, OSError, ValueError):
         return {}
     out: dict[str, Any] = {}
-    for kind, rows in (("upload", [t for t in traces if t.get("fn_name") == "gradio_file_upload"]),
-                       ("predict", [t for t in traces if t.get("fn_name") != "gradio_file_upload"])):
+    for kind, rows in (
+        ("upload", [t for t in traces if t.get("fn_name") == "gradio_file_upload"]),
+        ("predict", [t for t in traces if t.get("fn_name") != "gradio_file_upload"]),
+    ):
         if not rows:
             continue
         keys = [k for k, v in rows[0].items() if k.endswith("_ms") and isinstance(v, (int, float))]
@@ -613,8 +612,9 @@ def gradio_phases(url: str) -> dict[str, Any]:
     return out
 
 
-def bench_api(client, model_id: str, images: list[Path], repeats: int, url: str | None = None
-              ) -> dict[str, Any]:
+def bench_api(
+    client, model_id: str, images: list[Path], repeats: int, url: str | None = None
+) -> dict[str, Any]:
     """Sequential round trips through one client: p50 and p95 in ms (+ Gradio's phase medians)."""
     api_predict(client, model_id, images[0])  # warm this endpoint (model load, first trace)
     if url:
@@ -752,8 +752,13 @@ def bench(
     result["machine"] = machine_info()
     # Other work on the machine skews every figure: keep the load average next to them.
     result["load_avg_1m_start"] = round(os.getloadavg()[0], 2)
-    result["settings"] = {"quick": quick, "repeats": repeats, "clients": clients,
-                          "requests_per_client": per_client, "app_env": app_env or {}}
+    result["settings"] = {
+        "quick": quick,
+        "repeats": repeats,
+        "clients": clients,
+        "requests_per_client": per_client,
+        "app_env": app_env or {},
+    }
     with tempfile.TemporaryDirectory(prefix="medhub-bench-") as tmp:
         scratch = Path(tmp)
         downloads = scratch / "downloads"
@@ -777,8 +782,14 @@ def bench(
                     try:
                         result["models"][m].update(bench_api(client, m, samples[m], repeats, app.url))
                         result["models"][m].update(bench_http(app.url, m, samples[m], repeats))
-                        run = run_clients(app.url, [(m, p) for p in samples[m]], clients, downloads,
-                                          per_client=per_client, conns=users)
+                        run = run_clients(
+                            app.url,
+                            [(m, p) for p in samples[m]],
+                            clients,
+                            downloads,
+                            per_client=per_client,
+                            conns=users,
+                        )
                     except Exception as err:  # noqa: BLE001  (one broken model must not hide the others)
                         result["models"][m]["error"] = f"api: {type(err).__name__}: {err}"[:500]
                         log(f"{m}: {result['models'][m]['error']}")
@@ -790,8 +801,10 @@ def bench(
                     row["concurrent8_rps"] = round(len(run["latencies"]) / run["wall_s"], 2)
                     if run["error_samples"]:
                         row["concurrent8_error_samples"] = run["error_samples"]
-                    log(f"{m}: api p50 {row['api_ms_p50']} ms, {clients} clients p95 "
-                        f"{row['concurrent8_p95_ms']} ms, errors {run['errors']}")
+                    log(
+                        f"{m}: api p50 {row['api_ms_p50']} ms, {clients} clients p95 "
+                        f"{row['concurrent8_p95_ms']} ms, errors {run['errors']}"
+                    )
                 for c in users:
                     with contextlib.suppress(Exception):
                         c.close()
@@ -807,8 +820,10 @@ def bench(
                     result["models"][m]["error_in_process"] = f"{type(err).__name__}: {err}"[:500]
                     log(f"{m}: {result['models'][m]['error_in_process']}")
                     continue
-                log(f"{m}: forward p50 {result['models'][m]['forward_ms_p50']} ms, "
-                    f"predict+CAM p50 {result['models'][m]['predict_cam_ms_p50']} ms")
+                log(
+                    f"{m}: forward p50 {result['models'][m]['forward_ms_p50']} ms, "
+                    f"predict+CAM p50 {result['models'][m]['predict_cam_ms_p50']} ms"
+                )
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     for row in result["models"].values():
         for key in ("api", "http"):
@@ -818,13 +833,22 @@ def bench(
 
 
 def format_table(result: dict[str, Any]) -> str:
-    cols = ("forward_ms_p50", "predict_cam_ms_p50", "api_ms_p50", "api_ms_p95", "http_ms_p50",
-            "concurrent8_p95_ms", "concurrent8_errors")
+    cols = (
+        "forward_ms_p50",
+        "predict_cam_ms_p50",
+        "api_ms_p50",
+        "api_ms_p95",
+        "http_ms_p50",
+        "concurrent8_p95_ms",
+        "concurrent8_errors",
+    )
     lines = ["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for m, row in result["models"].items():
         lines.append(f"| {m} | " + " | ".join(str(row.get(c, "-")) for c in cols) + " |")
-    lines.append(f"cold start: {result['cold_start_s']} s; peak RSS of the app (all models warmed): "
-                 f"{result['rss_mb']} MB")
+    lines.append(
+        f"cold start: {result['cold_start_s']} s; peak RSS of the app (all models warmed): "
+        f"{result['rss_mb']} MB"
+    )
     for m, row in result["models"].items():
         for key in ("error", "error_in_process"):
             if key in row:
@@ -841,10 +865,20 @@ def add_bench_parser(subparsers) -> None:
     b.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     b.add_argument("--no-api", action="store_true", help="in-process timings only (no app)")
     b.add_argument("--no-in-process", action="store_true", help="API timings only")
-    b.add_argument("--app-env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra environment for the app process (repeatable), e.g. MALLOC_ARENA_MAX=2")
-    b.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                   help="also cProfile the app's request function per model into DIR/profile_<id>.txt")
+    b.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the app process (repeatable), e.g. MALLOC_ARENA_MAX=2",
+    )
+    b.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also cProfile the app's request function per model into DIR/profile_<id>.txt",
+    )
     b.set_defaults(func=run_bench)
 
 
@@ -856,8 +890,14 @@ def run_bench(args: argparse.Namespace) -> int:
         # Libraries print to stdout (TF, gradio); with --json nothing but the object may go there.
         with contextlib.redirect_stdout(sys.stderr):
             app_env = dict(kv.split("=", 1) for kv in args.app_env)
-            result = bench(models, quick=args.quick, clients=args.clients,
-                           api=not args.no_api, in_process=not args.no_in_process, app_env=app_env)
+            result = bench(
+                models,
+                quick=args.quick,
+                clients=args.clients,
+                api=not args.no_api,
+                in_process=not args.no_in_process,
+                app_env=app_env,
+            )
             if args.profile is not None:
                 with tempfile.TemporaryDirectory() as tmp:
                     for m in models:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 # Front-matter keys under `medhub:` that commands other than the card writer own.
-OWNED_META_KEYS = ("scope", "cross_collection", "robustness", "disclaimer", "tab")
+OWNED_META_KEYS = ("scope", "cross_collection", "robustness", "disclaimer", "tab", "result_extras", "heatmap_class", "order")
 # Files under `medhub.hub.files` that other commands add (the scope check's statistics).
 OWNED_FILES = ("scope.safetensors",)
 
@@ -53,7 +53,7 @@ def set_block(text: str, name: str, markdown: str) -> str:
         anchor = re.search(r"^## Disclaimer", text, flags=re.MULTILINE)
     if anchor is None:
         return text.rstrip("\n") + "\n\n" + block
-    return text[: anchor.start()] + block + "\n" + text[anchor.start():]
+    return text[: anchor.start()] + block + "\n" + text[anchor.start() :]
 
 
 def _split(text: str) -> tuple[dict[str, Any], str]:
@@ -75,7 +75,8 @@ def _dump(meta: dict[str, Any]) -> str:
 
     def represent_list(dumper, seq):
         flow = all(not isinstance(v, (dict, list)) for v in seq) or all(
-            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v) for v in seq)
+            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v) for v in seq
+        )
         return dumper.represent_sequence("tag:yaml.org,2002:seq", seq, flow_style=flow)
 
     def represent_str(dumper, s):
@@ -135,7 +136,9 @@ def carry_over(old_text: str | None, new_text: str) -> str:
     return out
 
 
-def update_card_file(model_id: str, edit, cards_dir: Path | None = None, weights_dir: Path | None = None) -> Path:
+def update_card_file(
+    model_id: str, edit, cards_dir: Path | None = None, weights_dir: Path | None = None
+) -> Path:
     """Apply `edit(text) -> text` to `model_cards/<id>.md` and write the same text to
     `weights/<id>/README.md` (the card is published with the weights)."""
     from medhub.cards import CARDS_DIR, REPO_ROOT, parse_card

@@ -23,9 +23,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "ko": "medhub: 연구·교육용 의료 영상 분류기",
     },
     "app.subtitle": {
-        "en": "Five real trained classifiers with Grad-CAM heat maps. Try a sample image or upload your own; "
+        "en": "Real trained classifiers with Grad-CAM heat maps, one tab each. Try a sample image or upload your own; "
         "uploads are deleted from the server within an hour.",
-        "ko": "실제로 학습한 다섯 가지 분류기와 Grad-CAM 히트맵입니다. "
+        "ko": "실제로 학습한 분류기와 Grad-CAM 히트맵을 탭마다 보여 줍니다. "
         "샘플 이미지를 눌러 보거나 직접 올려 보세요. "
         "올린 파일은 한 시간 안에 서버에서 삭제됩니다.",
     },

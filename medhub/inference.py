@@ -158,6 +158,8 @@ class Predictor:
         """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image."""
         x = self.model_input(image)
         heat = features = None
+        if explain_label is None and self.card.heatmap_class == "positive" and self.card.positive_class:
+            explain_label = self.card.positive_class  # the card says which class the map explains
         forced = self.card.label_ids.index(explain_label) if explain_label else None
         one_pass = getattr(self.backend, "analyse_one", None)
         if explain and one_pass is not None and not tta:

@@ -72,7 +72,7 @@ class Result:
     heat: np.ndarray  # float32 [0, 1] at the shown image's size
     overlay: np.ndarray  # uint8 RGB at the shown image's size
     summary: dict[str, Any]
-    tab_result: Any = None  # what a tab's extras computed (the app's TabExtras), if any
+    tab_result: Any = None  # medhub.result_extras.ResultExtras (None out of scope)
 
 
 def run(
@@ -83,7 +83,6 @@ def run(
     analyse_options: dict[str, Any] | None = None,
     opacity: float = DEFAULT_OPACITY,
     show_anyway: bool = False,
-    extras: Any = None,
     progress: Callable[..., Any] | None = None,
 ) -> Result:
     """Decode, classify, check scope, explain and summarise one upload (path or bytes)."""
@@ -114,8 +113,10 @@ def run(
     if shown.rgb is not decoded.rgb:
         summary["input"]["shown_width"], summary["input"]["shown_height"] = w, h
     tab_result = None
-    if extras is not None and (analysis.in_scope or show_anyway):
-        tab_result = extras.compute(card, shown, analysis, heat)
+    if analysis.in_scope or show_anyway:
+        from medhub import result_extras
+
+        tab_result = result_extras.compute(card, shown, analysis, heat)
         summary.update(tab_result.json)
     return Result(
         card=card,

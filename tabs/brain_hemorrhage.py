@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
-from tabs.common import ExtraResult, Localiser, TabExtras, TabParts
 
 # DICOM header fields shown to users (safe_meta in medhub.dicom never holds patient identifiers).
-SHOWN_FIELDS = ("modality", "body_part", "slice_thickness_mm", "window", "rows", "columns", "transfer_syntax")
+from medhub.result_extras import CT_SHOWN_FIELDS as SHOWN_FIELDS  # noqa: E402
+from tabs.common import ExtraResult, Localiser, TabExtras, TabParts
 
 
 def window_choices(lang: str = "en") -> list[tuple[str, str]]:
@@ -71,27 +70,6 @@ class BrainHemorrhageExtras(TabExtras):
     def decode_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
         return {"window": options.get("window") or default_window(card)}
 
-    def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
-        return {"explain_label": card.positive_class} if card.positive_class else {}
-
-    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
-        from medhub.explain import brain_mask, hemorrhage_explanation, peak_region
-
-        gray = decoded.rgb[:, :, 0]
-        mask = brain_mask(gray)
-        region = peak_region(heat, mask=mask)
-        prob = analysis.positive_probability
-        json: dict[str, Any] = {
-            "region": None if region is None else {
-                "row": region.row, "col": region.col, "name_en": region.name_en, "name_ko": region.name_ko,
-                "strength": round(float(region.strength), 4), "fraction": round(float(region.fraction), 4),
-            },
-            "explanation_en": hemorrhage_explanation(prob, card.threshold, region, "en"),
-            "explanation_ko": hemorrhage_explanation(prob, card.threshold, region, "ko"),
-        }
-        if decoded.kind == "dicom":
-            json["dicom"] = {k: decoded.meta[k] for k in SHOWN_FIELDS if k in decoded.meta}
-        return ExtraResult(json=json, ui=json)
 
     def build_outputs(self, card: ModelCard, ui: Localiser):
         self.details = gr.Markdown(elem_id=f"details-{card.id}")

@@ -37,6 +37,7 @@ from medhub.pipeline import (  # noqa: F401  (re-exported for the tabs and tests
     fit_for_display,
     heat_on_image,
 )
+from medhub.result_extras import ResultExtras
 
 log = logging.getLogger("medhub.app")
 
@@ -115,12 +116,9 @@ def disclaimer_html(lang: str, domain: str = "general") -> str:
 # what a tab may add
 
 
-@dataclass
-class ExtraResult:
-    """What a tab's extras add to one result: JSON fields for the API and data for its own outputs."""
-
-    json: dict[str, Any] = field(default_factory=dict)
-    ui: dict[str, Any] = field(default_factory=dict)
+# What a result adds (JSON for the API, data for the tab's outputs) is computed in the core from the
+# card's `result_extras` (medhub/result_extras.py); a tab only renders it.
+ExtraResult = ResultExtras
 
 
 class TabExtras:
@@ -136,12 +134,8 @@ class TabExtras:
         return {}
 
     def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
-        """Keyword arguments for `Predictor.analyse` (e.g. tta=True, explain_label=...)."""
+        """Keyword arguments for `Predictor.analyse` from the tab's inputs (e.g. tta=True)."""
         return {}
-
-    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
-        """Language-independent extras of one result (JSON for the API, data for `render`)."""
-        return ExtraResult()
 
     def build_outputs(self, card: ModelCard, ui: Localiser) -> list[gr.components.Component]:
         """Extra output components, placed under the decision sentence."""
@@ -301,7 +295,7 @@ def analyse_file(
             result = pipeline.run(
                 card, file, decode_options=extras.decode_options(card, options),
                 analyse_options=extras.analyse_options(card, options), opacity=opacity,
-                show_anyway=bool(show_anyway), extras=extras, progress=progress,
+                show_anyway=bool(show_anyway), progress=progress,
             )
         except ModelUnavailable as err:
             MODEL_STATUS[card.id] = str(err)

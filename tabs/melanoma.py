@@ -10,19 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
 from tabs.common import ExtraResult, Localiser, TabExtras
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, (np.floating, float)):
-        return round(float(value), 4)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 class MelanomaExtras(TabExtras):
@@ -33,19 +24,6 @@ class MelanomaExtras(TabExtras):
 
     def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
         return {"tta": bool(options.get("tta"))}
-
-    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
-        from medhub.abcd import compute_abcd, draw_outline
-
-        abcd = compute_abcd(decoded.rgb)
-        numbers = {
-            key: _json_number(getattr(abcd, key, None))
-            for key in ("asymmetry", "border", "colour", "colour_variation", "diameter_px", "area_fraction")
-        }
-        json = {"abcd": {"found": bool(abcd.found), **(numbers if abcd.found else {}),
-                         "colours": list(abcd.colours) if abcd.found else [], "reason": abcd.reason or None}}
-        outline = draw_outline(decoded.rgb, abcd) if abcd.found else None
-        return ExtraResult(json=json, ui={"abcd": abcd, "outline": outline})
 
     def build_outputs(self, card: ModelCard, ui: Localiser):
         with gr.Row(equal_height=False):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 
 import gradio as gr
-import numpy as np
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
@@ -21,8 +20,7 @@ SCALE = (0, 1, 2, 3)  # good, mild, moderate, severe
 COLOURS = ("#2e7d32", "#9e9d24", "#ef6c00", "#c62828")
 
 
-def grades(card: ModelCard) -> dict[str, int]:
-    return {label.id: int(label.grade) for label in card.labels if label.grade is not None}
+from medhub.result_extras import label_grades as grades  # noqa: E402,F401
 
 
 def scale_html(grade: int, expected: float, lang: str) -> str:
@@ -42,32 +40,10 @@ def scale_html(grade: int, expected: float, lang: str) -> str:
             f"{marker}</div>")
 
 
-def sentence(grade: int, max_grade: int, lang: str) -> str:
-    """"Your scalp shows hair loss: severe (grade 3 of 3)" (grade 0 says "no visible hair loss")."""
-    key = "scalp.sentence_none" if grade == 0 else "scalp.sentence"
-    return t(key, lang, grade_name=t(f"grade.{grade}", lang), grade=grade, max_grade=max_grade)
+from medhub.result_extras import severity_sentence as sentence  # noqa: E402,F401
 
 
 class ScalpSeverityExtras(TabExtras):
-    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
-        table = grades(card)
-        if not table:
-            return ExtraResult()
-        grade = table[analysis.decision]
-        expected = sum(p * table[lid] for lid, p in analysis.probabilities.items() if lid in table)
-        max_grade = max(SCALE)
-        data = {
-            "grade": grade,
-            "grade_name_en": t(f"grade.{grade}", "en"),
-            "grade_name_ko": t(f"grade.{grade}", "ko"),
-            "expected_grade": round(float(expected), 4),
-            "max_grade": max_grade,
-            "sentence_en": sentence(grade, max_grade, "en").replace("**", ""),
-            "sentence_ko": sentence(grade, max_grade, "ko").replace("**", ""),
-            "not_assessed_en": t("scalp.not_assessed", "en"),
-        }
-        return ExtraResult(json={"severity": data}, ui=data)
-
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.HTML(elem_id=f"scale-{card.id}"), gr.Markdown(elem_id=f"severity-{card.id}")]
 

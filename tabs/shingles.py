@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gradio as gr
-import numpy as np
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
@@ -12,10 +11,6 @@ from tabs.common import ExtraResult, Localiser, TabExtras
 
 
 class ShinglesExtras(TabExtras):
-    def compute(self, card: ModelCard, decoded, analysis, heat: np.ndarray) -> ExtraResult:
-        return ExtraResult(json={"advice_en": t("shingles.note", "en").replace("**", ""),
-                                 "advice_ko": t("shingles.note", "ko").replace("**", "")})
-
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.Markdown(elem_id=f"advice-{card.id}", elem_classes=["medhub-advice"])]
 

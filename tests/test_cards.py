@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from medhub.cards import TAB_ORDER, CardError, load_cards, parse_card, read_card
+from medhub.cards import CardError, load_cards, parse_card, read_card
 
 REPO = Path(__file__).resolve().parent.parent
 CARDS = load_cards()
 IDS = [c.id for c in CARDS]
 
 
-def test_the_five_products_have_cards_in_tab_order():
-    assert IDS[: len(TAB_ORDER)] == list(TAB_ORDER)
+def test_cards_come_in_the_order_their_cards_state():
+    orders = [c.order for c in CARDS]
+    assert all(o is not None for o in orders), "every bundled card states its tab position"
+    assert orders == sorted(orders) and len(set(orders)) == len(orders)
+    assert IDS[0] == "brain_hemorrhage"
 
 
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
@@ -134,3 +137,30 @@ def test_parsed_card_matches_its_yaml_and_its_published_copy(card):
 
     again = read_card(published if published.is_file() else card.path)
     assert dataclasses.replace(again, path=card.path) == card
+
+
+def test_tab_extras_are_registered_by_card_id_and_none_is_missed():
+    """Every key of tabs.TAB_EXTRAS is a card id, and every tabs/<name>.py that defines `Extras` is
+    registered (a misspelt file name would otherwise be skipped silently)."""
+    import importlib
+
+    from tabs import TAB_EXTRAS
+
+    assert set(TAB_EXTRAS) <= set(IDS), f"not card ids: {set(TAB_EXTRAS) - set(IDS)}"
+    for path in sorted((REPO / "tabs").glob("*.py")):
+        if path.stem in ("__init__", "common", "samples"):
+            continue
+        module = importlib.import_module(f"tabs.{path.stem}")
+        if hasattr(module, "Extras"):
+            assert TAB_EXTRAS.get(path.stem) == f"tabs.{path.stem}", f"tabs/{path.name} is not registered"
+
+
+@pytest.mark.parametrize("card", CARDS, ids=IDS)
+def test_card_behaviour_fields_are_valid(card):
+    from medhub.disclaimers import DOMAINS
+    from medhub.result_extras import REGISTRY
+
+    assert card.disclaimer_domain in DOMAINS and card.disclaimer_domain != "general", card.id
+    assert set(card.result_extras) <= set(REGISTRY)
+    assert card.heatmap_class in ("decision", "positive")
+    assert card.tab in IDS, f"{card.id}: tab '{card.tab}' is no card id"

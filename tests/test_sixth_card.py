@@ -1,0 +1,126 @@
+"""Adding a condition is a card and its weights: a tiny sixth model, written to a temporary folder,
+gets its tab, its API endpoint, its CLI and its card validation with no code change."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medhub.cards import load_cards, read_card
+from tests.app_server import make_client, running_app
+
+REPO = Path(__file__).resolve().parent.parent
+
+CARD = """---
+license: cc-by-nc-4.0
+library_name: timm
+medhub:
+  id: tiny_sixth
+  title: {{en: Tiny sixth model, ko: 작은 여섯 번째 모델}}
+  framework: torch
+  architecture: test_efficientnet
+  hub:
+    repo_id: medhub-test/tiny_sixth
+    revision: main
+    files:
+    - {{name: model.safetensors, sha256: "{sha}"}}
+  input: {{modality: dermoscopy, size: [64, 64], channels: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}
+  labels:
+  - {{id: calm, en: Calm, ko: 평온}}
+  - {{id: busy, en: Busy, ko: 분주}}
+  positive_class: busy
+  threshold: 0.5
+  gradcam_layer: conv_head
+  disclaimer: dermatology
+  order: 60
+  metrics: {{dataset: none (untrained test model), split: none, n: 0}}
+  license: cc-by-nc-4.0
+---
+# Tiny sixth model
+## Intended use
+Tests only.
+## Out-of-scope use
+Everything.
+## Training data
+None.
+## Evaluation
+None.
+## Limitations
+Untrained.
+## Disclaimer
+Research and education only.
+"""
+
+
+@pytest.fixture(scope="module")
+def sixth(tmp_path_factory):
+    """(cards dir, weights dir) holding only the sixth card and its (random, seeded) weights."""
+    from medhub._torch_compat import import_torch
+
+    torch = import_torch()
+    from safetensors.torch import save_file
+
+    from medhub.architectures.torch_nets import build_timm
+    from medhub.weights import sha256_file
+
+    root = tmp_path_factory.mktemp("sixth")
+    cards, weights = root / "cards", root / "weights" / "tiny_sixth"
+    cards.mkdir()
+    weights.mkdir(parents=True)
+    torch.manual_seed(0)
+    model = build_timm("test_efficientnet", 2)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights / "model.safetensors"))
+    (cards / "tiny_sixth.md").write_text(CARD.format(sha=sha256_file(weights / "model.safetensors")))
+    return cards, weights.parent
+
+
+def _env(sixth) -> dict[str, str]:
+    cards, weights = sixth
+    return {"MEDHUB_CARDS_DIR": str(cards), "MEDHUB_WEIGHTS_DIR": str(weights), "MEDHUB_WEIGHTS_ORDER": "local",
+            "HF_HUB_OFFLINE": "1"}
+
+
+def test_the_card_validates(sixth):
+    cards, _ = sixth
+    (card,) = load_cards(cards)
+    assert card.id == "tiny_sixth" and card.order == 60 and card.tab == "tiny_sixth"
+    assert read_card(cards / "tiny_sixth.md") == card
+
+
+def test_its_cli_works(sixth, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "x.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 90, 3), dtype=np.uint8)).save(image)
+    out = subprocess.run([sys.executable, "-m", "medhub", "predict", "tiny_sixth", str(image), "--json"],
+                         capture_output=True, text=True, cwd=REPO, env={**os.environ, **_env(sixth)}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout)
+    assert summary["model_id"] == "tiny_sixth" and set(summary["probabilities"]) == {"calm", "busy"}
+    assert summary["in_scope"] is True and summary["scope_score"] is None  # no scope check fitted
+
+
+def test_its_tab_and_endpoint_work(sixth, artifacts_dir, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    image = tmp_path / "x.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (70, 70, 3), dtype=np.uint8)).save(image)
+    with running_app(artifacts_dir / "app_server_sixth.log", **_env(sixth)) as url:
+        client = make_client(url)
+        api = client.view_api(return_format="dict", print_info=False)
+        assert "/predict_tiny_sixth" in api["named_endpoints"]
+        label, overlay, summary = client.predict(handle_file(str(image)), api_name="/predict_tiny_sixth")
+        assert summary["model_id"] == "tiny_sixth"
+        assert abs(sum(summary["probabilities"].values()) - 1) < 1e-4
+        import httpx
+
+        config = httpx.get(f"{url}/config", timeout=30).json()
+        ids = [c.get("props", {}).get("elem_id") for c in config["components"]]
+        assert "tab-tiny_sixth" in ids and "file-tiny_sixth" in ids
