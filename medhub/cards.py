@@ -22,8 +22,6 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CARDS_DIR = Path(os.environ.get("MEDHUB_CARDS_DIR", REPO_ROOT / "model_cards"))
 
-# The order of the tabs in the app (cards not listed here follow, sorted by id).
-TAB_ORDER = ("brain_hemorrhage", "melanoma", "skin_lesion", "scalp_severity", "shingles")
 
 FRAMEWORKS = ("torch", "keras")
 OUTPUTS = ("softmax", "graded_heads")  # graded_heads: see medhub/graded.py
@@ -104,6 +102,10 @@ class ModelCard:
     extra: dict[str, Any] = field(default_factory=dict)
     scope: Any = None  # medhub.scope.ScopeSpec, or None for a card without a fitted scope check
     disclaimer_domain: str = "general"  # medhub.disclaimers: which domain's disclaimer the results carry
+    result_extras: tuple[str, ...] = ()  # medhub.result_extras: what a result adds (region, ABCD, ...)
+    heatmap_class: str = "decision"  # which class the heat map explains: "decision" or "positive"
+    tab: str = ""  # the app tab this card is served in (default: its own id; several cards may share one)
+    order: int | None = None  # position of its tab in the app (lower first)
 
     @property
     def label_ids(self) -> list[str]:
@@ -265,6 +267,15 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
     domain = str(m.get("disclaimer") or "general")
     if domain not in DOMAINS:
         raise CardError(f"{where}: disclaimer must be one of {sorted(DOMAINS)}")
+    from medhub.result_extras import REGISTRY
+
+    result_extras = tuple(m.get("result_extras") or ())
+    unknown = [name for name in result_extras if name not in REGISTRY]
+    if unknown:
+        raise CardError(f"{where}: unknown result_extras {unknown} (known: {sorted(REGISTRY)})")
+    heatmap_class = str(m.get("heatmap_class") or "decision")
+    if heatmap_class not in ("decision", "positive"):
+        raise CardError(f"{where}: heatmap_class must be 'decision' or 'positive'")
     known = {
         "id",
         "title",
@@ -281,6 +292,10 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         "license",
         "scope",
         "disclaimer",
+        "result_extras",
+        "heatmap_class",
+        "tab",
+        "order",
     }
     card = ModelCard(
         id=cid,
@@ -303,6 +318,10 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         extra={k: v for k, v in m.items() if k not in known},
         scope=scope,
         disclaimer_domain=domain,
+        result_extras=result_extras,
+        heatmap_class=heatmap_class,
+        tab=str(m.get("tab") or cid),
+        order=int(m["order"]) if m.get("order") is not None else None,
     )
     if not card.license:
         raise CardError(f"{where}: missing licence")
@@ -317,8 +336,8 @@ def read_card(path: Path) -> ModelCard:
 @lru_cache(maxsize=4)
 def _load_cards(cards_dir: str) -> tuple[ModelCard, ...]:
     cards = [read_card(p) for p in sorted(Path(cards_dir).glob("*.md"))]
-    rank = {cid: i for i, cid in enumerate(TAB_ORDER)}
-    cards.sort(key=lambda c: (rank.get(c.id, len(rank)), c.id))
+    # Tab order: the card's `order` (cards without one follow), then the id.
+    cards.sort(key=lambda c: (c.order if c.order is not None else 10**6, c.id))
     return tuple(cards)
 
 

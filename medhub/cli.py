@@ -10,44 +10,86 @@ import json
 import sys
 from pathlib import Path
 
-from medhub import DISCLAIMER
+
+def _inputs(paths: list[str]) -> list[Path]:
+    """Files as given, folders expanded (recursively, sorted; hidden files skipped)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        else:
+            out.append(path)
+    return out
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    """One result per input, through medhub.pipeline (the app's request path, the same summary)."""
+    from medhub import pipeline
     from medhub.cards import get_card
-    from medhub.imaging import InputError, load_upload
-    from medhub.inference import ModelUnavailable, get_predictor
+    from medhub.disclaimers import disclaimer
+    from medhub.imaging import InputError
+    from medhub.inference import ModelUnavailable
 
-    card = get_card(args.model_id)
     try:
-        image = load_upload(Path(args.image), allow_dicom=card.input.dicom, window=args.window)
-        predictor = get_predictor(card.id)
-        result = predictor.analyse(image.rgb, explain=args.overlay is not None, tta=args.tta)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        card = get_card(args.model_id)
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
-    except ModelUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 3
-    summary = result.summary(predictor.revision, predictor.source)
-    if image.meta:
-        summary["input"] = image.meta
-    if args.overlay is not None:
-        from PIL import Image
+    files = _inputs(args.inputs)
+    if args.overlay is not None and len(files) != 1:
+        print("error: --overlay takes one input; use --overlay-dir for several", file=sys.stderr)
+        return 2
+    failures = 0
+    for path in files:
+        try:
+            result = pipeline.run(
+                card,
+                path,
+                decode_options={"window": args.window} if card.input.dicom else {},
+                analyse_options={"tta": args.tta},
+                show_anyway=args.show_anyway,
+            )
+        except ModelUnavailable as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 3
+        except (InputError, OSError) as err:
+            failures += 1
+            if args.json:
+                line = {"file": str(path), "error": str(err)}
+                if isinstance(err, InputError):
+                    line.update(error_code=err.code, error_en=err.message_en, error_ko=err.message_ko)
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+            else:
+                print(f"{path}: error: {err}", file=sys.stderr)
+            continue
+        summary = {"file": str(path), **result.summary}
+        target = args.overlay or (args.overlay_dir / f"{path.stem}.overlay.png" if args.overlay_dir else None)
+        if target is not None and (result.analysis.in_scope or args.show_anyway):
+            from PIL import Image
 
-        from medhub.explain import overlay
-
-        Image.fromarray(overlay(image.rgb, result.heatmap)).save(args.overlay)
-        summary["overlay"] = str(args.overlay)
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-        return 0
-    print(f"{card.title_for('en')} ({card.id}, revision {predictor.revision})")
-    for label in card.labels:
-        print(f"  {label.en:<32} {result.probabilities[label.id]:7.2%}")
-    print(f"decision: {summary['decision_en']}  [{summary['decision_rule']}]")
-    print(DISCLAIMER["en"])
-    return 0
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(result.overlay).save(target)
+            summary["overlay"] = str(target)
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False), flush=True)
+            continue
+        print(f"{path}: {card.title_for('en')} ({card.id}, revision {summary['revision']})")
+        if summary["decision"] is None:
+            print(
+                f"  not answered: out of scope (looks like {summary['scope_family']}; distance "
+                f"{summary['scope_score']:.3f} > {summary['scope_threshold']:.3f} or another kind of image)"
+                + (f"; try --model {summary['suggested_model']}" if summary["suggested_model"] else "")
+            )
+            continue
+        if not summary["in_scope"]:
+            print("  WARNING: out of scope, shown anyway for teaching: not a result")
+        for label in card.labels:
+            print(f"  {label.en:<32} {result.analysis.probabilities[label.id]:7.2%}")
+        print(f"  decision: {summary['decision_en']}  [{summary['decision_rule']}]")
+    if not args.json:
+        print(disclaimer(card.disclaimer_domain, "en"))
+    return 4 if failures and failures == len(files) else 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -77,22 +119,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False))
         return 0
-    print(f"{args.model_id}: n={metrics['n']} accuracy={metrics['accuracy']:.4f} "
-          f"balanced_accuracy={metrics['balanced_accuracy']:.4f} auroc={metrics['auroc']} "
-          f"ece={metrics['ece']:.4f}")
+    print(
+        f"{args.model_id}: n={metrics['n']} accuracy={metrics['accuracy']:.4f} "
+        f"balanced_accuracy={metrics['balanced_accuracy']:.4f} auroc={metrics['auroc']} "
+        f"ece={metrics['ece']:.4f}"
+    )
     for label, row in metrics["per_class"].items():
-        print(f"  {label:<24} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f} "
-              f"n={row['support']}")
+        print(
+            f"  {label:<24} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f} "
+            f"n={row['support']}"
+        )
     print("confusion matrix (rows = truth, columns = prediction):", metrics["labels"])
     for row in metrics["confusion_matrix"]:
         print("  ", row)
-    if metrics.get("skipped_folders"):
-        print("skipped folders (no label or alias on the card): "
-              + ", ".join(f"{k} ({v} images)" for k, v in metrics["skipped_folders"].items()))
     for head, row in (metrics.get("heads") or {}).items():  # graded-heads cards (medhub/graded.py)
-        print(f"  head {head:<14} presence AUROC={row['presence_auroc']} (95% CI "
-              f"{row['presence_auroc_95ci_group_bootstrap']}) n={row['n']} present={row['n_present']} "
-              f"kappa={row['grade_kappa_quadratic']} MAE={row['grade_mae']}")
+        print(
+            f"  head {head:<14} presence AUROC={row['presence_auroc']} (95% CI "
+            f"{row['presence_auroc_95ci_group_bootstrap']}) n={row['n']} present={row['n_present']} "
+            f"kappa={row['grade_kappa_quadratic']} MAE={row['grade_mae']}"
+        )
+    if metrics.get("skipped_folders"):
+        print(
+            "skipped folders (no label or alias on the card): "
+            + ", ".join(f"{k} ({v} images)" for k, v in metrics["skipped_folders"].items())
+        )
     return 0
 
 
@@ -100,10 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m medhub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("predict", help="classify one image or DICOM file")
+    p = sub.add_parser("predict", help="classify images or DICOM files (files and folders)")
     p.add_argument("model_id")
-    p.add_argument("image")
-    p.add_argument("--json", action="store_true", help="print the JSON summary the API returns")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="image or DICOM files, or folders of them")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON Lines: one object per input (the API's summary plus 'file', or 'file' and 'error')",
+    )
+    p.add_argument(
+        "--show-anyway",
+        action="store_true",
+        help="give the decision even for an out-of-scope image (for teaching)",
+    )
+    p.add_argument("--overlay-dir", type=Path, default=None, help="write <name>.overlay.png per input here")
     p.add_argument("--window", default=None, help="CT window preset for DICOM (brain, subdural, ...)")
     p.add_argument("--tta", action="store_true", help="average over flips/rotations")
     p.add_argument("--overlay", type=Path, default=None, help="write the Grad-CAM overlay PNG here")
@@ -132,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medhub.robustness import add_parser as add_robustness_parser
 
     add_robustness_parser(sub)
+    from medhub.scope_report import add_scope_report_parser
+
+    add_scope_report_parser(sub)
     try:
         from medhub.bench import add_bench_parser
 

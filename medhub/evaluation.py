@@ -89,9 +89,7 @@ def collect_cases(
                     1 for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                 )
             continue
-        files = sorted(
-            p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         files = [p for p in files if keep(p) and (keep_file is None or keep_file(p))]
         if limit_per_label:
             files = files[:limit_per_label]
@@ -164,9 +162,7 @@ def compute_metrics(card: ModelCard, y_true: Iterable[str], probs: np.ndarray) -
         positives = y == pos
         auroc = float(roc_auc_score(positives, probs[:, pos])) if 0 < positives.sum() < len(y) else None
     else:
-        scores = [
-            roc_auc_score(y == i, probs[:, i]) for i in present if 0 < (y == i).sum() < len(y)
-        ]
+        scores = [roc_auc_score(y == i, probs[:, i]) for i in present if 0 < (y == i).sum() < len(y)]
         auroc = float(np.mean(scores)) if scores else None
 
     confidence = probs[np.arange(len(pred)), pred]
@@ -199,8 +195,13 @@ def save_reliability_plot(metrics: dict[str, Any], path: Path, title: str = "") 
     ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="perfect calibration")
     ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-", label="model")
     for r in rows:
-        ax.annotate(str(r["count"]), (r["confidence"], r["accuracy"]), fontsize=7,
-                    textcoords="offset points", xytext=(3, -9))
+        ax.annotate(
+            str(r["count"]),
+            (r["confidence"], r["accuracy"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(3, -9),
+        )
     ax.set_xlabel("confidence (top label)")
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
@@ -238,6 +239,7 @@ def evaluate_dir(
     probs: list[np.ndarray] = []
     kept: list[Case] = []
     skipped: list[dict[str, str]] = []
+    in_scope: list[bool] = []
     for start in range(0, len(cases), batch_size):
         chunk = cases[start : start + batch_size]
         images = []
@@ -247,12 +249,31 @@ def evaluate_dir(
                 kept.append(case)
             except InputError as err:
                 skipped.append({"path": str(case.path), "error": err.code})
-        if images:
+        if images and predictor.scope is not None:
+            batch_probs, feats = predictor.features_batch(images)
+            probs.append(batch_probs)
+            in_scope.extend(r.in_scope for r in predictor.scope.check_many(feats))
+        elif images:
             probs.append(predictor.predict_batch(images))
     if not kept:
         raise EvaluationError("no file in the data directory could be decoded")
     all_probs = np.concatenate(probs)
     metrics = compute_metrics(card, [c.label for c in kept], all_probs)
+    # The existing keys mean all images; the scope check's view comes beside them.
+    if predictor.scope is not None:
+        accepted = np.array(in_scope, dtype=bool)
+        metrics["in_scope_rate"] = round(float(accepted.mean()), 4)
+        metrics["n_in_scope"] = int(accepted.sum())
+        labels_in = [c.label for c, a in zip(kept, accepted) if a]
+        try:
+            metrics["metrics_in_scope"] = (
+                compute_metrics(card, labels_in, all_probs[accepted]) if labels_in else None
+            )
+        except (EvaluationError, ValueError):
+            metrics["metrics_in_scope"] = None
+    else:
+        metrics["in_scope_rate"] = None
+        metrics["metrics_in_scope"] = None
     metrics["revision"] = predictor.revision
     metrics["weights_source"] = predictor.source
     metrics["skipped"] = skipped
