@@ -90,21 +90,23 @@ class DecodedImage:
     hu: np.ndarray | None = None
 
 
-def upload_file_types(allow_dicom: bool) -> list[str]:
-    """The `file_types` for a gr.File upload box, so that the gate, not the file name, decides.
+def upload_file_types(allow_dicom: bool) -> list[str] | None:
+    """The `file_types` for a gr.File upload box: None, so that the gate, not the file name, decides.
 
-    Gradio 6.31 checks `file_types` twice: the browser's file dialog (an HTML `accept` list) and the
-    server (`gradio.utils.is_allowed_file`: a file whose name matches no entry is refused with
-    "Invalid file type"). A name without an extension matches no extension, so the list is the
-    catch-all "file" category: every file reaches the gate, which reads its content. The dialog then
-    offers all files (there is no way to name "files without an extension" in an `accept` list).
-    `allow_dicom` is kept so that a caller can say what the tab takes; the list is the same.
+    Read in the Gradio 6.31 source: the server refuses a file whose name matches no entry
+    (`gradio_client.utils.is_valid_file`, "Invalid file type"), and a name without an extension
+    matches no extension entry, only the category "file". The browser side maps "file" to the MIME
+    pattern "file/*" (`accept="file/*"`), and its drop handler keeps only files whose MIME type
+    starts with "file/" (none do), so "file" would break drag and drop. With None both sides accept
+    every file: the dialog offers all files, drag and drop and the API take any name, and the gate
+    reads the content (an unsupported file gets its clear "not a supported image" message).
+    `allow_dicom` names what the tab takes; the answer is the same for both.
     """
     del allow_dicom
-    return ["file"]
+    return None
 
 
-UPLOAD_FILE_TYPES = upload_file_types(True)
+UPLOAD_FILE_TYPES: list[str] | None = upload_file_types(True)
 
 
 def accepted_extensions(allow_dicom: bool) -> tuple[str, ...]:
@@ -305,6 +307,7 @@ def _walk_jpeg(data: bytes) -> dict[str, Any]:
     Python) intact, an EOI after the scan, and the scan count within the budget."""
     pos, n, segments = 2, len(data), 0
     size: tuple[int, int] | None = None
+    progressive, sampling = False, []
     while pos + 4 <= n:
         if data[pos] != 0xFF:
             raise InputError.make("truncated")
@@ -321,6 +324,8 @@ def _walk_jpeg(data: bytes) -> dict[str, Any]:
             if data.find(b"\xff\xd9", pos) < 0 or size is None:
                 raise InputError.make("truncated")
             scans = limits.check_jpeg_scans(data, size[0], size[1])
+            if progressive:
+                limits.check_jpeg_coefficients(size[0], size[1], sampling)
             return {"size": size, "scans": scans}
         if marker == 0xD9:
             raise InputError.make("truncated")
@@ -328,9 +333,13 @@ def _walk_jpeg(data: bytes) -> dict[str, Any]:
             pos += 2
             continue
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        if marker in _SOF_MARKERS and pos + 9 <= n and size is None:
+        if marker in _SOF_MARKERS and pos + 10 <= n and size is None:
             rows, cols = struct.unpack(">HH", data[pos + 5 : pos + 9])
             size = (cols, rows)
+            progressive = marker in (0xC2, 0xC6, 0xCA, 0xCE)
+            count = data[pos + 9]
+            factors = data[pos + 10 : pos + 10 + 3 * count]
+            sampling = [(factors[i + 1] >> 4, factors[i + 1] & 15) for i in range(0, len(factors) - 2, 3)]
         pos += 2 + length
     raise InputError.make("truncated")
 
@@ -521,11 +530,9 @@ def _load_image(data: bytes, fmt: str, budget: Budget | None = None) -> DecodedI
         img.load()
         budget.check()
         orientation = _orientation(img, fmt)
-        rotated = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
-        if rotated is not img:
-            img.close()
-        rgb = _to_rgb(rotated)
-        rotated.close()
+        rgb = _to_rgb(img)
+        img.close()  # Pillow's copy goes before the rotated one is made
+        rgb = _upright(rgb, orientation)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
@@ -552,16 +559,23 @@ def _too_many_pixels(n_pixels: int) -> InputError:
     return InputError.make("too_many_pixels", mp=n_pixels / 1e6, limit_mp=max_pixels() / 1e6)
 
 
-# EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose).
+# EXIF orientation -> how the stored array becomes upright (as ImageOps.exif_transpose does it).
 _TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+    2: lambda a: a[:, ::-1],  # mirror
+    3: lambda a: a[::-1, ::-1],  # rotate 180
+    4: lambda a: a[::-1],  # flip
+    5: lambda a: a.transpose(1, 0, 2),  # transpose
+    6: lambda a: np.rot90(a, -1),  # rotate 90 clockwise
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # transverse
+    8: lambda a: np.rot90(a, 1),  # rotate 90 counter-clockwise
 }
+
+
+def _upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply the EXIF orientation to the decoded array (numpy views, one copy at the end)."""
+    if orientation not in _TRANSPOSE:
+        return rgb
+    return np.ascontiguousarray(_TRANSPOSE[orientation](rgb))
 
 
 def _orientation(img: Image.Image, fmt: str) -> int:
@@ -596,56 +610,91 @@ def _exif_orientation(exif: bytes) -> int:
     return 1
 
 
-_ROW_BLOCK = 1 << 18  # pixels per block of float conversions
+_ROW_BLOCK = 1 << 18  # pixels per block of conversions
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> (H, W, 3) uint8; see the module docstring for the choices."""
+    """Any Pillow mode -> (H, W, 3) uint8; see the module docstring for the choices.
+
+    Memory: Pillow holds the decoded image (up to 4 bytes a pixel); the output is 3 bytes a pixel;
+    conversions run on row stripes of that image, so no other full-size copy is ever made."""
     mode = img.mode
     if mode == "RGB":
         return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
     if mode in ("I", "F") or mode.startswith("I;16"):
-        return _gray_to_rgb(_stretch(np.asarray(img)))
+        return _gray_to_rgb(_stretch_image(img))
     has_alpha = (
         mode in ("RGBA", "LA", "PA", "La", "RGBa")
         or (mode == "P" and "transparency" in img.info)
         or (mode in ("L", "RGB") and "transparency" in img.info)
     )
+    w, h = img.size
+    out = np.empty((h, w, 3), dtype=np.uint8)
     try:
-        if has_alpha:
-            rgba = img if mode == "RGBA" else img.convert("RGBA")
-            arr = np.asarray(rgba, dtype=np.uint8)
-            if rgba is not img:
-                rgba.close()
-            return _composite_on_black(arr)
-        return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+        for top, stripe in _stripes(img):
+            if has_alpha:
+                rgba = np.asarray(stripe.convert("RGBA"), dtype=np.uint8)
+                out[top : top + rgba.shape[0]] = _composite_on_black(rgba)
+            else:
+                out[top : top + stripe.size[1]] = np.asarray(stripe.convert("RGB"), dtype=np.uint8)
     except ValueError as exc:
         raise InputError.make("unsupported_image", mode=mode) from exc
+    return out
+
+
+def _stripes(img: Image.Image):
+    """(top row, stripe image) over `img`, each about _ROW_BLOCK pixels."""
+    w, h = img.size
+    rows = max(1, _ROW_BLOCK // max(w, 1))
+    for top in range(0, h, rows):
+        yield top, img.crop((0, top, w, min(h, top + rows)))
 
 
 def _composite_on_black(rgba: np.ndarray) -> np.ndarray:
-    """RGBA uint8 -> RGB uint8 composited on black, in row blocks (float32 of a whole 40-megapixel
-    image would be 640 MB)."""
-    h, w = rgba.shape[:2]
-    out = np.empty((h, w, 3), dtype=np.uint8)
-    rows = max(1, _ROW_BLOCK // max(w, 1))
-    for top in range(0, h, rows):
-        block = rgba[top : top + rows].astype(np.float32)
-        out[top : top + rows] = np.rint(block[:, :, :3] * (block[:, :, 3:4] / 255.0))
+    """RGBA uint8 -> RGB uint8 composited on black (float32 math on one stripe at a time)."""
+    block = rgba.astype(np.float32)
+    return np.rint(block[:, :, :3] * (block[:, :, 3:4] / 255.0)).astype(np.uint8)
+
+
+def _stretch_image(img: Image.Image) -> np.ndarray:
+    """_stretch for a 16-bit / 32-bit / float Pillow image, read in stripes (no full-size copy)."""
+    lo, hi = np.inf, -np.inf
+    for _top, stripe in _stripes(img):
+        x = np.asarray(stripe).astype(np.float64)
+        x = x[np.isfinite(x)]
+        if x.size:
+            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+    w, h = img.size
+    out = np.zeros((h, w), dtype=np.uint8)
+    if not np.isfinite(lo) or hi <= lo:
+        return out
+    for top, stripe in _stripes(img):
+        x = np.asarray(stripe).astype(np.float64)
+        x = np.where(np.isposinf(x), hi, np.where(np.isfinite(x), x, lo))
+        out[top : top + x.shape[0]] = np.rint((x - lo) * (255.0 / (hi - lo)))
     return out
 
 
 def _stretch(values: np.ndarray) -> np.ndarray:
-    x = values.astype(np.float64)
-    finite = np.isfinite(x)
-    if not finite.any():
-        return np.zeros(x.shape, dtype=np.uint8)
-    lo, hi = float(x[finite].min()), float(x[finite].max())
-    # NaN and infinities take the nearest end of the finite range (NaN the low end).
-    x = np.where(np.isposinf(x), hi, np.where(finite, x, lo))
-    if hi <= lo:
-        return np.zeros(x.shape, dtype=np.uint8)
-    return np.rint((x - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+    """Linear min..max -> 0..255 over the finite values, in blocks of float64 (a 40-megapixel float
+    image in one float64 pass would need ~1 GB of temporaries). NaN takes the low end, +inf the
+    high end, -inf the low end; a constant image gives zeros."""
+    flat = values.reshape(-1)
+    lo, hi = np.inf, -np.inf
+    for start in range(0, flat.size, _ROW_BLOCK):
+        x = flat[start : start + _ROW_BLOCK].astype(np.float64)
+        x = x[np.isfinite(x)]
+        if x.size:
+            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+    out = np.zeros(flat.shape, dtype=np.uint8)
+    if not np.isfinite(lo) or hi <= lo:
+        return out.reshape(values.shape)
+    scale = 255.0 / (hi - lo)
+    for start in range(0, flat.size, _ROW_BLOCK):
+        x = flat[start : start + _ROW_BLOCK].astype(np.float64)
+        x = np.where(np.isposinf(x), hi, np.where(np.isfinite(x), x, lo))
+        out[start : start + _ROW_BLOCK] = np.rint((x - lo) * scale)
+    return out.reshape(values.shape)
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:

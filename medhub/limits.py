@@ -55,6 +55,9 @@ MAX_METADATA_INFLATED_BYTES = _env_int("MEDHUB_MAX_METADATA_INFLATED_BYTES", 4 *
 # 0.2 ns per pixel per scan), so the scan count is bounded relative to the pixel count.
 MAX_JPEG_SCANS = _env_int("MEDHUB_MAX_JPEG_SCANS", 1000)
 MAX_JPEG_SCAN_PIXELS = _env_int("MEDHUB_MAX_JPEG_SCAN_PIXELS", 2_500_000_000)
+# A progressive decoder keeps every DCT coefficient of the image until the last scan (2 bytes each):
+# 6 bytes a pixel at 4:4:4, 3 at 4:2:0, on top of the decoded image.
+MAX_JPEG_COEFFICIENT_BYTES = _env_int("MEDHUB_MAX_JPEG_COEFFICIENT_BYTES", 96 * 1024 * 1024)
 # Marker segments before the first scan (Pillow parses them one by one in Python).
 MAX_JPEG_SEGMENTS = _env_int("MEDHUB_MAX_JPEG_SEGMENTS", 1000)
 MAX_PNG_CHUNKS = _env_int("MEDHUB_MAX_PNG_CHUNKS", 20_000)
@@ -227,3 +230,28 @@ def _warn_once(message: str) -> None:
         import logging
 
         logging.getLogger("medhub.imaging").warning(message)
+
+
+def check_jpeg_coefficients(width: int, height: int, sampling: list[tuple[int, int]]) -> int:
+    """Refuse a progressive JPEG whose coefficient buffer would exceed MAX_JPEG_COEFFICIENT_BYTES;
+    `sampling` is the (h, v) factor of each component from the SOF. Returns the bytes."""
+    if not sampling:
+        return 0
+    hmax = max(max(h for h, _ in sampling), 1)
+    vmax = max(max(v for _, v in sampling), 1)
+    total = 0
+    for h, v in sampling:
+        cols = _ceil_div(_ceil_div(width * max(h, 1), hmax), 8)
+        rows = _ceil_div(_ceil_div(height * max(v, 1), vmax), 8)
+        total += cols * rows * 128
+    if total > MAX_JPEG_COEFFICIENT_BYTES:
+        raise InputError.make(
+            "too_complex",
+            what=f"a progressive JPEG that needs {total / 2**20:,.0f} MB of coefficients; "
+            f"at most {MAX_JPEG_COEFFICIENT_BYTES / 2**20:,.0f} MB",
+        )
+    return total
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)

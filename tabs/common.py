@@ -401,7 +401,7 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            types = IMAGE_TYPES + (DICOM_TYPES if card.input.dicom else [])
+            types = __import__("medhub.imaging").imaging.upload_file_types(card.input.dicom)  # content decides
             upload_key = "upload.label_dicom" if card.input.dicom else "upload.label"
             file = ui.label(
                 gr.File(label=ui.api_text(upload_key), type="filepath", file_types=types, file_count="single",
