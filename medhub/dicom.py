@@ -175,12 +175,27 @@ def read_dicom(
     if not isinstance(data, (bytes, bytearray, memoryview)):
         data = read_source(data)
     budget = budget or Budget()
+    try:
+        return _read_dicom(bytes(data), frame, force, budget)
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError.make("too_deep", what="DICOM sequences") from None
+    except MemoryError:
+        raise InputError.make("dicom_too_large", detail="not enough memory to decode") from None
+    except Exception as exc:  # noqa: BLE001 - pydicom converts header values lazily, on first access:
+        # a damaged value (unknown VR, odd length) fails wherever it is first read.
+        raise InputError.make("dicom_invalid", detail=f"{type(exc).__name__}: {str(exc)[:150]}") from None
+
+
+def _read_dicom(data: bytes, frame: int, force: bool, budget: Budget) -> DicomSlice:
     budget.max_reads = min(budget.max_reads, limits.MAX_DICOM_READ_CALLS)
     data = bytes(data)
     deflated = False
     if not force and _is_deflated(data, budget):
         data = inflate_dataset(data, budget)
         deflated = True
+    check_structure(data, force, budget)
     header, pixel_pos = _read_header(data, force, budget)
     tsyntax = _transfer_syntax(header)
     shown_syntax = pydicom.uid.DeflatedExplicitVRLittleEndian if deflated else tsyntax
@@ -216,6 +231,10 @@ def read_dicom(
         raise InputError.make("dicom_too_large", detail="not enough memory to decode") from exc
     except zlib.error as exc:
         raise InputError.make("truncated", detail=str(exc)[:200]) from exc
+    except BaseException as exc:  # noqa: BLE001 - see _is_decoder_panic
+        if not _is_decoder_panic(exc):
+            raise
+        raise InputError.make("truncated", detail=f"decoder failed: {str(exc)[:150]}") from None
     budget.check()
 
     photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
@@ -460,6 +479,15 @@ def _check_fragment_count(data: bytes, pixel_pos: int) -> None:
         raise InputError.make("too_complex", what=f"{items:,} Pixel Data fragments; at most {limit:,}")
 
 
+def _is_decoder_panic(exc: BaseException) -> bool:
+    """A compiled decoder's crash that Python sees as an exception outside `Exception`: Rust
+    plugins (pylibjpeg-rle) raise `pyo3_runtime.PanicException`, a BaseException, on some corrupt
+    streams (found by tests/test_fuzz_gate.py). It would pass every `except Exception`."""
+    return not isinstance(exc, (Exception, KeyboardInterrupt, SystemExit, GeneratorExit)) and (
+        type(exc).__name__ == "PanicException" or type(exc).__module__.startswith("pyo3")
+    )
+
+
 def _plugin(tsyntax: UID) -> str:
     """The decoding plugin: for RLE the compiled one when installed (pydicom's own RLE decoder is a
     Python loop, seconds for a crafted 20 MB file); otherwise pydicom's choice."""
@@ -498,6 +526,90 @@ def sequence_depth(ds: Dataset) -> int:
             if elem.VR == "SQ":
                 stack.extend((item, depth + 1) for item in elem.value if isinstance(item, Dataset))
     return deepest
+
+
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_PIXEL_DATA = 0x7FE00010
+
+
+def check_structure(data: bytes, force: bool, budget: Budget | None = None) -> tuple[int, int]:
+    """Walk the dataset's element headers without parsing values, before pydicom does: at most
+    MAX_DICOM_ELEMENTS elements (pydicom spends microseconds on each) and sequences nested at most
+    MAX_SEQUENCE_DEPTH deep (pydicom recurses per level: Python's recursion limit would fire at a
+    depth that depends on the caller's stack, and pydicom turns it into different errors).
+    Returns (elements, deepest nesting). Stops quietly where the structure is not understood (pydicom
+    reports that); stops at the Pixel Data element."""
+    start, little, implicit = 0, True, True
+    if not force:
+        meta, start = _file_meta(data, budget or Budget())
+        ts = str(meta.get("TransferSyntaxUID", "") or "").strip()
+        implicit = ts == pydicom.uid.ImplicitVRLittleEndian
+        little = ts != pydicom.uid.ExplicitVRBigEndian
+    else:
+        implicit = not data[4:6].isalpha()
+    from pydicom.datadict import dictionary_VR
+
+    end_fmt = "<" if little else ">"
+    h_fmt, i_fmt = end_fmt + "HH", end_fmt + "I"
+    pos, n = start, len(data)
+    ends: list[int] = []  # end offsets of enclosing defined-length sequences / items (or -1)
+    count = deepest = 0
+    limit, depth_limit = limits.MAX_DICOM_ELEMENTS, limits.MAX_SEQUENCE_DEPTH
+    while pos + 8 <= n:
+        while ends and ends[-1] != -1 and pos >= ends[-1]:
+            ends.pop()
+        group, elem = struct.unpack(h_fmt, data[pos : pos + 4])
+        tag = group << 16 | elem
+        count += 1
+        if count > limit:
+            raise InputError.make("too_complex", what=f"more than {limit:,} DICOM data elements")
+        if group == 0xFFFE:  # item / delimiters: always tag + 4-byte length
+            (length,) = struct.unpack(i_fmt, data[pos + 4 : pos + 8])
+            pos += 8
+            if tag in (_ITEM_END, _SEQ_END):
+                if ends:
+                    ends.pop()
+                continue
+            if tag == _ITEM:
+                ends.append(-1 if length == 0xFFFFFFFF else pos + length)
+                if len(ends) > 2 * depth_limit:
+                    raise InputError.make("too_deep", what=f"sequences nested more than {depth_limit} deep")
+            continue
+        vr = data[pos + 4 : pos + 6]
+        if implicit or not vr.isalpha():
+            (length,) = struct.unpack(i_fmt, data[pos + 4 : pos + 8])
+            value_at = pos + 8
+            is_sq = length == 0xFFFFFFFF or _implicit_vr(dictionary_VR, tag) == "SQ"
+        elif vr in _LONG_VRS:
+            if pos + 12 > n:
+                break
+            (length,) = struct.unpack(i_fmt, data[pos + 8 : pos + 12])
+            value_at = pos + 12
+            is_sq = vr == b"SQ" or (vr == b"UN" and length == 0xFFFFFFFF)
+        else:
+            (length,) = struct.unpack(end_fmt + "H", data[pos + 6 : pos + 8])
+            value_at, is_sq = pos + 8, False
+        if tag == _PIXEL_DATA and not ends:
+            break
+        if is_sq:
+            ends.append(-1 if length == 0xFFFFFFFF else value_at + length)
+            deepest = max(deepest, (len(ends) + 1) // 2)
+            if len(ends) > 2 * depth_limit:
+                raise InputError.make("too_deep", what=f"sequences nested more than {depth_limit} deep")
+            pos = value_at
+            continue
+        if length == 0xFFFFFFFF:
+            break  # an undefined length pydicom will have to make sense of
+        pos = value_at + length
+    return count, deepest
+
+
+def _implicit_vr(dictionary_vr, tag: int) -> str:
+    try:
+        return dictionary_vr(tag)
+    except KeyError:
+        return ""
 
 
 def _is_deflated(data: bytes, budget: Budget) -> bool:

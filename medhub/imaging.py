@@ -135,16 +135,44 @@ def load_upload(
     if len(data) > max_upload_bytes():
         raise limits.too_large(len(data))
 
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+        raise TypeError("frame must be an int")
     fmt = sniff_format(data)
-    if fmt is None and _maybe_headerless_dicom(data, budget):
-        fmt = "DICOM-RAW"
-    if fmt is None:
-        raise _unknown(allow_dicom)
-    if fmt.startswith("DICOM"):
-        if not allow_dicom:
-            raise InputError.make("not_allowed_dicom")
-        return _load_dicom(data, window=window, frame=frame, force=fmt == "DICOM-RAW", budget=budget)
-    return _load_image(data, fmt, budget)
+    try:
+        if fmt is None and _maybe_headerless_dicom(data, budget):
+            fmt = "DICOM-RAW"
+        if fmt is None:
+            raise _unknown(allow_dicom)
+        if fmt.startswith("DICOM"):
+            if not allow_dicom:
+                raise InputError.make("not_allowed_dicom")
+            return _load_dicom(data, window=window, frame=frame, force=fmt == "DICOM-RAW", budget=budget)
+        return _load_image(data, fmt, budget)
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError.make("too_deep", what=f"{fmt} structure") from None
+    except MemoryError:
+        raise InputError.make("too_complex", what="not enough memory to decode it") from None
+    except Exception as exc:  # noqa: BLE001 - the gate's last line: a typed refusal, logged with its cause
+        return _refuse_unexpected(exc, fmt)
+    except BaseException as exc:  # noqa: BLE001 - Rust decoders panic with a BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        return _refuse_unexpected(exc, fmt)
+
+
+def _refuse_unexpected(exc: BaseException, fmt: str | None) -> DecodedImage:
+    """A decoder failed in a way the checks above did not name: refuse the file (typed, bilingual),
+    and log the cause with its traceback, since it may also be a bug of ours."""
+    import logging
+
+    logging.getLogger("medhub.imaging").warning(
+        "input gate: %s while decoding a %s upload; refused", type(exc).__name__, fmt, exc_info=exc
+    )
+    if fmt and fmt.startswith("DICOM"):
+        raise InputError.make("dicom_invalid", detail=f"{type(exc).__name__}") from None
+    raise InputError.make("truncated") from None
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -210,8 +238,6 @@ def _maybe_headerless_dicom(data: bytes, budget: Budget | None = None) -> bool:
 def _load_dicom(data: bytes, *, window: Any, frame: int, force: bool, budget: Budget) -> DecodedImage:
     from medhub.dicom import read_dicom, render_slice
 
-    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
-        raise TypeError("frame must be an int")
     dslice = read_dicom(data, int(frame), force=force, budget=budget)
     rgb, window_label = render_slice(dslice, window)
     meta = dict(dslice.meta)

@@ -66,6 +66,7 @@ MAX_TIFF_VALUES = _env_int("MEDHUB_MAX_TIFF_VALUES", 300_000)  # numeric tag val
 MAX_TIFF_BLOCKS = _env_int("MEDHUB_MAX_TIFF_BLOCKS", 65_536)  # strips or tiles of the first page
 MAX_GIF_BLOCKS = _env_int("MEDHUB_MAX_GIF_BLOCKS", 20_000)  # extension / image blocks walked
 MAX_DICOM_FRAGMENTS = _env_int("MEDHUB_MAX_DICOM_FRAGMENTS", 10_000)
+MAX_DICOM_ELEMENTS = _env_int("MEDHUB_MAX_DICOM_ELEMENTS", 100_000)  # data elements before Pixel Data
 MAX_SEQUENCE_DEPTH = _env_int("MEDHUB_MAX_SEQUENCE_DEPTH", 32)
 # Reads a decoder makes from the file (each is one step of a Python-level parsing loop).
 MAX_READ_CALLS = _env_int("MEDHUB_MAX_READ_CALLS", 1_000_000)

@@ -5,14 +5,17 @@ DICOM-capable tab. A file the input gate refuses must come back as an error whos
 gate's English message for that file (the message is computed here by calling the gate directly, so
 sizes and names in it match; HTML-escaped, as gr.Error messages are HTML), without a traceback
 (how long each decode takes is measured by a command, not asserted here); a valid-but-odd file must succeed.
-DICOM files renamed to .png go to a photo tab, which must refuse them as DICOM. Afterwards a valid
-image still works: the server survived.
+DICOM files renamed to .png go to a photo tab, which must refuse them as DICOM. After every file the
+server must still answer (its config route), and at the end a valid image still works everywhere.
+Files without an extension (DICOM as scanners name it, IM000001), `.jfif` and `.dicom` pass the upload
+box and are decided by content.
 """
 
 from __future__ import annotations
 
 import html
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,14 @@ PHOTO_CARD = next((c for c in CARDS if not c.input.dicom), None)
 @pytest.fixture(scope="module")
 def client(app_url):
     return make_client(app_url)
+
+
+def server_answers(app_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{app_url}/config", timeout=60) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +92,38 @@ def check_file(client, card_id: str, path: Path, allow_dicom: bool, expected_cod
 
 
 @pytest.mark.skipif(DICOM_CARD is None, reason="no card takes DICOM")
-def test_every_corpus_file_gets_the_typed_error(client, corpus):
-    assert len(corpus) >= 50
+def test_every_corpus_file_gets_the_typed_error(client, corpus, app_url):
+    assert len(corpus) >= 150
     problems: list[str] = []
     for _name, path, expected_code in corpus:
         problems += check_file(client, DICOM_CARD.id, path, True, expected_code)
+        if not server_answers(app_url):
+            problems.append(f"{path.name}: the server stopped answering afterwards")
+            break
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+@pytest.mark.skipif(DICOM_CARD is None or PHOTO_CARD is None, reason="needs a DICOM and a photo card")
+def test_files_without_an_extension_are_decided_by_content(client, corpus, tmp_path):
+    """The upload box used to refuse these ("Invalid file type") before the gate saw them."""
+    by_name = {name: path for name, path, _ in corpus}
+    cases = [
+        (DICOM_CARD.id, "dicom_valid.dcm", "IM000001", True, None),
+        (DICOM_CARD.id, "dicom_ok_deflated.dcm", "I0000002", True, None),
+        (DICOM_CARD.id, "dicom_valid.dcm", "slice.dicom", True, None),
+        (PHOTO_CARD.id, "ok_progressive.jpg", "photo.jfif", False, None),
+        (PHOTO_CARD.id, "ok_gray16.png", "scan_0001", False, None),
+        (PHOTO_CARD.id, "text.png", "README", False, "unknown_format"),
+        (PHOTO_CARD.id, "dicom_valid.dcm", "IM000003", False, "not_allowed_dicom"),
+    ]
+    problems: list[str] = []
+    for card_id, source, new_name, allow_dicom, code in cases:
+        folder = tmp_path / new_name.replace(".", "_")
+        folder.mkdir()
+        target = folder / new_name
+        shutil.copyfile(by_name[source], target)
+        problems += check_file(client, card_id, target, allow_dicom, code)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.skipif(PHOTO_CARD is None, reason="no photo card")
