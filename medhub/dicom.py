@@ -208,8 +208,10 @@ def _read_dicom(data: bytes, frame: int, force: bool, budget: Budget) -> DicomSl
         _check_fragment_count(data, pixel_pos)
     budget.check()
 
+    reader = BudgetedReader(data, budget)
+    del data  # the reader holds it; closing the reader below frees an inflated dataset early
     try:
-        ds = pydicom.dcmread(BudgetedReader(data, budget), force=force, defer_size="256 KB")
+        ds = pydicom.dcmread(reader, force=force, defer_size="256 KB")
         if not getattr(ds.file_meta, "TransferSyntaxUID", None):
             ds.file_meta.TransferSyntaxUID = tsyntax
         if not any(tag in ds for tag in _PIXEL_TAGS):
@@ -236,6 +238,11 @@ def _read_dicom(data: bytes, frame: int, force: bool, budget: Budget) -> DicomSl
             raise
         raise InputError.make("truncated", detail=f"decoder failed: {str(exc)[:150]}") from None
     budget.check()
+    # Memory: the file's bytes and the Pixel Data value are not needed once `arr` is decoded.
+    for tag in _PIXEL_TAGS:
+        if tag in ds:
+            del ds[tag]
+    reader.close()
 
     photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     modality = str(header.get("Modality", "")).strip().upper()
@@ -668,7 +675,8 @@ def inflate_dataset(data: bytes, budget: Budget | None = None) -> bytes:
         write_file_meta_info(out, meta, enforce_standard=False)
     except Exception as exc:  # noqa: BLE001 - a meta group pydicom read but cannot write back
         raise InputError.make("dicom_invalid", detail=str(exc)[:200] or type(exc).__name__) from exc
-    return out.getvalue() + body
+    head = out.getvalue()
+    return head + body  # one copy; `body` is freed when this returns
 
 
 def _own_window(header: Dataset) -> tuple[float, float] | None:

@@ -108,15 +108,15 @@ INPUT_MESSAGES: dict[str, tuple[str, str]] = {
     # --- the decode budget (medhub.limits): one code per kind of cost ---------------------------
     "inflated_too_large": (
         "The file's compressed data would expand to more than {limit_mb:g} MB ({what}); it is refused.",
-        "파일의 압축된 데이터가 {limit_mb:g} MB 넘게 풀리므로({what}) 처리하지 않습니다.",
+        "파일의 압축된 데이터가 {limit_mb:g} MB 넘게 풀리므로 처리하지 않습니다.",
     ),
     "too_complex": (
         "The file is built in a way that would take too much work to decode ({what}).",
-        "파일 구조가 지나치게 복잡해 해독에 너무 많은 작업이 듭니다({what}).",
+        "파일 구조가 지나치게 복잡해 해독하는 데 너무 많은 작업이 듭니다.",
     ),
     "too_deep": (
         "The file's structure is nested too deeply ({what}).",
-        "파일 구조의 중첩이 너무 깊습니다({what}).",
+        "파일 구조의 중첩 단계가 너무 깊어 처리할 수 없습니다.",
     ),
     "too_slow": (
         "Decoding the file took longer than the {limit_s:g} s allowed; it is refused.",

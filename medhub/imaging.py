@@ -537,8 +537,8 @@ def _load_image(data: bytes, fmt: str, budget: Budget | None = None) -> DecodedI
     try:
         img = Image.open(BudgetedReader(data, budget), formats=[fmt])
         w, h = img.size
-        if w * h > max_pixels():
-            raise _too_many_pixels(w * h)
+        if w * h > limits.pixel_limit(fmt):
+            raise _too_many_pixels(w * h, limits.pixel_limit(fmt))
         if min(w, h) < MIN_SIDE:
             raise InputError.make("too_small", w=w, h=h)
         budget.check()
@@ -581,8 +581,9 @@ def _load_image(data: bytes, fmt: str, budget: Budget | None = None) -> DecodedI
     return DecodedImage(rgb=rgb, kind="image", format=fmt, meta=meta, hu=None)
 
 
-def _too_many_pixels(n_pixels: int) -> InputError:
-    return InputError.make("too_many_pixels", mp=n_pixels / 1e6, limit_mp=max_pixels() / 1e6)
+def _too_many_pixels(n_pixels: int, limit: int | None = None) -> InputError:
+    limit = max_pixels() if limit is None else limit
+    return InputError.make("too_many_pixels", mp=n_pixels / 1e6, limit_mp=limit / 1e6)
 
 
 # EXIF orientation -> how the stored array becomes upright (as ImageOps.exif_transpose does it).
@@ -645,8 +646,6 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     Memory: Pillow holds the decoded image (up to 4 bytes a pixel); the output is 3 bytes a pixel;
     conversions run on row stripes of that image, so no other full-size copy is ever made."""
     mode = img.mode
-    if mode == "RGB":
-        return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
     if mode in ("I", "F") or mode.startswith("I;16"):
         return _gray_to_rgb(_stretch_image(img))
     has_alpha = (
@@ -662,7 +661,8 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
                 rgba = np.asarray(stripe.convert("RGBA"), dtype=np.uint8)
                 out[top : top + rgba.shape[0]] = _composite_on_black(rgba)
             else:
-                out[top : top + stripe.size[1]] = np.asarray(stripe.convert("RGB"), dtype=np.uint8)
+                rgb = stripe if stripe.mode == "RGB" else stripe.convert("RGB")
+                out[top : top + stripe.size[1]] = np.asarray(rgb, dtype=np.uint8)
     except ValueError as exc:
         raise InputError.make("unsupported_image", mode=mode) from exc
     return out

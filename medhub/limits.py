@@ -38,16 +38,23 @@ def _env_float(name: str, default: float) -> float:
 
 
 MAX_UPLOAD_BYTES = _env_int("MEDHUB_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
-MAX_PIXELS = _env_int("MEDHUB_MAX_PIXELS", 40_000_000)
-# DICOM frames are windowed in float32: their own, lower pixel limit (see docs/SECURITY.md).
-MAX_DICOM_PIXELS = _env_int("MEDHUB_MAX_DICOM_PIXELS", 16_777_216)
+# Chosen by measurement (scripts/gate_bench.py --stress): a 40-megapixel RGB image raised memory by
+# 248 MB (Pillow's copy, 4 bytes a pixel, and ours, 3), over the 200 MB target; 24 M gives ~150 MB.
+MAX_PIXELS = _env_int("MEDHUB_MAX_PIXELS", 24_000_000)
+# WebP: libwebp's animation decoder keeps its own RGBA canvas and hands Pillow another copy
+# (measured: 13.8 bytes a pixel at 40 M, 553 MB; 190 MB at 12 M): a lower limit.
+MAX_WEBP_PIXELS = _env_int("MEDHUB_MAX_WEBP_PIXELS", 10_000_000)
+# DICOM frames become float32 modality values, a uint8 window and RGB (~11 bytes a pixel besides
+# the file): measured 254 MB for a deflated 4096 x 4096 frame, so a lower limit of their own.
+MAX_DICOM_PIXELS = _env_int("MEDHUB_MAX_DICOM_PIXELS", 10 * 1024 * 1024)  # a 20 MB native 16-bit frame fits
 MAX_FRAMES = _env_int("MEDHUB_MAX_FRAMES", 1000)
 MAX_TOTAL_FRAME_PIXELS_FACTOR = 4  # total pixels of all frames <= this x MAX_PIXELS
 MAX_DICOM_FRAMES = _env_int("MEDHUB_MAX_DICOM_FRAMES", 2000)
 MIN_SIDE = 16
 
 # Bytes a DICOM deflate stream may inflate to (the whole dataset, pixels included).
-MAX_INFLATED_BYTES = _env_int("MEDHUB_MAX_INFLATED_BYTES", 64 * 1024 * 1024)
+# (Inflating costs about twice the output while it is joined; a 10-megapixel 16-bit frame is 20 MB.)
+MAX_INFLATED_BYTES = _env_int("MEDHUB_MAX_INFLATED_BYTES", 32 * 1024 * 1024)
 # Compressed metadata (PNG zTXt / iTXt / iCCP): total inflated bytes per file.
 MAX_METADATA_INFLATED_BYTES = _env_int("MEDHUB_MAX_METADATA_INFLATED_BYTES", 4 * 1024 * 1024)
 
@@ -85,6 +92,11 @@ def max_upload_bytes() -> int:
 def max_pixels() -> int:
     """The pixel-count limit in force (per frame) for images."""
     return MAX_PIXELS
+
+
+def pixel_limit(fmt: str) -> int:
+    """The pixel limit for one frame of an image in `fmt` ("PNG", "WEBP", ...)."""
+    return min(MAX_WEBP_PIXELS, MAX_PIXELS) if fmt == "WEBP" else MAX_PIXELS
 
 
 def max_dicom_pixels() -> int:
