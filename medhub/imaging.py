@@ -537,8 +537,8 @@ def _load_image(data: bytes, fmt: str, budget: Budget | None = None) -> DecodedI
     try:
         img = Image.open(BudgetedReader(data, budget), formats=[fmt])
         w, h = img.size
-        if w * h > limits.pixel_limit(fmt):
-            raise _too_many_pixels(w * h, limits.pixel_limit(fmt))
+        if w * h > limits.pixel_limit(fmt, img.mode):
+            raise _too_many_pixels(w * h, limits.pixel_limit(fmt, img.mode))
         if min(w, h) < MIN_SIDE:
             raise InputError.make("too_small", w=w, h=h)
         budget.check()
@@ -647,7 +647,9 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     conversions run on row stripes of that image, so no other full-size copy is ever made."""
     mode = img.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
-        return _gray_to_rgb(_stretch_image(img))
+        gray = _stretch_image(img)
+        img.close()  # Pillow's 4 bytes a pixel go before the RGB copy is made
+        return _gray_to_rgb(gray)
     has_alpha = (
         mode in ("RGBA", "LA", "PA", "La", "RGBa")
         or (mode == "P" and "transparency" in img.info)

@@ -44,6 +44,9 @@ MAX_PIXELS = _env_int("MEDHUB_MAX_PIXELS", 24_000_000)
 # WebP: libwebp's animation decoder keeps its own RGBA canvas and hands Pillow another copy
 # (measured: 13.8 bytes a pixel at 40 M, 553 MB; 190 MB at 12 M): a lower limit.
 MAX_WEBP_PIXELS = _env_int("MEDHUB_MAX_WEBP_PIXELS", 10_000_000)
+# 32-bit integer or float samples: 4 bytes a pixel, held twice by libtiff and Pillow while loading
+# (measured: 200.5 MB for a 24-megapixel float TIFF).
+MAX_32BIT_PIXELS = _env_int("MEDHUB_MAX_32BIT_PIXELS", 20_000_000)
 # DICOM frames become float32 modality values, a uint8 window and RGB (~11 bytes a pixel besides
 # the file): measured 254 MB for a deflated 4096 x 4096 frame, so a lower limit of their own.
 MAX_DICOM_PIXELS = _env_int("MEDHUB_MAX_DICOM_PIXELS", 10 * 1024 * 1024)  # a 20 MB native 16-bit frame fits
@@ -94,9 +97,12 @@ def max_pixels() -> int:
     return MAX_PIXELS
 
 
-def pixel_limit(fmt: str) -> int:
-    """The pixel limit for one frame of an image in `fmt` ("PNG", "WEBP", ...)."""
-    return min(MAX_WEBP_PIXELS, MAX_PIXELS) if fmt == "WEBP" else MAX_PIXELS
+def pixel_limit(fmt: str, mode: str = "") -> int:
+    """The pixel limit for one frame of an image in `fmt` ("PNG", "WEBP", ...) and Pillow `mode`."""
+    limit = min(MAX_WEBP_PIXELS, MAX_PIXELS) if fmt == "WEBP" else MAX_PIXELS
+    if mode in ("I", "F"):
+        limit = min(limit, MAX_32BIT_PIXELS)
+    return limit
 
 
 def max_dicom_pixels() -> int:

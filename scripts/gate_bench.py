@@ -43,13 +43,13 @@ def _status_kb(field: str) -> int:
 
 
 def _measure_child(data: bytes, write_fd: int) -> None:
-    from medhub.errors import InputError
-    from medhub.imaging import load_upload
-
     # Give free heap pages back first: the parent built the files (large arrays since freed), and
     # a child reusing those already-resident pages would show no growth at all.
     import ctypes
     import gc
+
+    from medhub.errors import InputError
+    from medhub.imaging import load_upload
 
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -113,6 +113,8 @@ def stress_items() -> list[tuple[str, bytes, str | None]]:
     base = np.stack([smooth, smooth // 2 + noise, 255 - smooth], axis=2)
     rgb = Image.fromarray(base, "RGB")
 
+    fw = int(limits.pixel_limit("TIFF", "F") ** 0.5) // 16 * 16
+    fh = min(h, limits.pixel_limit("TIFF", "F") // fw)
     ww = int(limits.pixel_limit("WEBP") ** 0.5) // 16 * 16
     wh = limits.pixel_limit("WEBP") // ww
     webp_img = Image.fromarray(np.ascontiguousarray(np.stack([smooth] * 3, 2)[:wh, :ww]))
@@ -143,8 +145,8 @@ def stress_items() -> list[tuple[str, bytes, str | None]]:
             None,
         ),
         (
-            f"stress_tiff_float_{w}x{h}.tif",
-            enc(Image.fromarray(smooth.astype(np.float32)), "TIFF", compression="tiff_deflate"),
+            f"stress_tiff_float_{fw}x{fh}.tif",
+            enc(Image.fromarray(smooth[:fh, :fw].astype(np.float32)), "TIFF", compression="tiff_deflate"),
             None,
         ),
         (f"stress_gif_{w}x{h}.gif", enc(Image.fromarray(smooth).convert("P"), "GIF"), None),
