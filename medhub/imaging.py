@@ -4,14 +4,21 @@
 and what overlays are drawn on) or raises `InputError`, whose `code` is stable and whose message
 exists in English and Korean (`str(err)` is "English / 한국어").
 
-Order of checks, so that nothing expensive happens to a hostile file:
+Order of checks, so that nothing expensive happens to a hostile file (the limits are in
+`medhub.limits`, the errors in `medhub.errors`; docs/SECURITY.md lists both with their measurements):
 1. byte size (empty, over `MAX_UPLOAD_BYTES`), before the file is read when it is a path;
 2. format by content (magic bytes), never by file name; unknown signatures are refused;
-3. structure checks that Pillow would not make (PNG has IEND, JPEG has EOI after its scan,
-   RIFF size of WebP), so truncated files are refused rather than padded with grey;
+3. a walk of the structure with early stops (`_check_structure`): truncation Pillow would pad with
+   grey (PNG without IEND, JPEG without EOI after its scan, GIF without trailer, WebP RIFF size),
+   and the decode budget per format (JPEG scans x pixels and marker segments, PNG chunks and
+   compressed text/ICC, GIF frames and blocks, TIFF pages, tags, values, strips and tiles);
 4. pixel count and frame count from the header (Pillow's lazy open), before decoding;
-5. full decode inside a try that maps every decoder error to `InputError("truncated")`.
-DICOM goes to `medhub.dicom.read_dicom()`, which does the same for DICOM headers.
+5. for JPEG, a strict pass over the entropy-coded data (a scan cut and closed with EOI);
+6. full decode, reading through a `BudgetedReader` (read count and CPU time), inside a try that
+   maps every decoder error to `InputError("truncated")`; conversion to RGB in row stripes.
+DICOM goes to `medhub.dicom.read_dicom()`, which does the same for DICOM (inflate ceiling, element
+count, nesting depth, fragments, JPEG frames). Anything no check named is still refused with a typed
+error (and logged): `load_upload` raises `InputError` or returns a `DecodedImage`, nothing else.
 
 Conversion choices (documented here because they change what a model sees):
 - EXIF orientation is applied (phones store portrait photos rotated).
@@ -371,17 +378,6 @@ def _walk_jpeg(data: bytes) -> dict[str, Any]:
 
 
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_complete(data: bytes) -> bool:
-    """True if the marker segments up to the first scan are intact and an EOI follows the scan."""
-    try:
-        _walk_jpeg(data)
-    except BudgetError:
-        return True
-    except InputError:
-        return False
-    return True
 
 
 def _check_jpeg_entropy(data: bytes, components: int) -> None:
