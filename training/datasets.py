@@ -4,7 +4,14 @@ Grouping keeps one photo (or one person) inside a single split:
 - every model: exact duplicates (same sha256) and near duplicates (same or nearly same dHash);
 - shingles (DermNet): `t-name.jpg` / `v-name.jpg` are thumbnail and full view of one photo;
 - skin_lesion: `ISIC_x_downsampled.jpg` is `ISIC_x.jpg` again;
-- scalp_severity: `ds3_<subject>_<view>.jpg` are several views of one person.
+- scalp_severity: `ds3_<subject>_<view>.jpg` are several views of one person;
+- skin_condition_web: `groups.csv` names the source photo of each (augmented) copy.
+
+Pooled recipes (issue 10/11): several collections feed one model. A `PoolSpec` lists every
+collection folder with its *fine* label (the source folder) and the card label per model; the pool
+is split once (grouped, stratified by collection x fine label, perceptual duplicates across
+collections in one group) and each model's split file is the pool's split restricted to the
+folders it maps, so a test image is a test image for every model of the pool.
 """
 
 from __future__ import annotations
@@ -28,6 +35,31 @@ def _dermnet_key(path: str) -> str:
 def _isic_key(path: str) -> str:
     p = PurePosixPath(path)
     return p.name.replace("_downsampled", "").lower()
+
+
+def _web_group_key() -> Callable[[str], str]:
+    """skin_condition_web: the source group from its groups.csv; other paths: DermNet rules."""
+    import csv
+
+    from training.common import DATA_ROOT
+
+    groups: dict[str, str] = {}
+    f = DATA_ROOT / "skin_condition_web" / "groups.csv"
+    if f.exists():
+        with open(f, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                groups[f"skin_condition_web/{row['file']}"] = f"web:{row['group']}"
+
+    def key(path: str) -> str:
+        if path.startswith("skin_condition_web/"):
+            return groups.get(path, path)
+        return _dermnet_key(path)
+
+    return key
+
+
+def _isic_or_path_key(path: str) -> str:
+    return _isic_key(path) if PurePosixPath(path).name.upper().startswith("ISIC_") else path
 
 
 def _scalp_key(path: str) -> str:
@@ -72,3 +104,53 @@ SPECS: dict[str, DatasetSpec] = {
         name_key=_scalp_key,
     ),
 }
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    name: str
+    folders: tuple[str, ...]  # collection/fine-label folders, relative to the data root
+    models: dict[str, dict[str, str]]  # model id -> {folder: card label}; folders not listed are left out
+    name_key: Callable[[str], str] | None = None
+    seed: int = 20261121
+
+
+DERMOSCOPY_POOL = PoolSpec(
+    "dermoscopy",
+    folders=("melanoma/benign", "melanoma/malignant",
+             *(f"skin_lesion/{c}" for c in ("melanoma", "nevus", "basal_cell_carcinoma", "benign_keratosis",
+                                            "seborrheic_keratosis"))),
+    models={
+        # benign = the melanoma set's benign lesions + nevi + benign keratoses (BCC and the clinical
+        # seborrheic-keratosis photos are neither class of this card)
+        "melanoma": {"melanoma/benign": "benign", "melanoma/malignant": "malignant",
+                     "skin_lesion/melanoma": "malignant", "skin_lesion/nevus": "benign",
+                     "skin_lesion/benign_keratosis": "benign"},
+        # the melanoma set's benign folder mixes lesion types, so only its malignant images join
+        "skin_lesion": {"melanoma/malignant": "melanoma",
+                        **{f"skin_lesion/{c}": c for c in ("melanoma", "nevus", "basal_cell_carcinoma",
+                                                           "benign_keratosis", "seborrheic_keratosis")}},
+    },
+    name_key=_isic_or_path_key,
+)
+
+SHINGLES_WEB_OTHER = ("chickenpox", "cellulitis", "impetigo", "athlete_foot", "nail_fungus", "ringworm",
+                      "larva_migrans")
+
+CLINICAL_POOL = PoolSpec(
+    "clinical",
+    folders=("skin_condition/herpes_zoster", *(f"skin_condition/{c}" for c in SHINGLES_OTHER),
+             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER)),
+    models={"shingles": {"skin_condition/herpes_zoster": "herpes_zoster",
+                         "skin_condition_web/herpes_zoster": "herpes_zoster",
+                         **{f"skin_condition/{c}": "other" for c in SHINGLES_OTHER},
+                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER}}},
+    name_key=None,  # set below (reads groups.csv lazily)
+)
+
+POOLS: dict[str, PoolSpec] = {"dermoscopy": DERMOSCOPY_POOL, "clinical": CLINICAL_POOL}
+POOL_OF: dict[str, str] = {mid: pool.name for pool in POOLS.values() for mid in pool.models}
+
+
+def pool_name_key(pool: PoolSpec) -> Callable[[str], str] | None:
+    return _web_group_key() if pool.name == "clinical" else pool.name_key

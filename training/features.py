@@ -59,13 +59,66 @@ def feature_dir(model_id: str, stages: int = TRUNK_STAGES) -> Path:
     return CACHE / "features" / (model_id if stages == TRUNK_STAGES else f"{model_id}_s{stages}")
 
 
+def augment(rgb: np.ndarray, seed: int) -> np.ndarray:
+    """One random view of a training image against collection cues (seeded per image): a
+    left-right flip, a random resized crop (area 55-100 %, aspect 3:4-4:3: rulers, vignettes and
+    borders move or leave the frame), a random illuminant (per-channel gain, sd 8 %) with
+    brightness/contrast jitter (+-20 %), and with probability 0.3 each a Gaussian blur
+    (sigma 0.5-1.5 px) and a JPEG re-encode (quality 30-80)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    area = rng.uniform(0.55, 1.0) * h * w
+    aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+    ch = int(min(h, round(np.sqrt(area / aspect))))
+    cw = int(min(w, round(np.sqrt(area * aspect))))
+    top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    x = rgb[top : top + ch, left : left + cw][:, ::-1].astype(np.float32)  # crop + flip
+    gain = rng.normal(1.0, 0.08, 3).clip(0.75, 1.25)
+    bright, contrast = rng.uniform(0.8, 1.2), rng.uniform(0.8, 1.2)
+    mean = x.mean()
+    x = ((x * gain - mean) * contrast + mean) * bright
+    x = np.clip(x, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        x = cv2.GaussianBlur(x, (0, 0), float(rng.uniform(0.5, 1.5)))
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", x[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 81))])
+        if ok:
+            x = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    return np.ascontiguousarray(x)
+
+
+def _pool_source(model_id: str):
+    """(cache name, items) when the model reads a shared pool cache, else None."""
+    from training.datasets import POOL_OF, POOLS
+
+    if model_id not in POOL_OF:
+        return None
+    from training.make_splits import pool_items
+
+    pool = POOLS[POOL_OF[model_id]]
+    return f"pool_{pool.name}", pool_items(pool)
+
+
+def uses_augmented_view(model_id: str) -> bool:
+    from training.recipes import RECIPES
+
+    return bool(RECIPES.get(model_id, {}).get("augment_view"))
+
+
 def extract(model_id: str, threads: int = 2, batch: int = 32, stages: int = TRUNK_STAGES) -> None:
+    """Cache trunk features of the model's images (or of its whole pool, shared by its models).
+    View 0 is the image as is; view 1 of a training image is its flip, or with the recipe's
+    `augment_view` a random augmented view (`augment`); val/test view 1 is a copy of view 0."""
     torch = import_torch()
     torch.set_num_threads(threads)
-    items = read_split_file(SPLITS / f"{model_id}.csv")
+    pooled = _pool_source(model_id)
+    items = pooled[1] if pooled else read_split_file(SPLITS / f"{model_id}.csv")
     paths = [it.path for it in items]
     is_train = np.array([it.split == "train" for it in items])
-    out = feature_dir(model_id, stages)
+    aug = uses_augmented_view(model_id)
+    out = feature_dir(pooled[0] + ("_aug" if aug else "") if pooled else model_id, stages)
     out.mkdir(parents=True, exist_ok=True)
     model = imagenet_lite0().to(memory_format=torch.channels_last)  # ~2x faster on CPU here
     todo = [c for c in range(0, len(paths), CHUNK) if not (out / f"chunk_{c // CHUNK:04d}.npz").exists()]
@@ -78,7 +131,14 @@ def extract(model_id: str, threads: int = 2, batch: int = 32, stages: int = TRUN
         feats = []
         with torch.inference_mode():
             train = torch.from_numpy(is_train[c : c + CHUNK])
-            for view in (x, x[train].flip(3)):
+            if aug:
+                idx = np.flatnonzero(train.numpy())
+                xa = np.stack([to_model_input(augment(read_rgb(DATA_ROOT / chunk_paths[i]), c + int(i)), CONTRACT)
+                               for i in idx]) if len(idx) else np.zeros((0, *CONTRACT.size, 3), np.float32)
+                second = torch.from_numpy(np.ascontiguousarray(xa.transpose(0, 3, 1, 2)))
+            else:
+                second = x[train].flip(3)
+            for view in (x, second):
                 view = view.contiguous(memory_format=torch.channels_last)
                 parts = [trunk_forward(model, view[i : i + batch], stages) for i in range(0, len(view), batch)]
                 feats.append(torch.cat(parts).contiguous().numpy().astype(np.float16))
@@ -98,9 +158,14 @@ def extract(model_id: str, threads: int = 2, batch: int = 32, stages: int = TRUN
               f"({(len(chunk_paths) + int(train.sum())) / dt:.1f} forward passes/s incl. decode)", flush=True)
 
 
+def cache_name(model_id: str) -> str:
+    pooled = _pool_source(model_id)
+    return (pooled[0] + ("_aug" if uses_augmented_view(model_id) else "")) if pooled else model_id
+
+
 def extraction_time(model_id: str, stages: int = TRUNK_STAGES) -> dict[str, float]:
     """Measured feature-extraction time of the cache (sum over chunks, when they were computed)."""
-    timing_file = feature_dir(model_id, stages) / "timing.json"
+    timing_file = feature_dir(cache_name(model_id), stages) / "timing.json"
     if not timing_file.exists():
         return {}
     rows = json.loads(timing_file.read_text()).values()
@@ -111,15 +176,21 @@ def extraction_time(model_id: str, stages: int = TRUNK_STAGES) -> dict[str, floa
 
 
 def load_features(model_id: str, stages: int = TRUNK_STAGES) -> tuple[list[str], np.ndarray]:
-    """(paths, features [N, 2, C, H, W] float16, e.g. 192x7x7 after 6 stages) in split-file order."""
-    out = feature_dir(model_id, stages)
+    """(paths, features [N, 2, C, H, W] float16, e.g. 192x7x7 after 6 stages) in split-file order
+    (a pooled model: the rows of its split file, taken from the pool's cache)."""
+    out = feature_dir(cache_name(model_id), stages)
     paths: list[str] = []
     feats = []
     for f in sorted(out.glob("chunk_[0-9][0-9][0-9][0-9].npz")):
         with np.load(f) as z:
             paths.extend(z["paths"].tolist())
             feats.append(z["feats"])
-    return paths, np.concatenate(feats)
+    all_feats = np.concatenate(feats)
+    if _pool_source(model_id) is None:
+        return paths, all_feats
+    row = {p: i for i, p in enumerate(paths)}
+    mine = [it.path for it in read_split_file(SPLITS / f"{model_id}.csv")]
+    return mine, all_feats[[row[p] for p in mine]]
 
 
 def main() -> None:

@@ -36,14 +36,25 @@ RECIPES: dict[str, dict[str, Any]] = {
         "modality": "dermoscopy",
         "tags": ["medical-imaging", "dermoscopy", "melanoma", "research-only", "not-for-clinical-use"],
         "labels": [
-            {"id": "benign", "en": "Benign lesion", "ko": "양성 병변"},
-            {"id": "malignant", "en": "Malignant (melanoma)", "ko": "악성 (흑색종)"},
+            {"id": "benign", "en": "Benign lesion", "ko": "양성 병변",
+             "aliases": ["nevus", "benign_keratosis"]},
+            {"id": "malignant", "en": "Malignant (melanoma)", "ko": "악성 (흑색종)", "aliases": ["melanoma"]},
         ],
         "positive_class": "malignant",
         "threshold_rule": "youden",
         "data_dir": "melanoma",
-        "dataset": "Kaggle Melanoma Skin Cancer Dataset of 10000 Images (ISIC-derived)",
-        "data_licence": "ISIC archive images, CC BY-NC 4.0 (terms of the original data set)",
+        "extra_data_dirs": ["skin_lesion"],
+        # Pooled training (issue 10): both dermoscopy collections, de-duplicated across sets,
+        # one grouped split (training/make_splits.py make_pool_split), loss weights balanced by class
+        # and collection, a cached augmented view against collection cues, val score = mean over
+        # collections.
+        "augment_view": True,
+        "balance": "collection_class",
+        "select_by_collection": True,
+        "dataset": "pooled dermoscopy: Kaggle Melanoma Skin Cancer Dataset of 10000 Images (ISIC-derived) and the "
+                   "ISIC/HAM10000 melanoma, nevus and benign keratosis images of the Kaggle Skin Diseases Image "
+                   "Dataset",
+        "data_licence": "ISIC archive / HAM10000 images, CC BY-NC 4.0 (terms of the original data sets)",
         "license": "cc-by-nc-4.0",
         "epochs": 6,
         "targets": {"accuracy": 0.92, "auroc": 0.97},
@@ -74,6 +85,11 @@ RECIPES: dict[str, dict[str, Any]] = {
             "(histopathology for most malignant lesions in ISIC, expert consensus for many benign).",
             "The two classes are nearly balanced here, unlike real practice where melanoma is rare; "
             "positive predictive value in a real population would be far lower.",
+            "Collection shortcut: trained on `melanoma/` alone, the previous model scored AUROC 0.042 on "
+            "skin_lesion's melanoma vs nevus + benign keratosis (n = 6142): it had learned which collection "
+            "(ISIC era) an image came from, not the lesion. Pooling both collections with balanced weights "
+            "removes that correlation from the training data; both are still ISIC re-publications, so a "
+            "collection from another archive can behave differently.",
         ],
     },
     "skin_lesion": {
@@ -81,7 +97,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "modality": "dermoscopy",
         "tags": ["medical-imaging", "dermoscopy", "skin-lesion", "research-only", "not-for-clinical-use"],
         "labels": [
-            {"id": "melanoma", "en": "Melanoma", "ko": "흑색종"},
+            {"id": "melanoma", "en": "Melanoma", "ko": "흑색종", "aliases": ["malignant"]},
             {"id": "nevus", "en": "Melanocytic nevus (mole)", "ko": "멜라닌세포 모반 (점)"},
             {"id": "basal_cell_carcinoma", "en": "Basal cell carcinoma", "ko": "기저세포암"},
             {"id": "benign_keratosis", "en": "Benign keratosis", "ko": "양성 각화증"},
@@ -90,8 +106,17 @@ RECIPES: dict[str, dict[str, Any]] = {
         "positive_class": None,
         "threshold_rule": None,
         "data_dir": "skin_lesion",
-        "dataset": "Kaggle Skin Diseases Image Dataset (ISIC/HAM10000 dermoscopy; DermNet clinical photos "
-                   "for seborrheic keratosis)",
+        "extra_data_dirs": ["melanoma"],
+        # Pooled training (issue 10): both dermoscopy collections, de-duplicated across sets,
+        # one grouped split (training/make_splits.py make_pool_split), loss weights balanced by class
+        # and collection, a cached augmented view against collection cues, val score = mean over
+        # collections.
+        "augment_view": True,
+        "balance": "collection_class",
+        "select_by_collection": True,
+        "dataset": "pooled: Kaggle Skin Diseases Image Dataset (ISIC/HAM10000 dermoscopy; DermNet clinical photos "
+                   "for seborrheic keratosis) and the malignant (melanoma) images of the Kaggle Melanoma Skin "
+                   "Cancer Dataset of 10000 Images",
         "data_licence": "ISIC/HAM10000 CC BY-NC 4.0; DermNet images non-commercial",
         "license": "cc-by-nc-4.0",
         "epochs": 8,
@@ -127,6 +152,11 @@ RECIPES: dict[str, dict[str, Any]] = {
             "ISIC/HAM10000 patients are mostly fair-skinned (Austria, Australia, US).",
             "HAM10000 holds several images of one lesion; without the lesion ids only exact and "
             "near-identical images could be kept in one split, so test figures may be optimistic.",
+            "Collection shortcut: this set's melanomas are ISIC 2019/2020-era images, its nevi and "
+            "keratoses mostly HAM10000-era; trained on it alone, the previous model called only 12.7 % of "
+            "the 4534 malignant images of `melanoma/` melanoma. The melanoma class now also holds that "
+            "collection's malignant images; nevus, BCC and benign keratosis still come from one collection "
+            "each (the melanoma set's benign folder mixes lesion types and cannot be used for them).",
         ],
     },
     "shingles": {
@@ -138,14 +168,24 @@ RECIPES: dict[str, dict[str, Any]] = {
             {"id": "herpes_zoster", "en": "Shingles (herpes zoster)", "ko": "대상포진"},
             {"id": "other", "en": "Other skin condition", "ko": "기타 피부 질환",
              "aliases": ["herpes_simplex", "eczema", "atopic_dermatitis", "psoriasis",
-                         "fungal_infection", "warts_molluscum"]},
+                         "fungal_infection", "warts_molluscum", "chickenpox", "cellulitis", "impetigo",
+                         "athlete_foot", "nail_fungus", "ringworm", "larva_migrans"]},
         ],
         "positive_class": "herpes_zoster",
         "threshold_rule": "max_f1",
         "data_dir": "skin_condition",
-        "dataset": "Kaggle Skin Diseases Image Dataset, DermNet clinical photos (herpes files relabelled "
-                   "by their DermNet file names)",
-        "data_licence": "DermNet images, non-commercial use",
+        "extra_data_dirs": ["skin_condition_web"],
+        # Pooled (issue 11): DermNet + the web collection, split by source photo (groups.csv), loss
+        # weights balanced by class and collection, a cached augmented view, val AUROC = mean over
+        # collections.
+        "augment_view": True,
+        "balance": "collection_class",
+        "select_by_collection": True,
+        "dataset": "pooled clinical photos: DermNet (Kaggle Skin Diseases Image Dataset; herpes files relabelled "
+                   "by their DermNet file names) and the web-collected Kaggle Skin Disease Dataset (8 classes, "
+                   "chickenpox as a hard negative)",
+        "data_licence": "DermNet images, non-commercial use; web images: original terms unknown (MIT-licensed "
+                        "re-publication)",
         "license": "cc-by-nc-4.0",
         "epochs": 12,
         "cv_epochs": 8,
@@ -208,6 +248,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "positive_class": None,
         "threshold_rule": None,
         "data_dir": "scalp/bald_vs_not",
+        "disclaimer": "scalp",
         "targets": {"accuracy": 0.85},
         "extra_data_dirs": ["scalp/hair_loss_severity"],
         "dataset": "web-collected whole-head photos: scalp/bald_vs_not (bald 540, notbald 547) and "

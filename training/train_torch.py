@@ -83,6 +83,25 @@ def aux_labels(model_id: str, items: list) -> tuple[np.ndarray | None, int | Non
     return np.array([names.index(f) for f in folders]), names.index(r["positive_class"])
 
 
+def collections_of(items: list) -> np.ndarray:
+    """The collection (top folder of the data root) of every item."""
+    return np.array([it.path.split("/", 1)[0] for it in items])
+
+
+def balanced_sample_weights(y: np.ndarray, coll: np.ndarray, tr: np.ndarray) -> np.ndarray:
+    """Per-image loss weights over all items (zero outside `tr`) so that every class has the same
+    total weight and, within a class, every collection that has it the same share."""
+    w = np.zeros(len(y), dtype=np.float64)
+    classes = np.unique(y[tr])
+    for c in classes:
+        in_c = tr[y[tr] == c]
+        cols = np.unique(coll[in_c])
+        for col in cols:
+            sel = in_c[coll[in_c] == col]
+            w[sel] = 1.0 / (len(classes) * len(cols) * len(sel))
+    return w * (len(tr) / w[tr].sum())
+
+
 def class_weights(y: np.ndarray, n_classes: int, power: float) -> torch.Tensor:
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     w = (counts.sum() / np.maximum(counts, 1) / n_classes) ** power
@@ -145,10 +164,22 @@ def metrics_for(model_id: str, y: np.ndarray, probs: np.ndarray, threshold: floa
     return m
 
 
-def selection_score(model_id: str, y: np.ndarray, probs: np.ndarray, pos_column: int | None = None) -> float:
+def selection_score(model_id: str, y: np.ndarray, probs: np.ndarray, pos_column: int | None = None,
+                    groups: np.ndarray | None = None) -> float:
     """Val score for model selection; `y` holds card label indices. `pos_column` is the column of
-    the positive class in `probs` when the model is trained on finer labels (aux classes)."""
+    the positive class in `probs` when the model is trained on finer labels (aux classes). With
+    `groups` (the collection of each val image) the score is the mean over collections, so the
+    biggest collection does not decide alone (a collection with one class counts by its recall)."""
     from sklearn.metrics import roc_auc_score
+
+    if groups is not None and len(np.unique(groups)) > 1:
+        scores = []
+        for g in np.unique(groups):
+            sel = groups == g
+            if RECIPES[model_id]["select"] == "auroc" and len(np.unique(y[sel])) < 2:
+                continue
+            scores.append(selection_score(model_id, y[sel], probs[sel], pos_column))
+        return float(np.mean(scores))
 
     r = RECIPES[model_id]
     if r["select"] == "auroc":
@@ -166,9 +197,11 @@ def selection_score(model_id: str, y: np.ndarray, probs: np.ndarray, pos_column:
 def fit_linear_probe(
     x_tr: torch.Tensor, y_tr: np.ndarray, x_va: torch.Tensor, y_va: np.ndarray, n_classes: int,
     weights: torch.Tensor, model_id: str, pos_column: int | None = None,
-    grid: list[float] | None = None,
+    grid: list[float] | None = None, sample_w: np.ndarray | None = None, val_groups: np.ndarray | None = None,
 ) -> tuple[nn.Linear, dict[str, Any]]:
-    """Multinomial logistic regression (LBFGS), L2 strength chosen on the val selection score."""
+    """Multinomial logistic regression (LBFGS), L2 strength chosen on the val selection score.
+    `sample_w` (one weight per row of `x_tr`) replaces the class weights."""
+    sw = None if sample_w is None else torch.tensor(sample_w, dtype=torch.float32)
     mean, std = x_tr.mean(0), x_tr.std(0) + 1e-6  # standardise for LBFGS, folded back below
     zt, zv = (x_tr - mean) / std, (x_va - mean) / std
     yt = torch.from_numpy(y_tr)
@@ -184,13 +217,17 @@ def fit_linear_probe(
 
         def closure(lin=lin, opt=opt, wd=wd):
             opt.zero_grad()
-            loss = F.cross_entropy(lin(zt), yt, weight=weights) + wd * lin.weight.pow(2).sum()
+            if sw is None:
+                ce = F.cross_entropy(lin(zt), yt, weight=weights)
+            else:
+                ce = (F.cross_entropy(lin(zt), yt, reduction="none") * sw).sum() / sw.sum()
+            loss = ce + wd * lin.weight.pow(2).sum()
             loss.backward()
             return loss
 
         opt.step(closure)
         with torch.no_grad():
-            score = selection_score(model_id, y_va, lin(zv).softmax(1).numpy(), pos_column)
+            score = selection_score(model_id, y_va, lin(zv).softmax(1).numpy(), pos_column, val_groups)
         trials[str(wd)] = round(score, 4)
         if best is None or score > best[0]:
             best = (score, lin, wd)
@@ -207,8 +244,12 @@ def fine_tune(
     model: nn.Module, feats: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
     weights: torch.Tensor, epochs: int, model_id: str, log_prefix: str = "",
     y_eval: np.ndarray | None = None, pos_column: int | None = None,
+    sample_w: np.ndarray | None = None, groups: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Train the tail + classifier in place; keeps the epoch with the best val selection score."""
+    """Train the tail + classifier in place; keeps the epoch with the best val selection score.
+    `sample_w` (per item, all items) replaces the class weights; `groups` (collection per item)
+    makes the val score a mean over collections."""
+    g_va = None if groups is None else groups[va]
     cfg = COMMON_TRAIN["ft"]
     tail = (model.blocks[model.trunk_stages :], model.conv_head, model.bn2)
     tail_params = [p for module in tail for p in module.parameters()]
@@ -226,7 +267,7 @@ def fine_tune(
     rng = np.random.default_rng(SEED)
     # Epoch 0 is the linear probe itself: if fine-tuning never beats it on val, the LP is kept.
     probs = logits_of(model, feats[va]).softmax(1).numpy()
-    score = selection_score(model_id, y_eval[va], probs, pos_column)
+    score = selection_score(model_id, y_eval[va], probs, pos_column, g_va)
     history = [{"epoch": 0, "val_score": round(score, 4)}]
     best = (score, copy.deepcopy(model.state_dict()), 0)
     for epoch in range(epochs):
@@ -247,15 +288,20 @@ def fine_tune(
             views = rng.integers(0, 2, len(idx))
             f = torch.from_numpy(feats[idx, views].astype(np.float32))
             pooled = F.dropout(tail_features(model, f), cfg["dropout"], training=True)
-            loss = F.cross_entropy(model.classifier(pooled), torch.from_numpy(y[idx]), weight=weights,
-                                   label_smoothing=cfg["label_smoothing"])
+            if sample_w is None:
+                loss = F.cross_entropy(model.classifier(pooled), torch.from_numpy(y[idx]), weight=weights,
+                                       label_smoothing=cfg["label_smoothing"])
+            else:
+                bw = torch.tensor(sample_w[idx], dtype=torch.float32)
+                loss = (F.cross_entropy(model.classifier(pooled), torch.from_numpy(y[idx]), reduction="none")
+                        * bw).sum() / bw.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
         probs = logits_of(model, feats[va]).softmax(1).numpy()
-        score = selection_score(model_id, y_eval[va], probs, pos_column)
+        score = selection_score(model_id, y_eval[va], probs, pos_column, g_va)
         history.append({"epoch": epoch + 1, "train_loss": round(total / len(tr), 4), "val_score": round(score, 4),
                         "seconds": round(time.time() - t0, 1)})
         print(f"{log_prefix}epoch {epoch + 1}/{epochs} loss {total / len(tr):.4f} val {score:.4f} "
@@ -307,6 +353,7 @@ def choose_threshold(rule: str, y_pos: np.ndarray, p_pos: np.ndarray) -> tuple[f
 def train_once(
     model_id: str, feats: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, epochs: int,
     log_prefix: str = "", y_aux: np.ndarray | None = None, aux_pos: int | None = None,
+    coll: np.ndarray | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """LP-FT on card labels `y`; or, with `y_aux` (finer labels, e.g. the source folder), LP-FT on
     those, then a binary probe on the fine-tuned features gives the card's two labels."""
@@ -316,6 +363,10 @@ def train_once(
     y_fit = y if y_aux is None else y_aux
     n_fit = n_classes if y_aux is None else int(y_aux.max()) + 1
     weights = class_weights(y_fit[tr], n_fit, r["class_weight_power"])
+    balance = r.get("balance") == "collection_class" and coll is not None
+    sw_fit = balanced_sample_weights(y_fit, coll, tr) if balance else None
+    g = coll if r.get("select_by_collection") else None
+    g_va = None if g is None else g[va]
     grid = r.get("lp_weight_decay_grid")
     base = imagenet_lite0()
     timm = import_timm()
@@ -331,7 +382,9 @@ def train_once(
     x_tr = torch.cat([run_tail(model, feats[tr], 0), run_tail(model, feats[tr], 1)])
     y_tr2 = np.concatenate([y_fit[tr], y_fit[tr]])
     x_va = run_tail(model, feats[va], 0)
-    probe, lp_info = fit_linear_probe(x_tr, y_tr2, x_va, y[va], n_fit, weights, model_id, aux_pos, grid)
+    sw2 = None if sw_fit is None else np.concatenate([sw_fit[tr], sw_fit[tr]])
+    probe, lp_info = fit_linear_probe(x_tr, y_tr2, x_va, y[va], n_fit, weights, model_id, aux_pos, grid,
+                                      sw2, g_va)
     lp_info["seconds"] = round(time.time() - t0, 1)
     print(f"{log_prefix}LP: val {lp_info['val_score']} (weight decay {lp_info['weight_decay']}) "
           f"in {lp_info['seconds']}s", flush=True)
@@ -339,7 +392,8 @@ def train_once(
         model.classifier.weight.copy_(probe.weight)
         model.classifier.bias.copy_(probe.bias)
     t0 = time.time()
-    ft_info = fine_tune(model, feats, y_fit, tr, va, weights, epochs, model_id, log_prefix, y, aux_pos)
+    ft_info = fine_tune(model, feats, y_fit, tr, va, weights, epochs, model_id, log_prefix, y, aux_pos,
+                        sw_fit, g)
     ft_info["seconds"] = round(time.time() - t0, 1)
     binary_probe = None
     if y_aux is not None:
@@ -347,8 +401,11 @@ def train_once(
         weights = class_weights(y[tr], n_classes, r["class_weight_power"])
         x_tr = torch.cat([run_tail(model, feats[tr], 0), run_tail(model, feats[tr], 1)])
         x_va = run_tail(model, feats[va], 0)
+        sw_bin = balanced_sample_weights(y, coll, tr) if balance else None
         probe, binary_probe = fit_linear_probe(x_tr, np.concatenate([y[tr], y[tr]]), x_va, y[va], n_classes,
-                                               weights, model_id, None, grid)
+                                               weights, model_id, None, grid,
+                                               None if sw_bin is None else np.concatenate([sw_bin[tr], sw_bin[tr]]),
+                                               g_va)
         model.reset_classifier(n_classes)
         with torch.no_grad():
             model.classifier.weight.copy_(probe.weight)
@@ -362,6 +419,10 @@ def train_once(
         model.classifier.bias.div_(temperature)
     info = {"lp": lp_info, "ft": ft_info, "temperature": round(temperature, 4),
             "class_weights": [round(float(w), 4) for w in weights]}
+    if balance:
+        info["sample_weights"] = "balanced by class and, within a class, by collection (replace the class weights)"
+    if g is not None:
+        info["selection"] = "val score = mean over collections"
     if binary_probe is not None:
         info["aux_training"] = {"classes": n_fit, "binary_probe": binary_probe}
     return model, info
@@ -415,7 +476,8 @@ def cross_validate(model_id: str, items: list, feats: np.ndarray, y: np.ndarray,
         tr = np.flatnonzero((fold_of != k) & (fold_of != (k + 1) % folds))
         epochs = RECIPES[model_id].get("cv_epochs", RECIPES[model_id]["epochs"])
         y_aux, aux_pos = aux_labels(model_id, items)
-        model, info = train_once(model_id, feats, y, tr, va, epochs, f"[cv {k}] ", y_aux, aux_pos)
+        model, info = train_once(model_id, feats, y, tr, va, epochs, f"[cv {k}] ", y_aux, aux_pos,
+                                 collections_of(items))
         p_va = logits_of(model, feats[va]).softmax(1).detach().numpy()
         p_te = logits_of(model, feats[te]).softmax(1).detach().numpy()
         threshold, _ = choose_threshold(RECIPES[model_id]["threshold_rule"], y[va] == pos, p_va[:, pos])
@@ -551,7 +613,8 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
     tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
     t0 = time.time()
     y_aux, aux_pos = aux_labels(model_id, items)
-    model, train_info = train_once(model_id, feats, y, tr, va, r["epochs"], "", y_aux, aux_pos)
+    coll = collections_of(items)
+    model, train_info = train_once(model_id, feats, y, tr, va, r["epochs"], "", y_aux, aux_pos, coll)
     timings["train_s"] = round(time.time() - t0, 1)
 
     p_va = logits_of(model, feats[va]).softmax(1).detach().numpy()
@@ -570,6 +633,21 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
         "val_metrics": metrics_for(model_id, y[va], p_va, threshold),
         "cached_test_metrics": metrics_for(model_id, y[te], p_te, threshold),
     }
+    from training.datasets import POOL_OF
+
+    if model_id in POOL_OF:
+        from training.common import CACHE
+
+        report = json.loads((CACHE / "pools" / f"{POOL_OF[model_id]}_report.json").read_text())
+        record["pool"] = {"name": POOL_OF[model_id], **report}
+    if len(np.unique(coll)) > 1:
+        record["collections"] = sorted(np.unique(coll).tolist())
+        record["cached_test_by_collection"] = {}
+        for c in record["collections"]:
+            sel = coll[te] == c
+            m = metrics_for(model_id, y[te][sel], p_te[sel], threshold)
+            record["cached_test_by_collection"][c] = {k: m[k] for k in ("n", "accuracy", "balanced_accuracy",
+                                                                        "auroc", "per_class")}
     items_te = [items[i] for i in te]
     record["failures"] = failure_cases(model_id, items_te, y[te], p_te, threshold)
     if r.get("cv_folds"):
@@ -589,6 +667,44 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
     return record
 
 
+def leave_one_out(model_id: str, left_out: str) -> dict[str, Any]:
+    """Train on every collection but `left_out` (same recipe, its train/val rows only), then score
+    all images of `left_out` (none was seen) on the cached path. No weights are saved; the record
+    goes to training/runs/<id>/loco_<collection>.json (resumable: skipped when it exists)."""
+    out = RUNS / model_id / f"loco_{left_out}.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    torch.set_num_threads(2)
+    r = RECIPES[model_id]
+    items, feats, y = load_data(model_id)
+    coll = collections_of(items)
+    split = np.array([it.split for it in items])
+    tr = np.flatnonzero((split == "train") & (coll != left_out))
+    va = np.flatnonzero((split == "val") & (coll != left_out))
+    ev = np.flatnonzero(coll == left_out)
+    if not len(ev) or not len(tr):
+        raise TrainingError(f"{model_id}: nothing to leave out for {left_out}")
+    t0 = time.time()
+    y_aux, aux_pos = aux_labels(model_id, items)
+    model, info = train_once(model_id, feats, y, tr, va, r.get("cv_epochs", r["epochs"]), f"[loco {left_out}] ",
+                             y_aux, aux_pos, coll)
+    p_va = logits_of(model, feats[va]).softmax(1).detach().numpy()
+    p_ev = logits_of(model, feats[ev]).softmax(1).detach().numpy()
+    threshold = None
+    if r["positive_class"]:
+        pos = positive_index(model_id)
+        threshold, _ = choose_threshold(r["threshold_rule"], y[va] == pos, p_va[:, pos])
+    m = metrics_for(model_id, y[ev], p_ev, threshold)
+    res = {"model_id": model_id, "left_out": left_out, "trained_on": sorted(set(coll[tr].tolist())),
+           "n_train": int(len(tr)), "threshold": threshold, "best_epoch": info["ft"]["best_epoch"],
+           "seconds": round(time.time() - t0, 1), "path": "cached trunk features (training-time path)",
+           "metrics": {k: m[k] for k in ("n", "accuracy", "balanced_accuracy", "auroc", "per_class",
+                                         "confusion_matrix")}}
+    write_json(out, res)
+    print(json.dumps({k: res["metrics"][k] for k in ("n", "accuracy", "balanced_accuracy", "auroc")}))
+    return res
+
+
 def hair_loss_binary(items_te: list, y_te: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     """Scalp: any hair loss (moderate or severe) vs none, overall and per source folder."""
     out = {}
@@ -606,9 +722,19 @@ def main() -> None:
     ap.add_argument("--model", required=True, choices=sorted(RECIPES))
     ap.add_argument("--force", action="store_true", help="retrain even if weights and record exist")
     ap.add_argument("--no-card", action="store_true", help="do not write the model card afterwards")
+    ap.add_argument("--leave-out", metavar="COLLECTION", default=None,
+                    help="instead: train without that collection and score it (training/runs/<id>/loco_*.json)")
     args = ap.parse_args()
     if args.model not in SPECS:
         raise SystemExit(f"no data spec for {args.model}")
+    if args.leave_out:
+        if not (SPLITS / f"{args.model}.csv").exists():
+            from training.make_splits import make_split
+
+            make_split(args.model)
+        extract(args.model, stages=trunk_stages(args.model))
+        leave_one_out(args.model, args.leave_out)
+        return
     run(args.model, force=args.force)
     if not args.no_card:
         from training.write_card import write_card

@@ -117,6 +117,7 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
         medhub["heads"] = recipe["heads"]
     medhub["metrics"] = metrics
     medhub["license"] = recipe["license"]
+    medhub["disclaimer"] = recipe.get("disclaimer", "dermatology")  # domain in medhub/disclaimers.py
     return {
         "license": recipe["license"],
         "library_name": "timm",
@@ -152,8 +153,6 @@ def _dump(data: dict[str, Any]) -> str:
 
 
 def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
-    from training.recipes import DISCLAIMER_EN, DISCLAIMER_KO
-
     mid = record["model_id"]
     m, source = test_metrics(record)
     labels = [lab["id"] for lab in recipe["labels"]]
@@ -180,6 +179,8 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     out += ["", _table(["split"] + labels + ["total"],
                        [[s] + [counts[s][lab] for lab in labels] + [sum(counts[s].values())]
                         for s in ("train", "val", "test")]), ""]
+    if record.get("pool"):
+        out += pool_lines(mid, record["pool"])
     out += ["Known biases:", ""] + [f"- {b}" for b in recipe["biases"]] + [""]
 
     out += ["## Training procedure (학습 방법)", ""]
@@ -203,6 +204,17 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
                 "to learn from than a 2-class target); then a class-weighted binary probe on the "
                 f"fine-tuned pooled features (L2 {aux['binary_probe']['weight_decay']} chosen on val; val AUROC "
                 f"{aux['binary_probe']['val_score']}) became the classifier over the card's labels."]
+    if recipe.get("augment_view"):
+        from training.features import augment
+
+        doc = " ".join((augment.__doc__ or "").split())
+        out += [f"- Augmentation against collection cues: the second cached view of each training image is {doc[doc.index('a left-right flip'):]}"
+                if "a left-right flip" in doc else "- Augmentation: one random augmented view per training image."]
+    if train.get("sample_weights"):
+        out += [f"- Balance: loss weights {train['sample_weights']} (both in the probe and the fine-tuning)."]
+    if train.get("selection"):
+        out += [f"- Model selection: {train['selection']} (each collection's val images scored on their own; "
+                "a collection with a single class counts by that class's recall)."]
     out += [f"- Calibration: temperature scaling on val (T = {train['temperature']}), folded into the "
             "classifier, so the softmax the app shows is the calibrated one."]
     t = record.get("timings", {})
@@ -255,9 +267,13 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
                 f"{counts['test'][recipe['positive_class']]} positive images.**", ""]
     if record.get("cli_extra"):
         for d, r in record["cli_extra"].items():
-            out += [f"Test split of `{d}` (n = {r['n']}): accuracy {r['accuracy']:.3f}, balanced accuracy "
-                    f"{r['balanced_accuracy']:.3f}, ECE {r['ece']:.3f}; confusion matrix {r['confusion_matrix']} "
-                    f"(labels {labels}).", ""]
+            auroc = f", AUROC {r['auroc']:.3f}" if r.get("auroc") is not None else ""
+            out += [f"Test split of `{d}` (n = {r['n']}, python -m medhub evaluate): accuracy {r['accuracy']:.3f}, "
+                    f"balanced accuracy {r['balanced_accuracy']:.3f}{auroc}, ECE {r['ece']:.3f}; confusion matrix "
+                    f"{r['confusion_matrix']} (labels {labels}).", ""]
+    loco = sorted((RUNS / mid).glob("loco_*.json"))
+    if loco:
+        out += loco_lines([json.loads(f.read_text()) for f in loco], labels)
     if record.get("hair_loss_vs_none"):
         h = record["hair_loss_vs_none"]
         out += ["Any hair loss (grade >= 2) vs none, test split: "
@@ -278,12 +294,61 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
 
     out += ["## Limitations (한계)", ""]
     out += [f"- {b}" for b in recipe["biases"]]
-    out += ["- Test figures come from the same source collection as the training data; performance on "
-            "images from other cameras, clinics or populations is unknown and likely lower.",
+    if record.get("pool"):
+        out += ["- The test figures above come from the collections the model was trained on (held-out images, "
+                "grouped split). Collections it has never seen (other clinics, cameras, phone dermoscopes, "
+                "populations) are likely to do worse: the leave-one-collection-out figures show how much."]
+    else:
+        out += ["- Test figures come from the same source collection as the training data; performance on "
+                "images from other cameras, clinics or populations is unknown and likely lower."]
+    out += [
             "- The heat map (Grad-CAM on `bn2`, 7x7) shows where the score came from, not where the "
             "disease is.", ""]
-    out += ["## Disclaimer (면책 조항)", "", DISCLAIMER_EN, "", DISCLAIMER_KO, ""]
+    from medhub.disclaimers import card_section
+
+    out += ["## Disclaimer (면책 조항)", "", card_section(recipe.get("disclaimer", "dermatology")), ""]
     return "\n".join(out)
+
+
+def pool_lines(mid: str, pool: dict[str, Any]) -> list[str]:
+    """Training-data lines of a pooled model: de-duplication, label conflicts, counts per collection."""
+    import csv
+    from collections import Counter
+
+    mine = pool.get("models", {}).get(mid, {})
+    out = [f"- Pooled split: every folder of the `{pool['name']}` pool was split once (grouped, stratified by "
+           "collection x source folder), so a test image is a test image for every model trained on the pool. "
+           f"Perceptual duplicates (DCT hash over the 8 flips/rotations + aligned centre correlation; "
+           f"{pool['perceptual_duplicate_links']} links among {pool['files']} files) joined one group and only one "
+           f"copy was kept ({pool['copies_dropped']} copies dropped: "
+           + ", ".join(f"{k} {v}" for k, v in pool.get("copies_dropped_by_folder", {}).items()) + "). "
+           f"{mine.get('conflicting_label_groups_dropped', 0)} groups whose copies carry different labels in "
+           f"different collections ({mine.get('files_dropped_for_conflict', 0)} files) were left out.", ""]
+    counts: Counter = Counter()
+    with open(SPLITS / f"{mid}.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            counts[(row["path"].split("/", 1)[0], row["label"], row["split"])] += 1
+    cols = sorted({c for c, _, _ in counts})
+    labs = sorted({lab for _, lab, _ in counts})
+    rows = [[f"`{c}`", lab] + [counts[(c, lab, s)] for s in ("train", "val", "test")]
+            for c in cols for lab in labs if any(counts[(c, lab, s)] for s in ("train", "val", "test"))]
+    out += ["Images per collection and split:", "", _table(["collection", "label", "train", "val", "test"], rows), ""]
+    return out
+
+
+def loco_lines(runs: list[dict[str, Any]], labels: list[str]) -> list[str]:
+    """Leave-one-collection-out: the same recipe without one collection, scored on all its images."""
+    out = ["Leave one collection out (the same recipe trained without that collection, then scored on all of "
+           "its images, none seen in training; cached-feature path, threshold from the remaining val split):", ""]
+    rows = []
+    for r in runs:
+        m = r["metrics"]
+        present = [lab for lab in labels if m["per_class"][lab]["support"] > 0]
+        recall = ", ".join(f"{lab} {m['per_class'][lab]['recall']:.3f}" for lab in present)
+        rows.append([f"`{r['left_out']}`", ", ".join(f"`{c}`" for c in r["trained_on"]), m["n"],
+                     m["auroc"], m["balanced_accuracy"] if len(present) > 1 else None, recall])
+    out += [_table(["left out (scored)", "trained on", "n", "AUROC", "balanced acc.", "recall per class"], rows), ""]
+    return out
 
 
 def render_card(recipe: dict[str, Any], record: dict[str, Any]) -> str:
