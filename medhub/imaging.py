@@ -100,13 +100,14 @@ class DecodedImage:
 def upload_file_types(allow_dicom: bool) -> list[str] | None:
     """The `file_types` for a gr.File upload box: None, so that the gate, not the file name, decides.
 
-    Read in the Gradio 6.31 source: the server refuses a file whose name matches no entry
-    (`gradio_client.utils.is_valid_file`, "Invalid file type"), and a name without an extension
-    matches no extension entry, only the category "file". The browser side maps "file" to the MIME
-    pattern "file/*" (`accept="file/*"`), and its drop handler keeps only files whose MIME type
-    starts with "file/" (none do), so "file" would break drag and drop. With None both sides accept
-    every file: the dialog offers all files, drag and drop and the API take any name, and the gate
-    reads the content (an unsupported file gets its clear "not a supported image" message).
+    Gradio 6.31 (read in its source, then checked in Chromium against the running app): the server
+    refuses a file whose name matches no entry (`gradio_client.utils.is_valid_file`, "Invalid file
+    type"), and a name without an extension matches no extension entry, only the category "file".
+    "file" passes the server, but the browser turns it into `accept="file/*"`, which is no MIME type
+    (what a file dialog offers for it is up to the browser). With None there is no check on either
+    side and no `accept` attribute: the dialog offers all files, the file chooser, drag and drop and
+    the API take any name (checked: an extensionless DICOM through the chooser and by drop), and the
+    gate reads the content (an unsupported file gets its clear "not a supported image" message).
     `allow_dicom` names what the tab takes; the answer is the same for both.
     """
     del allow_dicom
