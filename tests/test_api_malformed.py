@@ -151,3 +151,48 @@ def test_server_still_serves_after_the_corpus(client, corpus):
     for card in CARDS:
         result = call(client, card.id, valid[0])
         assert abs(sum(result[2]["probabilities"].values()) - 1.0) < 1e-3
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(DICOM_CARD is None or not CHROMIUM.exists(), reason="needs a DICOM card and chromium")
+@pytest.mark.timeout(300)
+def test_extensionless_dicom_is_taken_by_the_upload_box_in_a_browser(app_url, corpus, tmp_path):
+    """The browser side of the upload box: an extensionless DICOM goes in through the file chooser
+    and by drag and drop, with no "Invalid file type" warning (the gate then decides by content)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.test_browser import CHROMIUM_ARGS, open_tab, upload
+
+    source = {name: path for name, path, _ in corpus}["dicom_valid.dcm"]
+    target = tmp_path / "IM000001"
+    shutil.copyfile(source, target)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US").new_page()
+            page.set_default_timeout(30_000)
+            page.goto(app_url)
+            page.wait_for_selector("button[role=tab]")
+            open_tab(page, DICOM_CARD)
+            box = page.locator(f"#file-{DICOM_CARD.id}")
+            assert box.locator("input[type=file]").get_attribute("accept") in (None, "")
+            upload(page, DICOM_CARD, target)  # the file chooser
+            assert page.get_by_text("Invalid file type").count() == 0
+
+            page.goto(app_url)
+            page.wait_for_selector("button[role=tab]")
+            open_tab(page, DICOM_CARD)
+            box = page.locator(f"#file-{DICOM_CARD.id}")
+            transfer = page.evaluate_handle(
+                "(b) => { const dt = new DataTransfer();"
+                " dt.items.add(new File([new Uint8Array(b)], 'IM000002')); return dt; }",
+                list(target.read_bytes()),
+            )
+            drop_zone = box.locator("button").first
+            for event in ("dragenter", "dragover", "drop"):
+                drop_zone.dispatch_event(event, {"dataTransfer": transfer})
+            box.get_by_text("IM000002").wait_for(timeout=30_000)
+            assert page.get_by_text("Invalid file type").count() == 0
+        finally:
+            browser.close()
