@@ -394,6 +394,7 @@ def _walk_gif(data: bytes) -> dict[str, Any]:
     width, height, flags = struct.unpack("<HHB", data[6:11])
     pos = 13 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0)
     frames = blocks = 0
+    sub_blocks = [0]
     screen = max(width, 1) * max(height, 1)
     if screen > max_pixels():
         raise _too_many_pixels(screen)
@@ -405,7 +406,7 @@ def _walk_gif(data: bytes) -> dict[str, Any]:
         if kind == 0x3B:  # trailer
             return {"frames": frames}
         if kind == 0x21:  # extension: label, then sub-blocks
-            pos = _skip_sub_blocks(data, pos + 2)
+            pos = _skip_sub_blocks(data, pos + 2, sub_blocks)
         elif kind == 0x2C:  # image: descriptor, optional colour table, LZW size, sub-blocks
             if pos + 10 > n:
                 raise InputError.make("truncated")
@@ -418,7 +419,7 @@ def _walk_gif(data: bytes) -> dict[str, Any]:
             ):
                 raise InputError.make("too_many_frames", n=f"{frames:,}+")
             pos += 10 + (3 * (2 << (fflags & 7)) if fflags & 0x80 else 0)
-            pos = _skip_sub_blocks(data, pos + 1)
+            pos = _skip_sub_blocks(data, pos + 1, sub_blocks)
         elif kind == 0x00:  # stray block terminator some encoders write
             pos += 1
         else:
@@ -426,13 +427,20 @@ def _walk_gif(data: bytes) -> dict[str, Any]:
     raise InputError.make("truncated")
 
 
-def _skip_sub_blocks(data: bytes, pos: int) -> int:
+def _skip_sub_blocks(data: bytes, pos: int, counter: list[int]) -> int:
+    """Past the data sub-blocks at `pos`; `counter[0]` counts them over the whole file (a frame of
+    one-byte sub-blocks would make this loop, and Pillow's, run once per two bytes)."""
     n = len(data)
     while True:
         if pos >= n:
             raise InputError.make("truncated")
         size = data[pos]
         pos += 1 + size
+        counter[0] += 1
+        if counter[0] > limits.MAX_GIF_SUB_BLOCKS:
+            raise InputError.make(
+                "too_complex", what=f"more than {limits.MAX_GIF_SUB_BLOCKS:,} GIF data sub-blocks"
+            )
         if size == 0:
             return pos
 

@@ -75,6 +75,8 @@ MAX_TIFF_TAGS = _env_int("MEDHUB_MAX_TIFF_TAGS", 1000)  # entries of one IFD
 MAX_TIFF_VALUES = _env_int("MEDHUB_MAX_TIFF_VALUES", 300_000)  # numeric tag values in one IFD
 MAX_TIFF_BLOCKS = _env_int("MEDHUB_MAX_TIFF_BLOCKS", 65_536)  # strips or tiles of the first page
 MAX_GIF_BLOCKS = _env_int("MEDHUB_MAX_GIF_BLOCKS", 20_000)  # extension / image blocks walked
+# Data sub-blocks (at most 255 bytes each: a 20 MB GIF written normally has ~82,000).
+MAX_GIF_SUB_BLOCKS = _env_int("MEDHUB_MAX_GIF_SUB_BLOCKS", 200_000)
 MAX_DICOM_FRAGMENTS = _env_int("MEDHUB_MAX_DICOM_FRAGMENTS", 10_000)
 MAX_DICOM_ELEMENTS = _env_int("MEDHUB_MAX_DICOM_ELEMENTS", 100_000)  # data elements before Pixel Data
 MAX_SEQUENCE_DEPTH = _env_int("MEDHUB_MAX_SEQUENCE_DEPTH", 32)

@@ -807,6 +807,7 @@ def budget_items() -> list[tuple[str, bytes, str | None]]:
     items += [
         ("gif_many_extensions.gif", _gif_with_extensions(50_000), "too_complex"),
         ("gif_800000_frames.gif", _gif(32, 32, 800_000), "too_many_frames"),
+        ("gif_one_byte_sub_blocks.gif", _gif_tiny_sub_blocks(5_000_000), "too_complex"),
         ("gif_no_trailer.gif", _gif(32, 32, 3)[:-1], "truncated"),
         ("gif_cut_in_frame.gif", _gif(32, 32, 3)[:-8], "truncated"),
         ("gif_bad_block.gif", _gif(32, 32, 1)[:-1] + b"\x99;", "truncated"),
@@ -1149,3 +1150,10 @@ def _dicom_without_window() -> bytes:
     del ds.WindowWidth
     ds.Modality = "MR"
     return _std(ds)
+
+
+def _gif_tiny_sub_blocks(n: int) -> bytes:
+    """One 32 x 32 frame whose LZW data is split into `n` one-byte sub-blocks (10 MB for 5 M)."""
+    screen = struct.pack("<HHBBB", 32, 32, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    descriptor = b",\x00\x00\x00\x00\x20\x00\x20\x00\x00\x02"
+    return b"GIF89a" + screen + descriptor + b"\x01\x00" * n + b"\x00;"
