@@ -250,9 +250,9 @@ def evaluate_dir(
             except InputError as err:
                 skipped.append({"path": str(case.path), "error": err.code})
         if images and predictor.scope is not None:
-            batch_probs, feats = predictor.features_batch(images)
+            batch_probs, verdicts = predictor.scope_batch(images)
             probs.append(batch_probs)
-            in_scope.extend(r.in_scope for r in predictor.scope.check_many(feats))
+            in_scope.extend(r.in_scope for r in verdicts)
         elif images:
             probs.append(predictor.predict_batch(images))
     if not kept:

@@ -119,14 +119,15 @@ class Predictor:
         self.revision = revision or card.revision
         self.scope = scope  # medhub.scope.ScopeModel or None
 
-    def check_scope(self, features: np.ndarray):
+    def check_scope(self, features: np.ndarray, image: np.ndarray | None = None):
         """(ScopeResult or None, suggested model id or None) for one image's pooled features."""
         if self.scope is None or features is None:
             return None, None
         from medhub.cards import load_cards
-        from medhub.scope import suggested_model
+        from medhub.scope import appearance, suggested_model
 
-        result = self.scope.check(features)
+        looks = appearance(image) if (image is not None and self.scope.uses_appearance) else None
+        result = self.scope.check(features, looks)
         return result, suggested_model(result, self.card, load_cards(self.card.path.parent))
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
@@ -195,7 +196,7 @@ class Predictor:
         if features is None and self.scope is not None:
             _, features = self._probs_and_features(x)
         result.features = None if features is None else np.asarray(features, dtype=np.float32)
-        result.scope, result.suggested_model = self.check_scope(result.features)
+        result.scope, result.suggested_model = self.check_scope(result.features, image)
         return result
 
     def _probs_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -204,6 +205,16 @@ class Predictor:
             return np.asarray(self.backend.predict(x[None]), dtype=np.float64)[0], None
         probs, pooled = feats(x[None])
         return np.asarray(probs, dtype=np.float64)[0], np.asarray(pooled)[0]
+
+    def scope_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, list]:
+        """(probabilities [N, K], scope verdicts) for RGB uint8 images: evaluation and tests."""
+        from medhub.scope import appearance
+
+        probs, feats = self.features_batch(images)
+        if self.scope is None:
+            return probs, [None] * len(images)
+        looks = np.stack([appearance(img) for img in images]) if self.scope.uses_appearance else None
+        return probs, self.scope.check_many(feats, looks)
 
     def features_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities [N, K], pooled features [N, D]) for RGB uint8 images: evaluation and fitting."""

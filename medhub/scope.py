@@ -139,6 +139,42 @@ class ScopeResult:
         return "family" if not self.family_ok else "distance"
 
 
+APPEARANCE_SIZE = 128
+APPEARANCE_WEIGHT = 0.5  # how much the appearance statistics weigh beside the unit-length features
+
+
+def appearance(rgb: np.ndarray) -> np.ndarray:
+    """Cheap statistics of how an image looks (about 1 ms): colour (a 4x4x4 histogram, saturation,
+    grey-ness), brightness and contrast, dark/bright borders (vignettes, CT backgrounds), edges.
+
+    They tell the image family apart where a model's own features, tuned to its task, do not (a chest
+    radiograph is grey like a CT slice; a dermoscope leaves a dark ring).
+    """
+    import cv2
+
+    img = cv2.resize(np.ascontiguousarray(rgb[..., :3]), (APPEARANCE_SIZE, APPEARANCE_SIZE),
+                     interpolation=cv2.INTER_AREA)
+    f = img.astype(np.float32) / 255.0
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32) / np.array([180.0, 255.0, 255.0], np.float32)
+    gray = f.mean(axis=2)
+    bins = np.minimum((f * 4).astype(np.int32), 3)
+    hist = np.bincount((bins[..., 0] * 16 + bins[..., 1] * 4 + bins[..., 2]).ravel(), minlength=64)
+    hist = hist.astype(np.float32) / hist.sum()
+    edge = int(APPEARANCE_SIZE * 0.12)
+    border = np.concatenate([gray[:edge].ravel(), gray[-edge:].ravel(), gray[:, :edge].ravel(), gray[:, -edge:].ravel()])
+    centre = gray[edge:-edge, edge:-edge]
+    gy, gx = np.gradient(gray)
+    mag = np.sqrt(gx * gx + gy * gy)
+    greyness = np.abs(f[..., 0] - f[..., 1]).mean() + np.abs(f[..., 1] - f[..., 2]).mean()
+    stats = [
+        greyness, hsv[..., 1].mean(), hsv[..., 1].std(), hsv[..., 2].mean(), hsv[..., 2].std(),
+        gray.std(), border.mean(), centre.mean(), centre.mean() - border.mean(),
+        (gray < 0.08).mean(), (gray > 0.92).mean(), mag.mean(), (mag > 0.1).mean(),
+        *f.reshape(-1, 3).mean(axis=0), *f.reshape(-1, 3).std(axis=0),
+    ]
+    return np.concatenate([np.array(stats, np.float32), np.sqrt(hist)]).astype(np.float32)
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
@@ -197,17 +233,31 @@ class ScopeModel:
         d2 = np.einsum("nkp,pq,nkq->nk", diffs, self.a["precision"], diffs)
         return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
 
-    def family_probabilities(self, features: np.ndarray) -> np.ndarray:
+    @property
+    def uses_appearance(self) -> bool:
+        return "appearance_mean" in self.a
+
+    def family_inputs(self, features: np.ndarray, looks: np.ndarray | None) -> np.ndarray:
+        """What the family head reads: the unit-length features, plus the standardised appearance
+        statistics when the head was fitted with them."""
         z = _normalise(np.atleast_2d(features))
-        return _softmax(z @ self.a["family_weight"].T + self.a["family_bias"])
+        if not self.uses_appearance:
+            return z
+        if looks is None:
+            raise ScopeError("this scope check also reads the image's appearance statistics; pass them")
+        st = (np.atleast_2d(looks) - self.a["appearance_mean"]) / self.a["appearance_std"]
+        return np.concatenate([z, APPEARANCE_WEIGHT * st / np.sqrt(st.shape[1])], axis=1)
 
-    def check(self, features: np.ndarray) -> ScopeResult:
-        """The verdict for one image's pooled features [D]."""
-        return self.check_many(np.atleast_2d(features))[0]
+    def family_probabilities(self, features: np.ndarray, looks: np.ndarray | None = None) -> np.ndarray:
+        return _softmax(self.family_inputs(features, looks) @ self.a["family_weight"].T + self.a["family_bias"])
 
-    def check_many(self, features: np.ndarray) -> list[ScopeResult]:
+    def check(self, features: np.ndarray, looks: np.ndarray | None = None) -> ScopeResult:
+        """The verdict for one image's pooled features [D] (and appearance statistics)."""
+        return self.check_many(np.atleast_2d(features), None if looks is None else np.atleast_2d(looks))[0]
+
+    def check_many(self, features: np.ndarray, looks: np.ndarray | None = None) -> list[ScopeResult]:
         scores = self.distance(features)
-        fam = self.family_probabilities(features)
+        fam = self.family_probabilities(features, looks)
         accepted = [self.spec.families.index(f) for f in self.spec.accepts]
         out = []
         for score, row in zip(scores, fam):

@@ -40,11 +40,12 @@ class FeatureCache:
 
     def __init__(self, card: ModelCard, cache_dir: Path = CACHE_DIR) -> None:
         self.path = cache_dir / f"{card.id}-{_weights_tag(card)}.npz"
-        self.data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # features, probs, appearance
         if self.path.is_file():
             with np.load(self.path, allow_pickle=False) as z:
-                for key, feat, prob in zip(z["keys"], z["features"], z["probs"]):
-                    self.data[str(key)] = (feat, prob)
+                if "looks" in z.files:
+                    for key, feat, prob, looks in zip(z["keys"], z["features"], z["probs"], z["looks"]):
+                        self.data[str(key)] = (feat, prob, looks)
         self.dirty = False
 
     def save(self) -> None:
@@ -58,6 +59,7 @@ class FeatureCache:
             keys=np.array(keys),
             features=np.stack([self.data[k][0] for k in keys]),
             probs=np.stack([self.data[k][1] for k in keys]),
+            looks=np.stack([self.data[k][2] for k in keys]),
         )
         tmp.replace(self.path)
         self.dirty = False
@@ -65,9 +67,11 @@ class FeatureCache:
 
 def extract(
     predictor, items: list[tuple[Item, np.ndarray | None]], cache: FeatureCache, batch: int = 32, log=None
-) -> tuple[list[Item], np.ndarray, np.ndarray]:
-    """(items that decoded, features [N, D], probabilities [N, K]) through the app's decode + model."""
+) -> tuple[list[Item], np.ndarray, np.ndarray, np.ndarray]:
+    """(items that decoded, features [N, D], probabilities [N, K], appearance [N, S]) through the
+    app's decode + model."""
     from medhub.imaging import InputError, load_upload
+    from medhub.scope import appearance
 
     todo = [(it, img) for it, img in items if it.path not in cache.data]
     for start in range(0, len(todo), batch):
@@ -83,8 +87,8 @@ def extract(
             keys.append(it.path)
         if images:
             probs, feats = predictor.features_batch(images)
-            for key, f, p in zip(keys, feats, probs):
-                cache.data[key] = (f.astype(np.float32), p.astype(np.float32))
+            for key, f, p, img in zip(keys, feats, probs, images):
+                cache.data[key] = (f.astype(np.float32), p.astype(np.float32), appearance(img))
             cache.dirty = True
         if log and (start // batch) % 10 == 0:
             log(f"  {predictor.card.id}: {min(start + batch, len(todo))}/{len(todo)} new images")
@@ -93,12 +97,9 @@ def extract(
     cache.save()
     kept = [it for it, _ in items if it.path in cache.data]
     if not kept:
-        return [], np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32)
-    return (
-        kept,
-        np.stack([cache.data[it.path][0] for it in kept]),
-        np.stack([cache.data[it.path][1] for it in kept]),
-    )
+        empty = np.zeros((0, 1), np.float32)
+        return [], empty, empty, empty
+    return (kept, *(np.stack([cache.data[it.path][i] for it in kept]) for i in range(3)))
 
 
 def cap(items: list, n: int, key: str) -> list:
@@ -168,10 +169,10 @@ def model_report(card: ModelCard, cards=None, per_set: int = DEFAULT_PER_SET, lo
     cache = FeatureCache(card)
     rows = []
     for name, (in_scope, items) in report_sets(card, cards, per_set).items():
-        kept, feats, _ = extract(predictor, items, cache, log=log)
+        kept, feats, _, looks = extract(predictor, items, cache, log=log)
         if not kept:
             continue
-        results = predictor.scope.check_many(feats)
+        results = predictor.scope.check_many(feats, looks if predictor.scope.uses_appearance else None)
         accepted = np.array([r.in_scope for r in results])
         families = defaultdict(int)
         for r in results:

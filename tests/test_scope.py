@@ -129,9 +129,7 @@ def _test_images(card, data_root: Path, n: int) -> list[Path]:
 
 
 def _verdicts(card, images: list[np.ndarray]):
-    predictor = _predictor(card.id)
-    _, feats = predictor.features_batch(images)
-    return predictor.scope.check_many(feats)
+    return _predictor(card.id).scope_batch(images)[1]
 
 
 def _load(path: Path) -> np.ndarray:
