@@ -264,10 +264,13 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "about.api_params": {
         "en": "Each endpoint's parameters and their defaults are listed under **Use via API** at the bottom "
-        "of the page. Errors (an unreadable file, a model that cannot load) come back as an error "
-        "message in English and Korean.",
+        "of the page. An image the model was not made for comes back with `in_scope: false`, "
+        "`decision: null` and `suggested_model` (the tab that fits); pass `show_anyway: true` to get "
+        "the model's output anyway. Errors (an unreadable file, a model that cannot load) come back as "
+        "an error message in English and Korean.",
         "ko": "각 엔드포인트의 매개변수와 기본값은 페이지 아래쪽 **Use via API**에 있습니다. "
-        "오류(읽을 수 없는 "
+        "모델이 다루지 않는 영상은 `in_scope: false`, `decision: null`, `suggested_model`(맞는 탭)과 함께 "
+        "돌아오며, `show_anyway: true`를 주면 그래도 모델 출력을 받습니다. 오류(읽을 수 없는 "
         "파일, 불러올 수 없는 모델)는 영어와 한국어 오류 메시지로 돌아옵니다.",
     },
     "about.disclaimer": {"en": "Disclaimer", "ko": "고지 사항"},

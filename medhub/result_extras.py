@@ -10,6 +10,7 @@ tab may draw, such as the lesion outline). The tabs in `tabs/<id>.py` only rende
 | `abcd` | asymmetry, border, colour, diameter of the segmented lesion (a teaching aid, not a model input) |
 | `severity` | the graded scale (0 good .. 3 severe) from the labels' `grade`, and the result sentence |
 | `see_a_doctor_soon` | the shingles advice (antivirals work best within about 72 hours) |
+| `graded_heads` | per-symptom grades (0-3) of a `graded_heads` card and the sentence "Your scalp shows ..." |
 """
 
 from __future__ import annotations
@@ -115,7 +116,21 @@ def see_a_doctor_soon(card: ModelCard, decoded, analysis, heat: np.ndarray) -> R
                               "advice_ko": t("shingles.note", "ko").replace("**", "")})
 
 
+def graded_heads(card: ModelCard, decoded, analysis, heat: np.ndarray) -> ResultExtras:
+    """Per-symptom grades of a `graded_heads` card (medhub/graded.py) and the original's sentence."""
+    from medhub.graded import graded_summary, predict_heads
+    from medhub.inference import get_predictor
+
+    probs = predict_heads(get_predictor(card.id), [decoded.rgb])
+    one = {k: v[0] for k, v in probs.items()}
+    en, ko = graded_summary(card, one, "en"), graded_summary(card, one, "ko")
+    data = {"graded": {"heads": en["heads"], "sentence_en": en["sentence"], "sentence_ko": ko["sentence"],
+                       "heads_ko": ko["heads"], "note_en": en["note"], "note_ko": ko["note"]}}
+    return ResultExtras(json=data, ui=data["graded"])
+
+
 REGISTRY: dict[str, Callable[..., ResultExtras]] = {
+    "graded_heads": graded_heads,
     "ct_region": ct_region,
     "abcd": abcd,
     "severity": severity,

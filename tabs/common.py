@@ -30,6 +30,7 @@ import numpy as np
 from medhub.cards import ModelCard
 from medhub.disclaimers import disclaimer
 from medhub.i18n import normalise_lang, t
+from medhub.imaging import upload_file_types
 from medhub.pipeline import (  # noqa: F401  (re-exported for the tabs and tests)
     DEFAULT_OPACITY,
     MAX_DISPLAY_SIDE,
@@ -43,8 +44,6 @@ log = logging.getLogger("medhub.app")
 
 # Analyses that may run at once across all models (one group): one per CPU core.
 MODEL_CONCURRENCY = 2
-IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"]
-DICOM_TYPES = [".dcm", ".dicom"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,7 +400,7 @@ def build_tab(card: ModelCard, extras: TabExtras, ui: Localiser, lang: gr.Radio,
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            types = __import__("medhub.imaging").imaging.upload_file_types(card.input.dicom)  # content decides
+            types = upload_file_types(card.input.dicom)  # any file name: the input gate decides by content
             upload_key = "upload.label_dicom" if card.input.dicom else "upload.label"
             file = ui.label(
                 gr.File(label=ui.api_text(upload_key), type="filepath", file_types=types, file_count="single",

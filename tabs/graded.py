@@ -1,0 +1,31 @@
+"""What a tab of a graded-heads card (e.g. the scalp microscope) adds: one row per symptom with its
+grade and P(present), and the result sentence in the original project's style. The numbers come from
+the core (`medhub.result_extras.graded_heads`); this only lays them out."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from medhub.cards import ModelCard
+from medhub.i18n import normalise_lang
+from tabs.common import ExtraResult, Localiser, TabExtras
+
+
+class GradedExtras(TabExtras):
+    def build_outputs(self, card: ModelCard, ui: Localiser):
+        return [gr.Markdown(elem_id=f"graded-{card.id}")]
+
+    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+        if result is None or not result.ui:
+            return [""]
+        lang = normalise_lang(lang)
+        data = result.ui
+        heads = data["heads_ko"] if lang == "ko" else data["heads"]
+        head = "| 증상 | 등급 | 있을 확률 |" if lang == "ko" else "| symptom | grade | P(present) |"
+        rows = [f"| {h['name']} | {h['grade']} · {h['grade_name']} | {h['p_present']:.2f} |" for h in heads]
+        note = data.get(f"note_{lang}") or ""
+        return ["\n".join([f"### {data[f'sentence_{lang}']}", "", head, "|---|---|---|", *rows, "",
+                           f"*{note}*" if note else ""])]
+
+
+Extras = GradedExtras
