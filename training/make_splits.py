@@ -79,9 +79,13 @@ def make_pool_split(pool: PoolSpec, splits_dir=SPLITS) -> list[Item]:
     for model_id, mapping in pool.models.items():
         rows = [Item(it.path, mapping[it.path.rsplit("/", 1)[0]], it.group, it.split)
                 for it in split if it.path.rsplit("/", 1)[0] in mapping]
+        # labels of every file of a group, the dropped copies included (a copy filed under another
+        # label in another collection is a conflict even though only one copy is kept)
         labels_of: dict[str, set[str]] = {}
-        for it in rows:
-            labels_of.setdefault(it.group, set()).add(it.label)
+        for it in items:
+            folder = it.path.rsplit("/", 1)[0]
+            if folder in mapping:
+                labels_of.setdefault(uf.find(it.group), set()).add(mapping[folder])
         conflict = {g for g, labs in labels_of.items() if len(labs) > 1}
         out = [it for it in rows if it.group not in conflict]
         write_split_file(splits_dir / f"{model_id}.csv", out)

@@ -60,14 +60,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "targets": {"accuracy": 0.92, "auroc": 0.97},
         "class_weight_power": 1.0,
         "select": "auroc",
-        "failure_notes": (
-            "Looking at the six most confident errors: three missed melanomas (melanoma_7393, 5047, "
-            "8524) are small, fairly symmetric, evenly light-brown lesions beside a ruler scale, i.e. "
-            "early or thin melanomas that look like ordinary nevi; one (melanoma_8455) is largely "
-            "hidden under dense dark hair. The two false alarms are images with strong artefacts: a "
-            "lesion seen through a large immersion-fluid bubble on a dark background (melanoma_4313), "
-            "and a pink, crusted lesion framed by bubbles and glare (melanoma_3947)."
-        ),
+        "failure_notes": None,  # the previous model's notes no longer apply; see git history
         "intended_use": (
             "Teaching and demonstration: shows how a dermoscopy classifier separates benign "
             "lesions from melanoma, with a heat map of the image regions that drove the score. "
@@ -123,16 +116,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "targets": {"balanced_accuracy": 0.85},
         "class_weight_power": 1.0,
         "select": "balanced_accuracy",
-        "failure_notes": (
-            "Looking at the six most confident errors: two benign keratoses called basal cell carcinoma "
-            "(ISIC_0068263, ISIC_0069768) are pink, structureless lesions inside a small round "
-            "dermoscope field with a heavy black vignette, the look of many BCCs; two nevi called "
-            "melanoma (ISIC_0011215, ISIC_0014178_downsampled) are brown lesions with eccentric, uneven "
-            "pigment (atypical-looking nevi); a benign keratosis called nevus (ISIC_0029600) is a "
-            "uniformly black, sharply bounded lesion. The seborrheic keratosis image called benign "
-            "keratosis (197_1_42) is one of the few in its folder that looks like a dermoscopic "
-            "close-up rather than a clinical photo: it illustrates the photo-type shortcut above."
-        ),
+        "failure_notes": None,  # the previous model's notes no longer apply; see git history
         "intended_use": (
             "Teaching and demonstration of multi-class lesion typing from a dermoscopy image, with "
             "a heat map. Users: the public, educators, developers."
@@ -196,38 +180,28 @@ RECIPES: dict[str, dict[str, Any]] = {
         # a stronger L2 grid suits 45 positives; also fine-tuning blocks[5:] did not help (0.77).
         "aux_labels": "folder",
         "targets": {"auroc": 0.90, "f1:herpes_zoster": 0.85},
-        "summary": (
-            "**Read this first:** with 62 shingles photos this model does NOT reach the project's "
-            "targets (see Evaluation): it misses most shingles photos in the test split, and both the "
-            "test figures and the cross-validation vary widely. It is shown as an honest small-data "
-            "demonstration, not as a usable shingles detector."
-        ),
-        "failure_notes": (
-            "Looking at the most confident errors on test: most of the shingles photos in the test split are missed "
-            "with high confidence. They are atypical for the training photos: grouped vesicles on dark "
-            "skin (t-herpes-zoster-126; dark skin is rare in this set), lesions on the sole of a foot on "
-            "dark skin (178), a faint pigmented band on the back without active blisters (late or "
-            "healed zoster, v-108), and red patches without visible vesicles on the shoulder (130) and "
-            "on the thighs (169) that look eczematous. The false alarm is a herpes simplex photo "
-            "(t-herpes-type-1-primary-28) with a cluster of crusted vesicles: morphologically the "
-            "same lesion; a clinician separates the two by the dermatomal distribution, which a "
-            "close-up cannot show."
-        ),
+        "summary": None,  # written from the pooled run's figures
+        "failure_notes": None,  # the previous model's notes no longer apply; see git history
         "lp_weight_decay_grid": [0.01, 0.03, 0.1],
         "cv_folds": 5,
         "intended_use": (
             "Teaching and demonstration: whether a clinical photo of a rash looks more like "
-            "shingles than like six other common skin conditions, with a heat map."
+            "shingles than like thirteen other skin conditions (chickenpox included), with a heat map."
         ),
         "out_of_scope": (
             "Diagnosis of shingles (a clinical diagnosis, confirmed by PCR when needed); "
-            "conditions outside the seven of this data set (the model has never seen normal skin, "
-            "chickenpox, insect bites, drug eruptions, cellulitis ...); dermoscopy images; "
+            "conditions outside the fourteen of its two collections (the model has never seen normal "
+            "skin, insect bites, drug eruptions ...); dermoscopy images; "
             "deciding on antiviral treatment."
         ),
         "biases": [
-            "Only 62 shingles photos (from DermNet); test figures rest on 9 shingles images and "
-            "are very uncertain (see the cross-validation and bootstrap intervals).",
+            "Few positives: 60 DermNet shingles photos plus 23 distinct web photos (the web set's 114 "
+            "zoster files are augmented copies of about 22 photos; 91 copies were dropped by the "
+            "perceptual de-duplication); the test split holds 11 shingles images (8 DermNet, 3 web), so "
+            "test figures are very uncertain (see the cross-validation and bootstrap intervals).",
+            "Chickenpox (same virus, similar vesicles) is in the 'other' class as a hard negative; the web "
+            "collection's other conditions (cellulitis, impetigo, athlete's foot, nail fungus, ringworm, "
+            "larva migrans) differ from DermNet's.",
             "DermNet photos are watermarked textbook cases, mostly on light skin; real phone photos "
             "differ in framing, light and severity.",
             "The 'other' class is six conditions; herpes simplex (178) is the most similar one.",
