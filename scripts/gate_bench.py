@@ -115,6 +115,9 @@ def stress_items() -> list[tuple[str, bytes, str | None]]:
 
     fw = int(limits.pixel_limit("TIFF", "F") ** 0.5) // 16 * 16
     fh = min(h, limits.pixel_limit("TIFF", "F") // fw)
+    coefficient_pixels = limits.MAX_JPEG_COEFFICIENT_BYTES // 6
+    pw = min(w, int(coefficient_pixels**0.5) // 8 * 8)
+    ph = min(h, coefficient_pixels // pw // 8 * 8)
     ww = int(limits.pixel_limit("WEBP") ** 0.5) // 16 * 16
     wh = limits.pixel_limit("WEBP") // ww
     webp_img = Image.fromarray(np.ascontiguousarray(np.stack([smooth] * 3, 2)[:wh, :ww]))
@@ -127,9 +130,16 @@ def stress_items() -> list[tuple[str, bytes, str | None]]:
     items = [
         (f"stress_jpeg_{w}x{h}.jpg", enc(rgb, "JPEG", quality=80), None),
         (f"stress_jpeg_progressive_420_{w}x{h}.jpg", enc(rgb, "JPEG", quality=80, progressive=True), None),
+        # 4:4:4 progressive keeps 6 bytes of coefficients a pixel: refused at the full pixel limit,
+        # accepted up to MAX_JPEG_COEFFICIENT_BYTES / 6 pixels.
         (
             f"stress_jpeg_progressive_444_{w}x{h}.jpg",
             enc(rgb, "JPEG", quality=70, progressive=True, subsampling=0),
+            "too_complex",
+        ),
+        (
+            f"stress_jpeg_progressive_444_{pw}x{ph}.jpg",
+            enc(rgb.crop((0, 0, pw, ph)), "JPEG", quality=70, progressive=True, subsampling=0),
             None,
         ),
         (f"stress_png_rgb_{w}x{h}.png", enc(Image.fromarray(np.stack([smooth] * 3, 2)), "PNG"), None),
