@@ -24,6 +24,9 @@ import numpy as np
 from PIL import Image
 
 CorpusItem = tuple[str, Path, str | None]
+# Every DICOM item has this instance UID: generated UIDs would change the bytes (and so what a
+# corrupted deflate stream inflates to) from run to run.
+FIXED_UID = "1.2.826.0.1.3680043.8.498.12345678901234567890"
 
 # Byte limit the "too large" item is made for (the default of imaging.MAX_UPLOAD_BYTES).
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -149,11 +152,11 @@ def _dicom(
     from pydicom.encaps import encapsulate
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
-    from pydicom.uid import UID, CTImageStorage, generate_uid
+    from pydicom.uid import UID, CTImageStorage
 
     ds = Dataset()
     ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = generate_uid()
+    ds.SOPInstanceUID = FIXED_UID  # fixed: the corpus is the same bytes on every run
     ds.PatientName = "Corpus^Test"
     ds.PatientID = "CORPUS-0001"
     ds.Modality = "CT"
@@ -192,7 +195,7 @@ def _dicom_rle_truncated() -> bytes:
 
     ds = dcmread(io.BytesIO(_dicom(64, 64)))
     arr = np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1)) + np.arange(64, dtype=np.uint16)[:, None]
-    ds.compress(RLELossless, arr)
+    ds.compress(RLELossless, arr, generate_instance_uid=False)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     data = buf.getvalue()
@@ -368,7 +371,7 @@ def _zip_bytes() -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("image.png", b"not inside")
+        zf.writestr(zipfile.ZipInfo("image.png", date_time=(2026, 1, 1, 0, 0, 0)), b"not inside")
     return buf.getvalue()
 
 
@@ -425,11 +428,11 @@ def jpeg_cut_with_eoi(progressive: bool, fraction: float = 1 / 3) -> bytes:
 
 def _dataset(rows: int = 64, cols: int = 64, *, pixels: bytes | None = None, bits: int = 16):
     from pydicom.dataset import Dataset
-    from pydicom.uid import CTImageStorage, generate_uid
+    from pydicom.uid import CTImageStorage
 
     ds = Dataset()
     ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = generate_uid()
+    ds.SOPInstanceUID = FIXED_UID
     ds.PatientName = "Corpus^Test"
     ds.PatientID = "CORPUS-0002"
     ds.Modality = "CT"
@@ -468,11 +471,11 @@ def _file_meta_bytes(tsyntax: str) -> bytes:
     from pydicom.dataset import FileMetaDataset
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_file_meta_info
-    from pydicom.uid import UID, CTImageStorage, generate_uid
+    from pydicom.uid import UID, CTImageStorage
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = FIXED_UID
     meta.TransferSyntaxUID = UID(tsyntax)
     fp = DicomBytesIO()
     fp.write(b"\x00" * 128 + b"DICM")
@@ -516,11 +519,16 @@ def dicom_deflate_bomb(inflated_mb: int = 300) -> bytes:
     return _file_meta_bytes(DEFLATED) + b"".join(parts)
 
 
-def dicom_deflate_corrupt() -> bytes:
+def dicom_deflate_corrupt(where: str = "start") -> bytes:
+    """A deflated DICOM with a corrupt stream: "start": the first block header names the reserved
+    block type 3 (zlib: "invalid block type"); "middle": 24 bytes of 0xFF a third of the way in."""
     data = bytearray(dicom_deflated())
     start = len(_file_meta_bytes(DEFLATED))
-    mid = start + (len(data) - start) // 3
-    data[mid : mid + 24] = b"\xff" * 24
+    if where == "start":
+        data[start] = (data[start] & 0xF8) | 0x07  # BFINAL=1, BTYPE=11
+    else:
+        mid = start + (len(data) - start) // 3
+        data[mid : mid + 24] = b"\xff" * 24
     return bytes(data)
 
 
@@ -599,7 +607,7 @@ def dicom_compressed(tsyntax: str, *, rows: int = 64, cols: int = 64, plugin: st
     ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
     arr = (np.add.outer(np.arange(rows), np.arange(cols)) * 4095 // max(rows + cols - 2, 1)).astype(np.uint16)
     kwargs = {"encoding_plugin": plugin} if plugin else {}
-    ds.compress(tsyntax, arr, **kwargs)
+    ds.compress(tsyntax, arr, generate_instance_uid=False, **kwargs)
     return _save(ds, tsyntax)
 
 
@@ -741,7 +749,8 @@ def budget_items() -> list[tuple[str, bytes, str | None]]:
     items: list[tuple[str, bytes, str | None]] = []
     # --- the six cases of issue 12 --------------------------------------------------------------
     items += [
-        ("dicom_deflate_corrupt.dcm", dicom_deflate_corrupt(), "dicom_invalid"),
+        ("dicom_deflate_corrupt.dcm", dicom_deflate_corrupt("start"), "dicom_invalid"),
+        ("dicom_deflate_corrupt_middle.dcm", dicom_deflate_corrupt("middle"), "dicom_invalid"),
         ("dicom_deflate_truncated.dcm", dicom_deflate_truncated(), "truncated"),
         ("dicom_nested_3000.dcm", dicom_nested(3000), "too_deep"),
         ("dicom_deflate_bomb_300mb.dcm", dicom_deflate_bomb(300), "inflated_too_large"),

@@ -36,6 +36,10 @@ def test_corpus_is_big_and_covers_the_categories(corpus):
     names = [name for name, _, _ in corpus]
     assert len(corpus) >= 150
     assert len(set(names)) == len(names)
+    # The same bytes on every run (no generated UIDs or time stamps): a code cannot flip between runs.
+    from tests.malformed_corpus import corpus_bytes
+
+    assert [data for _, data, _ in corpus_bytes()] == [path.read_bytes() for _, path, _ in corpus[:-1]]
     codes = {code for _, _, code in corpus}
     for needed in (
         "empty",
