@@ -291,6 +291,11 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
                     for f in fails["most_confident_errors"]]), ""]
     if recipe.get("failure_notes"):
         out += [recipe["failure_notes"], ""]
+    checks = sorted((RUNS / mid).glob("heatmap_check_*.json"))
+    if checks:
+        out += heatmap_lines([json.loads(f.read_text()) for f in checks])
+    if recipe.get("heatmap_notes"):
+        out += [recipe["heatmap_notes"], ""]
 
     out += ["## Limitations (한계)", ""]
     out += [f"- {b}" for b in recipe["biases"]]
@@ -348,6 +353,22 @@ def loco_lines(runs: list[dict[str, Any]], labels: list[str]) -> list[str]:
         rows.append([f"`{r['left_out']}`", ", ".join(f"`{c}`" for c in r["trained_on"]), m["n"],
                      m["auroc"], m["balanced_accuracy"] if len(present) > 1 else None, recall])
     out += [_table(["left out (scored)", "trained on", "n", "AUROC", "balanced acc.", "recall per class"], rows), ""]
+    return out
+
+
+def heatmap_lines(checks: list[dict[str, Any]]) -> list[str]:
+    """Do the heat maps look at the lesion? (`python -m training.heatmap_check`)"""
+    out = ["Heat maps and shortcuts (`python -m training.heatmap_check`: the app's Grad-CAM for the decided class "
+           "vs the lesion outline of `medhub.abcd` dilated by 5 % of the side, on a seeded sample of test images; "
+           "lift = heat share on the lesion / the lesion's area share, 1 = the map ignores the lesion; frame = "
+           "heat share in the outer 12 % border, 42 % of the area, where rulers, vignettes and ink sit):", ""]
+    rows = []
+    for c in sorted(checks, key=lambda c: c["tag"] != "before_pooling"):
+        for col, m in c["summary"].items():
+            rows.append([c["tag"].replace("_", " "), col, m["n"], m["lesion_share_mean"], m["area_share_mean"],
+                         m["lift_median"], m["frame_share_mean"], m["maps_mostly_off_lesion"]])
+    out += [_table(["model", "images from", "n", "heat on lesion", "lesion area", "lift (median)",
+                    "heat in frame", "maps mostly off the lesion"], rows), ""]
     return out
 
 
