@@ -361,3 +361,12 @@ def test_every_exif_orientation_matches_pillow(orientation):
     data = _jpeg_with_exif_orientation(orientation)
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
     np.testing.assert_array_equal(load_upload(data).rgb, expected)
+
+
+def test_alpha_compositing_in_integers_equals_the_float_formula():
+    c = np.arange(256, dtype=np.uint8)[:, None].repeat(256, axis=1)
+    a = np.arange(256, dtype=np.uint8)[None, :].repeat(256, axis=0)
+    rgba = np.stack([c, c, c, a], axis=2)
+    expected = np.rint(c.astype(np.float64) * a / 255.0).astype(np.uint8)
+    out = imaging._composite_on_black(rgba)
+    assert (out == expected[:, :, None]).all()
