@@ -25,7 +25,7 @@ from tests.malformed_corpus import corpus_bytes
 
 SEED = 20261201
 MUTATIONS_PER_SEED = 40
-HTTP_BATCH = 40
+HTTP_BATCH = 24
 GENERIC_EN = "Something went wrong"
 
 _EXTREMES = (
