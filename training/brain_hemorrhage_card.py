@@ -46,9 +46,13 @@ FAILURE_NOTES = {
     "head_ct/hemorrhage/041.png": "a small left occipital cortical bleed (about 1-2 cm), with a burned-in letter 'A'",
     "head_ct/hemorrhage/051.png": "a midline frontal lesion next to surgical clips on a noisy, low-contrast image",
     "head_ct/hemorrhage/092.png": "a small deep midline (thalamic) bleed",
-    "head_ct/normal/114.png": "a large burned-in 'A', calcified choroid plexus and a bright spot on the scalp; its "
-                              "letters-removed copy changed the decision of the `base` recipe's CV model (not of "
-                              "the bundled recipe)",
+    "head_ct/normal/114.png": "a large burned-in 'A', calcified choroid plexus and a bright spot on the scalp; with "
+                              "the letter painted out the bundled model's P(hemorrhage) rises (0.64 -> 0.79), so "
+                              "the letter is not what makes it positive",
+    "head_ct/normal/191.png": "two calcified choroid plexus dots, P(hemorrhage) just above the threshold (0.239 vs "
+                              "0.2315); the letter detector marks pieces of the head-holder arcs here, and painting "
+                              "them out moves P to 0.221, below the threshold: the one test decision the "
+                              "letters-removed test changes, a borderline case",
     "head_ct/normal/151.png": "bright calcified choroid plexus in both ventricles, hyperdense spots a model can "
                               "confuse with blood",
 }
