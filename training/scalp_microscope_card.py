@@ -22,8 +22,11 @@ from typing import Any
 from medhub.cards import parse_card
 from medhub.disclaimers import card_section
 from training.common import RUNS, write_json
-from training.train_scalp_microscope import GRADES, HEADS, MODEL_ID, PRIMARY
+from training.train_scalp_microscope import GRADES, MODEL_ID, PRIMARY, SERVED
+from training.train_scalp_microscope import HEADS as TRAINED_HEADS
 from training.write_card import CARDS, WEIGHTS, Quoted, _dump, _table, evaluate_with_cli
+
+HEADS = [h for h in TRAINED_HEADS if h["id"] in SERVED]
 
 DATASET = ('Roboflow "scalp-data" v5 (workspace nisipeanu), CC BY 4.0: 647 trichoscopy (scalp microscope) files '
            "from 319 source photos, polygons for dandruff, dandruff+sensitive, oily and sensitive areas")
@@ -39,8 +42,8 @@ GRADE_NOTE = {
 ORIGINAL_SIX = [
     ("fine dandruff (미세각질)", "partly: the dandruff head covers visible flakes, no separate fine-scale grade"),
     ("excess sebum (피지과다)", "yes: the oiliness head"),
-    ("erythema between follicles (모낭사이홍반)", "partly: the redness head (labelled 'sensitive' areas), "
-     "without telling inter-follicular from follicular redness"),
+    ("erythema between follicles (모낭사이홍반)", "no: a redness head was trained on the 'sensitive' polygons "
+     "(64 source photos) but scored at chance (5-fold CV presence AUROC 0.55), so it is not served"),
     ("follicular erythema / pustules (모낭홍반농포)", "no: no pustule labels"),
     ("dandruff (비듬)", "yes: the dandruff head"),
     ("hair loss (탈모)", "no: not labelled here; the whole-head photo model `scalp_severity` grades hair loss"),
@@ -83,7 +86,7 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
                                           for hid, row in record["gradcam_check"].items()}
     medhub = {
         "id": MODEL_ID,
-        "title": {"en": "Scalp microscope: dandruff, oiliness, redness", "ko": "두피 현미경: 비듬, 피지 과다, 홍반"},
+        "title": {"en": "Scalp microscope: dandruff and oiliness", "ko": "두피 현미경: 비듬과 피지 과다"},
         "framework": "torch",
         "architecture": "tf_efficientnet_lite0",
         "backbone": BACKBONE,
@@ -115,9 +118,9 @@ def body(record: dict[str, Any]) -> str:
     m = record["cli_test_metrics"]
     counts = record["split_counts"]
     cv = record.get("cv", {})
-    out = ["# Scalp microscope: dandruff, oiliness, redness / 두피 현미경: 비듬, 피지 과다, 홍반", "",
+    out = ["# Scalp microscope: dandruff and oiliness / 두피 현미경: 비듬과 피지 과다", "",
            "EfficientNet-Lite0 (timm `tf_efficientnet_lite0`) with one graded head per symptom on trichoscopy "
-           "(scalp microscope) close-ups: dandruff, oiliness and redness, each graded 0 none / 1 mild / 2 moderate / "
+           "(scalp microscope) close-ups: dandruff and oiliness, each graded 0 none / 1 mild / 2 moderate / "
            "3 severe (양호 / 경증 / 중등도 / 중증), plus an overall grade (the worst symptom) as the primary output. "
            "The result is said in the originating project's style: \"Your scalp shows mild dandruff and moderate "
            "oiliness.\" / \"두피에 경증 비듬과 중등도 피지 과다가 보입니다.\"", "",
@@ -182,8 +185,9 @@ def body(record: dict[str, Any]) -> str:
                 _table(["ref \\ pred", "0", "1", "2", "3"], [[g] + row for g, row in enumerate(r["confusion_matrix"])]),
                 ""]
     if cv.get("heads"):
-        out += ["5-fold grouped cross-validation over all 647 files / 319 source photos (same recipe; out-of-fold "
-                "probabilities pooled):", "",
+        out += ["5-fold grouped cross-validation over all 647 files / 319 source photos (same recipe, all three "
+                "trained heads; out-of-fold probabilities pooled; the redness head was dropped after this "
+                "measurement):", "",
                 _table(["head", "n present (files)", "OOF presence AUROC (95% CI)", "per-fold AUROC", "weighted kappa",
                         "grade MAE"],
                        [[hid, r["n_present"], f"{r['presence_auroc']:.3f} ({_ci(r['presence_auroc_95ci_group_bootstrap'])})",
@@ -201,18 +205,105 @@ def body(record: dict[str, Any]) -> str:
                 _table(["head", "test files with the symptom", "heat mass in polygons (mean)", "polygon area (mean)",
                         "files with mass > area"],
                        [[hid, r["n"], r["mass_in_polygons_mean"], r["polygon_area_mean"], r["files_mass_above_area"]]
-                        for hid, r in gc.items()]), ""]
+                        for hid, r in gc.items()]), "",
+                "Examples (white outlines: the labelled polygons): `training/runs/scalp_microscope/gradcam_examples.jpg`.",
+                ""]
     out += ["## Limitations (한계)", "",
             "- The grades are area proxies on one collection's polygons, not clinical grades; an image of a healthy "
             "scalp and an unlabelled image look the same to the training.",
             "- Few source photos: " + ", ".join(f"{h['id']} present in {sum(counts[s][h['id'] + '_present'] for s in counts)} files"
                                                 for h in HEADS) + "; the test figures are uncertain (see the intervals).",
-            "- Redness is learned mostly from `dandruff_sensitive` polygons, so it overlaps with dandruff.",
+            "- Redness is not assessed: its trained head was at chance and was dropped (see the cross-validation).",
+            "- Label noise: 138 files carry no polygon at all, 86 of them from photos the collector filed as dandruff "
+            "(`D_` groups), so many are probably unannotated rather than free of symptoms; they count as grade 0 "
+            "here. Measured on frozen ImageNet features (logistic regression, the same 5 grouped folds), leaving "
+            "them out raised the dandruff presence AUROC from 0.69 to 0.76 and oiliness from 0.67 to 0.73: this "
+            "noise, not only the model, limits the figures.",
             "- Not assessed: hair loss, pustules, fine-scale keratin, follicle counts (see the six-symptom table).",
             "- A whole-head photo or a non-scalp image is out of scope; the model answers anyway unless the scope check "
             "stops it.", ""]
     out += ["## Disclaimer (면책 조항)", "", card_section("scalp"), ""]
     return "\n".join(out)
+
+
+# YOLO class ids of the polygon files (checked: their areas equal labels.csv's columns on 80 files).
+POLYGON_CLASS = {"dandruff_area": 0, "dandruff_sensitive_area": 1, "oily_area": 2, "sensitive_area": 3}
+
+
+def polygon_mask(label_file, classes: set[int], shape: tuple[int, int]):
+    import cv2
+    import numpy as np
+
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    if label_file.exists():
+        for line in label_file.read_text().splitlines():
+            v = line.split()
+            if len(v) >= 7 and int(v[0]) in classes:
+                pts = (np.array(v[1:], float).reshape(-1, 2) * (w, h)).round().astype(np.int32)
+                cv2.fillPoly(mask, [pts], 1)
+    return mask.astype(bool)
+
+
+def gradcam_check(figure=None) -> dict[str, Any]:
+    """Per head, on the test files where the symptom is labelled: share of the head's Grad-CAM mass inside
+    the symptom's polygons vs the polygons' area share; optionally a figure of examples."""
+    import csv
+
+    import cv2
+    import numpy as np
+
+    from medhub.backends import load_backend
+    from medhub.explain import overlay
+    from medhub.imaging import load_upload
+    from medhub.inference import Predictor
+    from medhub.weights import ResolvedWeights
+    from training.common import DATA_ROOT, SPLITS
+
+    card = parse_card((WEIGHTS / MODEL_ID / "README.md").read_text(encoding="utf-8"))
+    folder = WEIGHTS / MODEL_ID
+    backend = load_backend(card, ResolvedWeights(dir=folder, files={f.name: folder / f.name for f in card.files},
+                                                 source="local", revision=None))
+    predictor = Predictor(card, backend)
+    labels = {}
+    with open(DATA_ROOT / "scalp/microscope/labels.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            labels[f"scalp/microscope/{r['file']}"] = r
+    with open(SPLITS / f"{MODEL_ID}.csv", newline="") as fh:
+        test = [r["path"] for r in csv.DictReader(fh) if r["split"] == "test"]
+    out, tiles = {}, []
+    for h in HEADS:
+        classes = {POLYGON_CLASS[c] for c in h["area_columns"]}
+        masses, areas, examples = [], [], []
+        for path in test:
+            if sum(float(labels[path][c]) for c in h["area_columns"]) <= 0:
+                continue
+            rgb = load_upload(DATA_ROOT / path).rgb
+            mask = polygon_mask(DATA_ROOT / "scalp/microscope/labels" / (path.rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".txt"),
+                                classes, rgb.shape[:2])
+            if not mask.any():
+                continue
+            heat = backend.explain_head(predictor.model_input(rgb), h["id"])
+            heat = cv2.resize(heat, (rgb.shape[1], rgb.shape[0]))
+            masses.append(float(heat[mask].sum() / max(float(heat.sum()), 1e-9)))
+            areas.append(float(mask.mean()))
+            if figure is not None and len(examples) < 3:
+                view = overlay(rgb, heat)
+                contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+                cv2.drawContours(view, contours, -1, (255, 255, 255), 1)
+                examples.append(cv2.resize(view, (224, 224)))
+                cv2.putText(examples[-1], h["id"], (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        masses, areas = np.array(masses), np.array(areas)
+        out[h["id"]] = {"n": int(len(masses)), "mass_in_polygons_mean": round(float(masses.mean()), 4),
+                        "polygon_area_mean": round(float(areas.mean()), 4),
+                        "files_mass_above_area": int((masses > areas).sum())}
+        if examples:
+            tiles.append(np.hstack(examples + [np.zeros_like(examples[0])] * (3 - len(examples))))
+    if figure is not None and tiles:
+        from PIL import Image
+
+        Image.fromarray(np.vstack(tiles)).save(figure, quality=85)
+    return out
 
 
 def render(record: dict[str, Any]) -> str:
@@ -269,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         record.setdefault("cli_test_metrics", _provisional(record))
         _save(render(record), args.publish)
         record["cli_test_metrics"] = evaluate(record)
+        write_json(record_path, record)
+        record["gradcam_check"] = gradcam_check(RUNS / MODEL_ID / "gradcam_examples.jpg")
         write_json(record_path, record)
     _save(render(record), args.publish)
     print(f"wrote {WEIGHTS / MODEL_ID / 'README.md'}")

@@ -66,6 +66,10 @@ HEADS = [
     {"id": "redness", "en": "redness", "ko": "홍반", "area_columns": ["sensitive_area", "dandruff_sensitive_area"],
      "bins": [0.0, 0.02, 0.045]},
 ]
+# Heads on the served card. Redness was trained and measured (5-fold CV presence AUROC 0.55, 95% CI
+# 0.45-0.66; test 0.40): the data do not support it, so its head is dropped from the bundled weights
+# (the heads are separate linear layers on shared features: dropping one leaves the others unchanged).
+SERVED = ("dandruff", "oiliness")
 PRIMARY = [
     {"id": "no_finding", "en": "No labelled symptom (grade 0)", "ko": "증상 없음 (0단계)", "grade": 0},
     {"id": "mild", "en": "Mild (worst symptom grade 1)", "ko": "경증 (가장 심한 증상 1단계)", "grade": 1},
@@ -381,11 +385,39 @@ def cross_validate(items, feats, y) -> dict:
     return summary
 
 
+def served_state(state: dict) -> dict:
+    """float16 tensors of the body, the primary classifier and the served heads only."""
+    keep = {k: v for k, v in state.items()
+            if not k.startswith("heads.") or k.split(".")[1] in SERVED}
+    return {k: v.detach().half().contiguous() for k, v in keep.items()}
+
+
+def reserve(record_path=None) -> None:
+    """Re-write the bundled weights with the served heads only (no retraining) and update the record."""
+    from safetensors.torch import load_file, save_file
+
+    record_path = record_path or RUN / "record.json"
+    path = WEIGHTS / "model.safetensors"
+    save_file(served_state(load_file(str(path))), str(path))
+    config = json.loads((WEIGHTS / "config.json").read_text())
+    config["heads"] = {h["id"]: h["bins"] for h in HEADS if h["id"] in SERVED}
+    config["trained_not_served"] = [h["id"] for h in HEADS if h["id"] not in SERVED]
+    write_json(WEIGHTS / "config.json", config)
+    record = json.loads(record_path.read_text())
+    record["served_heads"] = list(SERVED)
+    record["sha256"] = {n: sha256_file(WEIGHTS / n) for n in ("model.safetensors", "config.json")}
+    write_json(record_path, record)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--skip-cv", action="store_true")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--reserve", action="store_true", help="only drop unserved heads from the bundled weights")
     args = ap.parse_args(argv)
+    if args.reserve:
+        reserve()
+        return 0
     torch = import_torch()
     torch.set_num_threads(2)
     seed_everything(SEED)
@@ -427,10 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import save_file
 
     WEIGHTS.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().half().contiguous() for k, v in net.state_dict().items()},
-              str(WEIGHTS / "model.safetensors"))
+    save_file(served_state(net.state_dict()), str(WEIGHTS / "model.safetensors"))
     config = {"model_id": MODEL_ID, "framework": "torch", "architecture": ARCH, "output": "graded_heads",
-              "labels": [p["id"] for p in PRIMARY], "heads": {h["id"]: h["bins"] for h in HEADS},
+              "labels": [p["id"] for p in PRIMARY], "heads": {h["id"]: h["bins"] for h in HEADS if h["id"] in SERVED},
+              "trained_not_served": [h["id"] for h in HEADS if h["id"] not in SERVED],
               "input": {"size": list(SIZE), "mean": list(MEAN), "std": list(STD)}, "seed": SEED,
               "temperatures": temps, "ft_epochs": FT_EPOCHS, "lr": [LR_TAIL, LR_HEAD], "views": list(VIEWS),
               "torch": torch.__version__,
@@ -448,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                                       [items[i].group for i in val_idx], n_boot=0) for h in HEADS},
         "cached_test": {h["id"]: head_metrics(y[h["id"]][test_idx], _softmax(zt[h["id"]]),
                                               [items[i].group for i in test_idx], n_boot=0) for h in HEADS},
+        "served_heads": list(SERVED),
         "timings": {"features_s": round(t_feat, 1), "final_train_s": round(time.time() - t0, 1),
                     "total_s": round(time.time() - t_start, 1)},
         "sha256": {n: sha256_file(WEIGHTS / n) for n in ("model.safetensors", "config.json")},
