@@ -80,7 +80,7 @@ def extract(
         for it, img in chunk:
             if img is None:
                 try:
-                    img = load_upload(DATA_ROOT / it.path, allow_dicom=False).rgb
+                    img = load_upload(DATA_ROOT / it.path, allow_dicom=it.path.endswith(".dcm")).rgb
                 except InputError:
                     continue
             images.append(img)

@@ -10,7 +10,8 @@ Every image of `../shared/data` belongs to one *family* (what kind of image it i
 | skin_condition/, skin_condition_web/, scalp/hair_disease/ | clinical_skin |
 | scalp/bald_vs_not/, scalp/hair_loss_severity/ | whole_head |
 | scalp/microscope/ | scalp_microscope |
-| ood/chest_xray/ | (report only) |
+| ood/chest_xray/ | other (report only) |
+| dicom/ (CQ500 and a public sample, DICOM) | head_ct (report only) |
 
 Which images may be used for fitting and which for reporting: an image listed in a model's split file
 (`training/splits/<id>.csv`) keeps its split there (train = fitting, val = threshold, test = report);
@@ -34,7 +35,7 @@ from medhub.cards import REPO_ROOT
 
 DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 SPLITS_DIR = REPO_ROOT / "training" / "splits"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".dcm"}
 
 FOLDER_FAMILIES = (  # (path prefix, family); the first match wins
     ("head_ct/", "head_ct"),
@@ -127,6 +128,10 @@ def data_items(root: Path = DATA_ROOT, splits_dir: Path = SPLITS_DIR) -> list[It
         rel = path.relative_to(root).as_posix()
         if rel.startswith("ood/"):
             items.append(Item(rel, "other", "report", rel.split("/")[1]))
+            continue
+        if rel.startswith("dicom/") and path.suffix.lower() == ".dcm":
+            # real head-CT DICOM slices of other collections (CQ500, a public sample): report only
+            items.append(Item(rel, "head_ct", "report", "dicom (other collections)"))
             continue
         family = family_of(rel)
         if family is None:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medhub.disclaimers import disclaimer
 from medhub.cards import ModelCard, load_cards
+from medhub.disclaimers import disclaimer
 from medhub.imaging import load_upload
 from tabs.common import MAX_DISPLAY_SIDE, label_names
 from tabs.samples import sample_list
