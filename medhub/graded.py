@@ -98,7 +98,9 @@ def parse_heads(raw: Any, where: str = "card") -> tuple[HeadSpec, ...]:
             grades.append(Grade(str(g["en"]), str(g["ko"])))
         bins = entry["bins"]
         if not isinstance(bins, list) or len(bins) != len(grades) - 1:
-            raise CardError(f"{where}: head '{hid}': 'bins' needs {len(grades) - 1} edges (one fewer than grades)")
+            raise CardError(
+                f"{where}: head '{hid}': 'bins' needs {len(grades) - 1} edges (one fewer than grades)"
+            )
         try:
             edges = tuple(float(b) for b in bins)
         except (TypeError, ValueError):
@@ -151,8 +153,11 @@ def result_sentence(heads: Sequence[HeadSpec], grades: Sequence[int], lang: str 
     if not found:
         names = [h.name(lang) for h in heads]
         if lang == "ko":
-            listed = (f"{names[0]}{'이나' if _has_batchim(names[0]) else '나'} {names[1]}" if len(names) == 2
-                      else ", ".join(names))
+            listed = (
+                f"{names[0]}{'이나' if _has_batchim(names[0]) else '나'} {names[1]}"
+                if len(names) == 2
+                else ", ".join(names)
+            )
             return f"두피에 {listed}{'이' if _has_batchim(names[-1]) else '가'} 보이지 않습니다."
         return f"Your scalp shows no {' or '.join(names) if len(names) == 2 else ', '.join(names)}."
     if lang == "ko":
@@ -160,7 +165,9 @@ def result_sentence(heads: Sequence[HeadSpec], grades: Sequence[int], lang: str 
     return f"Your scalp shows {_join(found, 'en')}."
 
 
-def graded_summary(card: ModelCard, probs_per_head: Mapping[str, Sequence[float]], lang: str = "en") -> dict[str, Any]:
+def graded_summary(
+    card: ModelCard, probs_per_head: Mapping[str, Sequence[float]], lang: str = "en"
+) -> dict[str, Any]:
     """Per head: grade (argmax), its name, P(present) = 1 - P(grade 0), the grade probabilities;
     plus the one-sentence result in the original project's style. Pure: no model, no I/O.
 
@@ -176,23 +183,37 @@ def graded_summary(card: ModelCard, probs_per_head: Mapping[str, Sequence[float]
             raise ValueError(f"{card.id}: no probabilities for head '{h.id}'")
         p = np.asarray(probs_per_head[h.id], dtype=np.float64).reshape(-1)
         if p.shape[0] != len(h.grades) or not np.all(np.isfinite(p)) or p.min() < 0:
-            raise ValueError(f"{card.id}: head '{h.id}' needs {len(h.grades)} probabilities, got {p.tolist()}")
+            raise ValueError(
+                f"{card.id}: head '{h.id}' needs {len(h.grades)} probabilities, got {p.tolist()}"
+            )
         p = p / p.sum() if p.sum() > 0 else np.full(len(h.grades), 1.0 / len(h.grades))
         g = int(np.argmax(p))
         grades.append(g)
-        out.append({
-            "id": h.id, "name": h.name(lang), "grade": g, "grade_name": h.grades[g].name(lang),
-            "p_present": round(float(1.0 - p[0]), 4),
-            "probabilities": {gr.name(lang): round(float(q), 4) for gr, q in zip(h.grades, p)},
-        })
-    return {"heads": out, "sentence": result_sentence(heads, grades, lang),
-            "note": card.extra.get("grade_note", {}).get(lang, "") if isinstance(card.extra.get("grade_note"), dict) else ""}
+        out.append(
+            {
+                "id": h.id,
+                "name": h.name(lang),
+                "grade": g,
+                "grade_name": h.grades[g].name(lang),
+                "p_present": round(float(1.0 - p[0]), 4),
+                "probabilities": {gr.name(lang): round(float(q), 4) for gr, q in zip(h.grades, p)},
+            }
+        )
+    return {
+        "heads": out,
+        "sentence": result_sentence(heads, grades, lang),
+        "note": card.extra.get("grade_note", {}).get(lang, "")
+        if isinstance(card.extra.get("grade_note"), dict)
+        else "",
+    }
 
 
 # ------------------------------------------------------------------------------- evaluation
 
 
-def reference_grades(card: ModelCard, data_dir: Path, labels_file: str = "labels.csv") -> dict[str, dict[str, Any]]:
+def reference_grades(
+    card: ModelCard, data_dir: Path, labels_file: str = "labels.csv"
+) -> dict[str, dict[str, Any]]:
     """file (relative to data_dir) -> {'group': .., head id: reference grade, head id + '_area': area},
     from the data set's labels.csv and the card's bins."""
     heads = card_heads(card)
@@ -233,8 +254,9 @@ def _auroc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def head_metrics(ref: np.ndarray, probs: np.ndarray, groups: Sequence[str], n_boot: int = 1000,
-                 seed: int = 0) -> dict[str, Any]:
+def head_metrics(
+    ref: np.ndarray, probs: np.ndarray, groups: Sequence[str], n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
     """Metrics of one head: presence AUROC (with a 95% bootstrap CI over source groups), grade
     accuracy, MAE, quadratic weighted kappa, confusion matrix."""
     ref = np.asarray(ref, int)
@@ -259,13 +281,23 @@ def head_metrics(ref: np.ndarray, probs: np.ndarray, groups: Sequence[str], n_bo
         cm[i, j] += 1
     pred_present = (pred > 0).astype(int)
     return {
-        "n": int(len(ref)), "n_groups": int(len(uniq)), "n_present": int(present.sum()),
+        "n": int(len(ref)),
+        "n_groups": int(len(uniq)),
+        "n_present": int(present.sum()),
         "n_present_groups": int(len(np.unique(groups[present == 1]))),
         "presence_auroc": round(auc, 4),
-        "presence_auroc_95ci_group_bootstrap": [round(float(np.percentile(boots, 2.5)), 3),
-                                                round(float(np.percentile(boots, 97.5)), 3)] if boots else None,
-        "presence_sensitivity_argmax": round(float(pred_present[present == 1].mean()), 4) if present.any() else None,
-        "presence_specificity_argmax": round(float(1 - pred_present[present == 0].mean()), 4) if (1 - present).any() else None,
+        "presence_auroc_95ci_group_bootstrap": [
+            round(float(np.percentile(boots, 2.5)), 3),
+            round(float(np.percentile(boots, 97.5)), 3),
+        ]
+        if boots
+        else None,
+        "presence_sensitivity_argmax": round(float(pred_present[present == 1].mean()), 4)
+        if present.any()
+        else None,
+        "presence_specificity_argmax": round(float(1 - pred_present[present == 0].mean()), 4)
+        if (1 - present).any()
+        else None,
         "grade_accuracy": round(float((pred == ref).mean()), 4),
         "grade_mae": round(float(np.abs(pred - ref).mean()), 4),
         "grade_kappa_quadratic": round(weighted_kappa(ref, pred, k), 4),
@@ -291,8 +323,14 @@ def predict_heads(predictor, images: list[np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in fn(batch).items()}
 
 
-def evaluate_graded(model_id: str, data_dir: Path, split_file: Path | None = None, subset: str = "test",
-                    limit: int | None = None, batch_size: int = 32) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def evaluate_graded(
+    model_id: str,
+    data_dir: Path,
+    split_file: Path | None = None,
+    subset: str = "test",
+    limit: int | None = None,
+    batch_size: int = 32,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """`python -m medhub evaluate` for a graded-heads card: per-head metrics and one row per file."""
     from medhub.evaluation import EvaluationError, _split_filter
     from medhub.imaging import InputError, load_upload
@@ -333,16 +371,28 @@ def evaluate_graded(model_id: str, data_dir: Path, split_file: Path | None = Non
     # The primary classifier (the card's labels): the overall grade = the worst head grade.
     primary_truth = [primary_label(card, max(refs[f][h.id] for h in heads)) for f in kept]
     metrics = compute_metrics(card, primary_truth, stacked["primary"])
-    metrics.update({"n_groups": len(set(groups)), "output": OUTPUT, "heads": {}, "revision": predictor.revision,
-                    "weights_source": predictor.source, "skipped": skipped})
+    metrics.update(
+        {
+            "n_groups": len(set(groups)),
+            "output": OUTPUT,
+            "heads": {},
+            "revision": predictor.revision,
+            "weights_source": predictor.source,
+            "skipped": skipped,
+        }
+    )
     for h in heads:
         ref = np.array([refs[f][h.id] for f in kept])
         metrics["heads"][h.id] = head_metrics(ref, stacked[h.id], groups)
         metrics["heads"][h.id]["bins"] = list(h.bins)
     rows = []
     for i, f in enumerate(kept):
-        row: dict[str, Any] = {"path": str(data_dir / f), "group": refs[f]["group"], "label": primary_truth[i],
-                               **{lid: round(float(q), 5) for lid, q in zip(card.label_ids, stacked["primary"][i])}}
+        row: dict[str, Any] = {
+            "path": str(data_dir / f),
+            "group": refs[f]["group"],
+            "label": primary_truth[i],
+            **{lid: round(float(q), 5) for lid, q in zip(card.label_ids, stacked["primary"][i])},
+        }
         for h in heads:
             row[f"{h.id}_ref"] = refs[f][h.id]
             row[f"{h.id}_area"] = round(refs[f][h.id + "_area"], 5)
