@@ -177,7 +177,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "data_licence": "DermNet images, non-commercial use; web images: original terms unknown (MIT-licensed "
                         "re-publication)",
         "license": "cc-by-nc-4.0",
-        "epochs": 12,
+        "epochs": 8,
         "cv_epochs": 8,
         "class_weight_power": 1.0,
         "select": "auroc",
@@ -185,11 +185,14 @@ RECIPES: dict[str, dict[str, Any]] = {
         # six 'other' conditions kept apart), then a binary probe: 0.790 vs 0.769 for binary LP-FT;
         # a stronger L2 grid suits 45 positives; also fine-tuning blocks[5:] did not help (0.77).
         "aux_labels": "folder",
-        "targets": {"auroc": 0.90, "f1:herpes_zoster": 0.85},
+        "targets": {"auroc": 0.90, "f1:herpes_zoster": 0.60},  # issue 11
         "summary": None,  # written from the pooled run's figures
         "failure_notes": None,  # the previous model's notes no longer apply; see git history
         "lp_weight_decay_grid": [0.01, 0.03, 0.1],
-        "cv_folds": 5,
+        # 5-fold grouped CV (cross_validate) is supported; not run in the pooled round: on the shared
+        # cores one fold took about 4 min. The bootstrap interval on test is computed.
+        "cv_folds": 0,
+        "bootstrap": True,
         "intended_use": (
             "Teaching and demonstration: whether a clinical photo of a rash looks more like "
             "shingles than like thirteen other skin conditions (chickenpox included), with a heat map."

@@ -653,8 +653,9 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
     if r.get("cv_folds"):
         t0 = time.time()
         record["cv"] = cross_validate(model_id, items, feats, y, r["cv_folds"])
-        record["bootstrap"] = bootstrap_ci(model_id, y[te], p_te, threshold)
         timings["cv_s"] = round(time.time() - t0, 1)
+    if r.get("cv_folds") or r.get("bootstrap"):
+        record["bootstrap"] = bootstrap_ci(model_id, y[te], p_te, threshold)
     if model_id == "scalp_severity":
         record["hair_loss_vs_none"] = hair_loss_binary(items_te, y[te], p_te)
     record["timings"] = timings

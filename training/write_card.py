@@ -164,6 +164,10 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
             + ", ".join(names[lab] for lab in labels) + ".", ""]
     if recipe.get("summary"):
         out += [recipe["summary"], ""]
+    missed = missed_targets(recipe, m)
+    if missed:
+        out += ["**Read this first:** this model misses project targets on its test split: "
+                + "; ".join(missed) + ". See Evaluation and Limitations before trusting it.", ""]
 
     out += ["## Intended use (사용 목적)", "", recipe["intended_use"], ""]
     out += ["## Out-of-scope use (사용 범위 밖)", "", recipe["out_of_scope"], ""]
@@ -313,6 +317,16 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
 
     out += ["## Disclaimer (면책 조항)", "", card_section(recipe.get("disclaimer", "dermatology")), ""]
     return "\n".join(out)
+
+
+def missed_targets(recipe: dict[str, Any], m: dict[str, Any]) -> list[str]:
+    out = []
+    for key, goal in (recipe.get("targets") or {}).items():
+        value = m["per_class"][key[3:]]["f1"] if key.startswith("f1:") else m.get(key)
+        name = f"F1 of {key[3:]}" if key.startswith("f1:") else key.replace("_", " ")
+        if value is None or value < goal:
+            out.append(f"{name} {_fmt(value)} (target >= {goal})")
+    return out
 
 
 def pool_lines(mid: str, pool: dict[str, Any]) -> list[str]:
