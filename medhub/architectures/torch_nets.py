@@ -64,8 +64,14 @@ def parse_heads(extra: dict[str, Any], where: str = "card") -> tuple[GradedHead,
         grades = len(grades) if isinstance(grades, list) else int(grades)
         if grades < 2:
             raise CardError(f"{where}: head '{entry['id']}' needs at least two grades")
-        heads.append(GradedHead(str(entry["id"]), str(entry.get("en", entry["id"])),
-                                str(entry.get("ko", entry.get("en", entry["id"]))), grades))
+        heads.append(
+            GradedHead(
+                str(entry["id"]),
+                str(entry.get("en", entry["id"])),
+                str(entry.get("ko", entry.get("en", entry["id"]))),
+                grades,
+            )
+        )
     ids = [h.id for h in heads]
     if len(set(ids)) != len(ids) or "primary" in ids:
         raise CardError(f"{where}: head ids must be unique and not 'primary'")
