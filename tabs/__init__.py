@@ -9,5 +9,6 @@ TAB_EXTRAS = {
     "brain_hemorrhage": "tabs.brain_hemorrhage",
     "melanoma": "tabs.melanoma",
     "scalp_severity": "tabs.scalp_severity",
+    "scalp_microscope": "tabs.graded",
     "shingles": "tabs.shingles",
 }
