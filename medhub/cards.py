@@ -106,6 +106,12 @@ class ModelCard:
     heatmap_class: str = "decision"  # which class the heat map explains: "decision" or "positive"
     tab: str = ""  # the app tab this card is served in (default: its own id; several cards may share one)
     order: int | None = None  # position of its tab in the app (lower first)
+    tab_title: dict[str, str] | None = None  # {en, ko}: the title of a tab shared by several cards
+
+    def tab_title_for(self, lang: str = "en") -> str:
+        """The title of the tab this card heads (its own title unless it names a shared tab's)."""
+        titles = self.tab_title or self.title
+        return titles.get(lang) or titles["en"]
 
     @property
     def label_ids(self) -> list[str]:
@@ -296,6 +302,7 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         "heatmap_class",
         "tab",
         "order",
+        "tab_title",
     }
     card = ModelCard(
         id=cid,
@@ -322,6 +329,7 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         heatmap_class=heatmap_class,
         tab=str(m.get("tab") or cid),
         order=int(m["order"]) if m.get("order") is not None else None,
+        tab_title=dict(m["tab_title"]) if isinstance(m.get("tab_title"), dict) else None,
     )
     if not card.license:
         raise CardError(f"{where}: missing licence")
@@ -358,19 +366,34 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.3f}"
 
 
+def _cross_collection_cell(card: ModelCard) -> str:
+    """Per collection of the card's `cross_collection` key: AUROC, or the recall of the one class
+    present, with n; collections the model never trained on are marked 'unseen'."""
+    cc = card.extra.get("cross_collection") or {}
+    parts = []
+    for col, cell in (cc.get("collections") or {}).items():
+        if cell.get("auroc") is not None:
+            fig = f"AUROC {float(cell['auroc']):.3f}"
+        else:
+            fig = ", ".join(f"{lab} recall {float(r):.3f}" for lab, r in (cell.get("recall") or {}).items())
+        seen = "" if col in (cc.get("trained_on") or []) else " unseen"
+        parts.append(f"{col}{seen}: {fig} (n={cell.get('n')})")
+    return "; ".join(parts) or "-"
+
+
 def model_table(cards: tuple[ModelCard, ...] | None = None, lang: str = "en") -> str:
     """Markdown table of the models and their held-out metrics (README and the About tab)."""
     cards = cards or load_cards()
     head = {
-        "en": "| tab | model | data (test n) | accuracy | balanced acc. | AUROC | ECE |",
-        "ko": "| 탭 | 모델 | 데이터 (테스트 n) | 정확도 | 균형 정확도 | AUROC | ECE |",
+        "en": "| tab | model | data (test n) | accuracy | balanced acc. | AUROC | ECE | by collection (test split or unseen) |",
+        "ko": "| 탭 | 모델 | 데이터 (테스트 n) | 정확도 | 균형 정확도 | AUROC | ECE | 데이터 모음별 (테스트 또는 미학습) |",
     }[lang if lang == "ko" else "en"]
-    rows = [head, "|---|---|---|---|---|---|---|"]
+    rows = [head, "|---|---|---|---|---|---|---|---|"]
     for c in cards:
         m = c.metrics
         rows.append(
             f"| {c.title_for(lang)} | {c.architecture} ({c.framework}) | {m['dataset']} ({m['n']}) "
             f"| {_fmt(m.get('accuracy'))} | {_fmt(m.get('balanced_accuracy'))} "
-            f"| {_fmt(m.get('auroc'))} | {_fmt(m.get('ece'))} |"
+            f"| {_fmt(m.get('auroc'))} | {_fmt(m.get('ece'))} | {_cross_collection_cell(c)} |"
         )
     return "\n".join(rows)

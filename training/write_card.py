@@ -306,7 +306,8 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     if record.get("pool"):
         out += ["- The test figures above come from the collections the model was trained on (held-out images, "
                 "grouped split). Collections it has never seen (other clinics, cameras, phone dermoscopes, "
-                "populations) are likely to do worse: the leave-one-collection-out figures show how much."]
+                "populations) are likely to do worse" + (": the leave-one-collection-out figures show how much."
+                if list((RUNS / mid).glob("loco_*.json")) else "; leave-one-collection-out was not run yet.")]
     else:
         out += ["- Test figures come from the same source collection as the training data; performance on "
                 "images from other cameras, clinics or populations is unknown and likely lower."]
