@@ -104,6 +104,7 @@ def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
     for card in cards:
         out[f"title.{card.id}"] = {lang: card.title_for(lang) for lang in ("en", "ko")}
         out[f"intro.{card.id}"] = {lang: intro_markdown(card, lang) for lang in ("en", "ko")}
+        out.setdefault(f"tabtitle.{card.tab}", {lang: card.tab_title_for(lang) for lang in ("en", "ko")})
     return out
 
 
@@ -179,7 +180,9 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
         with gr.Tabs(overflow_behavior="wrap"):  # every tab visible, also on a narrow screen
             for group in tab_groups(cards):
                 first = group[0]
-                with gr.Tab(i18n(f"title.{first.id}"), id=first.id, elem_id=f"tab-{first.id}") as tab:
+                key = f"title.{first.id}" if len(group) == 1 else f"tabtitle.{first.tab}"
+                with gr.Tab(i18n(key), id=first.id if len(group) == 1 else f"group-{first.tab}",
+                            elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
                         tabs.append(build_tab(first, extras_for(first), ui, lang, samples.get(first.id, [])))
                         tab_blocks.append(tab)
@@ -194,7 +197,8 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                                           samples.get(card.id, [])))
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
-                ui.add(tab, lambda lg, c=first: gr.update(label=c.title_for(lg)))
+                ui.add(tab, lambda lg, c=first, n=len(group): gr.update(
+                    label=c.title_for(lg) if n == 1 else c.tab_title_for(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
                 example = tabs[0] if tabs else None
                 ui.value(gr.Markdown(about_markdown(cards, "en", example)),

@@ -43,6 +43,10 @@ def page(app_url):
 
 
 def open_tab(page, card: ModelCard) -> None:
+    """Open the card's tab; a card that shares a tab (e.g. the two scalp models) sits in a sub-tab."""
+    group = [c for c in CARDS.values() if c.tab == card.tab]
+    if len(group) > 1:
+        page.get_by_role("tab", name=group[0].tab_title_for("en"), exact=True).click()
     page.get_by_role("tab", name=card.title_for("en"), exact=True).click()
     page.locator(f"#file-{card.id}").wait_for(state="visible")
 
