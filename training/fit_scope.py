@@ -17,7 +17,9 @@
    through, refuses most of the other families: half the score is the refusal of each family with the
    family head refitted without it (leave one family out: how the check fares on an image set no
    one fitted on), half the refusal with the full head. The maximum softmax
-   probability (MSP) baseline is measured beside them for the record.
+   probability (MSP) baseline is measured beside them for the record. When the other families'
+   fitting images all lie beyond the threshold (1st percentile above it), the threshold moves to the
+   middle of that gap (in-scope images of other collections are then not refused for a small excess).
 5. `weights/<id>/scope.safetensors`, its sha256 under `medhub.hub.files`, the `medhub.scope` key, the
    scope report (`python -m medhub scope-report`) on the card as block `scope` and in
    `training/runs/<id>/scope.json`.
@@ -240,6 +242,17 @@ def fit(model_id: str, per_family: int = 250, train_cap: int = 1000, val_cap: in
     method = chosen["method"]
     threshold = chosen["threshold"]
     min_family_probability = chosen["min_family_probability"]
+    # Margin: when the other families' fitting images all lie well beyond the threshold (their 1st
+    # percentile above it), move the threshold to the middle of that gap, so in-scope images of other
+    # collections (a different scanner, another clinic) are not refused for a small distance excess.
+    d_pool, _ = verdict(arrays, method, min_family_probability, po_f, po_l)
+    ood = np.array([it.family in pool_fams for it in po])
+    if ood.any():
+        gap_low = float(np.quantile(d_pool[ood], 0.01))
+        if gap_low > threshold:
+            chosen["threshold_before_margin"] = threshold
+            threshold = 0.5 * (threshold + gap_low)
+            chosen["threshold"] = threshold
     _log(f"{model_id}: kept {chosen_name}: {json.dumps(chosen)}; accepts {accepts}")
 
     from safetensors.numpy import save_file
