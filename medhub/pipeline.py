@@ -63,6 +63,27 @@ def blend(image: np.ndarray, heat: np.ndarray, opacity: float) -> np.ndarray:
     return overlay(image, heat, float(np.clip(opacity, 0.0, 1.0)))
 
 
+HEAD_BODY_PARTS = {"", "HEAD", "BRAIN", "SKULL", "HEADNECK", "HEAD_NECK"}
+
+
+def _trust_dicom_header(card: ModelCard, decoded, analysis):
+    """A DICOM file that says it is a CT of the head (Modality CT, body part head or unstated) is a head
+    CT, whatever its distance to the training slices: slices of other scanners and hospitals lie a
+    little further from the 160 training PNGs than the validation split, and refusing them would
+    refuse real head CTs. The distance is still reported; the reason says why it was accepted."""
+    scope = analysis.scope
+    if (scope is None or scope.in_scope or decoded.kind != "dicom" or card.scope is None
+            or "head_ct" not in card.scope.accepts or not scope.family_ok):
+        return analysis
+    meta = decoded.meta or {}
+    modality = str(meta.get("modality") or "").upper()
+    body = str(meta.get("body_part") or "").upper().replace(" ", "")
+    if modality == "CT" and body in HEAD_BODY_PARTS:
+        analysis.scope = dataclasses.replace(scope, in_scope=True, accepted_by="dicom_header")
+        analysis.suggested_model = None
+    return analysis
+
+
 @dataclass
 class Result:
     card: ModelCard
@@ -97,6 +118,7 @@ def run(
     predictor = get_predictor(card.id)
     step(0.35, desc="classifying")
     analysis = predictor.analyse(decoded.rgb, explain=True, progress=progress, **(analyse_options or {}))
+    analysis = _trust_dicom_header(card, decoded, analysis)
     step(0.8, desc="heat map")
     # The model read the full image; what is shown, overlaid and analysed further is at most
     # MAX_DISPLAY_SIDE pixels long (the same geometry, so the heat map lands in the same place).

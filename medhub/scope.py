@@ -132,10 +132,11 @@ class ScopeResult:
     family_probability: float
     distance_ok: bool
     family_ok: bool
+    accepted_by: str = ""  # "dicom_header" when the file's own header vouched for it
 
     def reason(self) -> str:
         if self.in_scope:
-            return "in_scope"
+            return "dicom_header" if self.accepted_by else "in_scope"
         return "family" if not self.family_ok else "distance"
 
 
