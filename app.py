@@ -197,8 +197,9 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                                           samples.get(card.id, [])))
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
-                ui.add(tab, lambda lg, c=first, n=len(group): gr.update(
-                    label=c.title_for(lg) if n == 1 else c.tab_title_for(lg)))
+                shared = len(group) > 1
+                ui.add(tab, lambda lg, c=first, shared=shared: gr.update(
+                    label=c.tab_title_for(lg) if shared else c.title_for(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
                 example = tabs[0] if tabs else None
                 ui.value(gr.Markdown(about_markdown(cards, "en", example)),

@@ -36,7 +36,9 @@ PALETTE = {
     "blue-gray": (95, 110, 135),
     "black": (25, 20, 20),
 }
-_PALETTE_LAB = cv2.cvtColor(np.array([list(PALETTE.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+_PALETTE_LAB = cv2.cvtColor(np.array([list(PALETTE.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(
+    np.float32
+)
 
 
 @dataclass
@@ -140,9 +142,7 @@ def _asymmetry(mask: np.ndarray) -> float:
     rot[:, 2] += (side / 2 - cx, side / 2 - cy)
     aligned = cv2.warpAffine(mask, rot, (side, side), flags=cv2.INTER_NEAREST)
     total = float(aligned.sum()) or 1.0
-    ratios = [
-        np.logical_xor(aligned, np.flip(aligned, axis)).sum() / (2 * total) for axis in (0, 1)
-    ]
+    ratios = [np.logical_xor(aligned, np.flip(aligned, axis)).sum() / (2 * total) for axis in (0, 1)]
     return float(np.clip(np.mean(ratios), 0.0, 1.0))
 
 
@@ -179,8 +179,11 @@ def compute_abcd(image: np.ndarray) -> ABCD:
     """Segment the lesion of an RGB uint8 dermoscopy image and measure A, B, C and D."""
     h, w = image.shape[:2]
     scale = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small = (
+        cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else image
+    )
     mask_small = _segment(small)
     if mask_small is None:
         return ABCD(found=False, reason="no lesion stands out from the surrounding skin")
@@ -220,18 +223,36 @@ def describe(abcd: ABCD, lang: str = "en") -> list[tuple[str, str, str]]:
     """Rows (feature, value, what it means) for a table in the UI."""
     ko = lang == "ko"
     if not abcd.found:
-        return [("—", "—", ("병변을 자동으로 찾지 못했습니다: " if ko else "No lesion found automatically: ")
-                 + abcd.reason)]
+        return [
+            (
+                "—",
+                "—",
+                ("병변을 자동으로 찾지 못했습니다: " if ko else "No lesion found automatically: ")
+                + abcd.reason,
+            )
+        ]
     colours = ", ".join(abcd.colours) or "—"
     rows_en = [
-        ("A · Asymmetry", f"{abcd.asymmetry:.2f}",
-         "0 = mirror-symmetric about both axes, 1 = no overlap with its mirror image."),
-        ("B · Border irregularity", f"{abcd.border:.2f}",
-         "0 = smooth round outline; higher = notched or ragged border."),
-        ("C · Colours", f"{abcd.colour} ({colours}); variation {abcd.colour_variation:.2f}",
-         "How many of 6 dermoscopic colours cover >= 5% of the lesion; more colours, more concern."),
-        ("D · Diameter", f"{abcd.diameter_px:.0f} px",
-         "Largest width of the outline in image pixels (a photo has no mm scale)."),
+        (
+            "A · Asymmetry",
+            f"{abcd.asymmetry:.2f}",
+            "0 = mirror-symmetric about both axes, 1 = no overlap with its mirror image.",
+        ),
+        (
+            "B · Border irregularity",
+            f"{abcd.border:.2f}",
+            "0 = smooth round outline; higher = notched or ragged border.",
+        ),
+        (
+            "C · Colours",
+            f"{abcd.colour} ({colours}); variation {abcd.colour_variation:.2f}",
+            "How many of 6 dermoscopic colours cover >= 5% of the lesion; more colours, more concern.",
+        ),
+        (
+            "D · Diameter",
+            f"{abcd.diameter_px:.0f} px",
+            "Largest width of the outline in image pixels (a photo has no mm scale).",
+        ),
     ]
     rows_ko = [
         ("A · 비대칭성", rows_en[0][1], "0 = 두 축 모두 대칭, 1 = 거울상과 전혀 겹치지 않음."),
@@ -239,6 +260,9 @@ def describe(abcd: ABCD, lang: str = "en") -> list[tuple[str, str, str]]:
         ("C · 색상", rows_en[2][1], "피부경의 6가지 색 중 병변의 5% 이상을 차지하는 색의 수, 많을수록 주의."),
         ("D · 직경", rows_en[3][1], "윤곽의 최대 폭(영상 픽셀 단위, 사진에는 mm 척도가 없음)."),
     ]
-    note = ("자동 분할에 의한 참고용 수치이며 피부과 전문의의 ABCD 평가가 아닙니다." if ko
-            else "Heuristics from an automatic segmentation, not the ABCD rule as a dermatologist applies it.")
+    note = (
+        "자동 분할에 의한 참고용 수치이며 피부과 전문의의 ABCD 평가가 아닙니다."
+        if ko
+        else "Heuristics from an automatic segmentation, not the ABCD rule as a dermatologist applies it."
+    )
     return [*(rows_ko if ko else rows_en), ("", "", note)]

@@ -156,24 +156,39 @@ def hemorrhage_explanation(prob: float, threshold: float, region: Region | None,
     ko = lang == "ko"
     where = region.name(lang) if region is not None else None
     if prob >= max(0.9, threshold):
-        text = (f"모델은 출혈 가능성을 강하게 시사합니다 (P = {prob:.2f})." if ko
-                else f"The model strongly suggests a hemorrhage (P = {prob:.2f}).")
+        text = (
+            f"모델은 출혈 가능성을 강하게 시사합니다 (P = {prob:.2f})."
+            if ko
+            else f"The model strongly suggests a hemorrhage (P = {prob:.2f})."
+        )
         look = True
     elif prob >= threshold:
-        text = (f"모델은 출혈 가능성을 시사합니다 (P = {prob:.2f}, 기준 {threshold:.2f})." if ko
-                else f"The model suggests a hemorrhage (P = {prob:.2f}, threshold {threshold:.2f}).")
+        text = (
+            f"모델은 출혈 가능성을 시사합니다 (P = {prob:.2f}, 기준 {threshold:.2f})."
+            if ko
+            else f"The model suggests a hemorrhage (P = {prob:.2f}, threshold {threshold:.2f})."
+        )
         look = True
     elif prob >= threshold - 0.15:
-        text = (f"경계선 결과입니다: 출혈 확률이 기준({threshold:.2f})에 가깝습니다 (P = {prob:.2f})." if ko
-                else f"Borderline: the hemorrhage probability is close to the threshold "
-                     f"{threshold:.2f} (P = {prob:.2f}).")
+        text = (
+            f"경계선 결과입니다: 출혈 확률이 기준({threshold:.2f})에 가깝습니다 (P = {prob:.2f})."
+            if ko
+            else f"Borderline: the hemorrhage probability is close to the threshold "
+            f"{threshold:.2f} (P = {prob:.2f})."
+        )
         look = True
     else:
-        text = (f"모델은 출혈의 뚜렷한 징후를 찾지 못했습니다 (P = {prob:.2f})." if ko
-                else f"The model found no clear sign of hemorrhage (P = {prob:.2f}).")
+        text = (
+            f"모델은 출혈의 뚜렷한 징후를 찾지 못했습니다 (P = {prob:.2f})."
+            if ko
+            else f"The model found no clear sign of hemorrhage (P = {prob:.2f})."
+        )
         look = False
     if look and where:
-        text += (f" 모델이 주로 본 곳: {where}." if ko else f" It looked mostly at the {where}.")
-    text += (" 이는 진단이 아니며, 영상은 반드시 전문의가 판독해야 합니다." if ko
-             else " This is not a diagnosis; a radiologist must read the scan.")
+        text += f" 모델이 주로 본 곳: {where}." if ko else f" It looked mostly at the {where}."
+    text += (
+        " 이는 진단이 아니며, 영상은 반드시 전문의가 판독해야 합니다."
+        if ko
+        else " This is not a diagnosis; a radiologist must read the scan."
+    )
     return text

@@ -76,8 +76,12 @@ def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, bn_name:
         # torchvision: padding=1 on every side (see the module docstring).
         x = layers.ZeroPadding2D(padding=1, name=f"{name}_pad")(x)
     x = layers.Conv2D(
-        filters, kernel, strides=stride, padding="valid" if stride == 2 else "same",
-        use_bias=False, name=name,
+        filters,
+        kernel,
+        strides=stride,
+        padding="valid" if stride == 2 else "same",
+        use_bias=False,
+        name=name,
     )(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=bn_name)(x)
     return layers.ReLU(6.0, name=relu_name)(x)
@@ -90,27 +94,24 @@ def _inverted_residual(x, expansion: int, stride: int, filters: int, block_id: i
     inputs = x
     prefix = f"block_{block_id}_" if block_id else "expanded_conv_"
     if block_id:
-        x = layers.Conv2D(
-            expansion * in_channels, 1, padding="same", use_bias=False, name=f"{prefix}expand"
-        )(x)
-        x = layers.BatchNormalization(
-            epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}expand_BN"
-        )(x)
+        x = layers.Conv2D(expansion * in_channels, 1, padding="same", use_bias=False, name=f"{prefix}expand")(
+            x
+        )
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     if stride == 2:
         x = layers.ZeroPadding2D(padding=1, name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(
-        3, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False,
+        3,
+        strides=stride,
+        padding="valid" if stride == 2 else "same",
+        use_bias=False,
         name=f"{prefix}depthwise",
     )(x)
-    x = layers.BatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}depthwise_BN"
-    )(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}depthwise_BN")(x)
     x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
     x = layers.Conv2D(filters, 1, padding="same", use_bias=False, name=f"{prefix}project")(x)
-    x = layers.BatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}project_BN"
-    )(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}project_BN")(x)
     if stride == 1 and in_channels == filters:
         x = layers.Add(name=f"{prefix}add")([inputs, x])
     return x
@@ -131,7 +132,10 @@ def mobilenet_v2_features(inputs, alpha: float = 1.0):
 
 
 def build_mobilenet_v2(
-    input_size: tuple[int, int], num_classes: int, alpha: float = 1.0, dropout: float = DROPOUT,
+    input_size: tuple[int, int],
+    num_classes: int,
+    alpha: float = 1.0,
+    dropout: float = DROPOUT,
     name: str = "mobilenet_v2",
 ) -> keras.Model:
     """MobileNetV2 + global average pooling + dropout + Dense(num_classes) giving logits."""
