@@ -265,8 +265,12 @@ def stage_breakdown(
         # the request path: one forward + one backward pass (probabilities, features, heat map)
         stages["predict_cam_one_pass"] = lambda: predictor.backend.analyse_one(x)
         if predictor.scope is not None:
+            from medhub.scope import appearance
+
             _, feats = predictor.features_batch([rgb])
-            stages["scope_check"] = lambda: predictor.scope.check(feats[0])
+            # the whole added cost of the check: appearance statistics + distance + family head
+            stages["scope_check"] = lambda: predictor.scope.check(
+                feats[0], appearance(rgb) if predictor.scope.uses_appearance else None)
     overlay_img = None
     try:
         if not handler:
