@@ -7,7 +7,6 @@ The stand-in implements the three endpoints `HfApi.upload_folder` uses when ever
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -126,14 +125,13 @@ def test_unauthorised_is_a_clean_error(tmp_path, monkeypatch):
         assert publish("tiny", token="s3cret").commit_id
 
 
+@pytest.mark.timeout(60)  # hang guard: no minutes of retries
 def test_unreachable_hub_is_a_clean_error(tmp_path, monkeypatch):
     with HubStandIn(tmp_path / "hub-root") as server:
         endpoint = server.endpoint
     monkeypatch.setenv("HF_ENDPOINT", endpoint)  # nothing listens there any more
-    start = time.monotonic()
     with pytest.raises(PublishError, match="could not reach"):
         publish("tiny")
-    assert time.monotonic() - start < 60, "hang guard: a down Hub must not be retried for minutes"
 
 
 def test_offline_mode_is_a_clean_error(hub, monkeypatch):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -213,26 +212,24 @@ def test_unknown_repo_is_unavailable(hub):
         resolve_weights(card)
 
 
+@pytest.mark.timeout(60)  # hang guard: no minutes of retries
 def test_neither_source_offline_is_fast_and_says_how_to_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.monotonic()
     with pytest.raises(WeightsUnavailable) as info:
         resolve_weights(make_card())
-    assert time.monotonic() - start < 60, "hang guard: offline mode must not wait for the network"
     message = str(info.value)
     assert "model.safetensors is missing" in message  # what local lacked
     assert "HF_HUB_OFFLINE=1" in message  # why the Hub was not asked
     assert "git lfs pull" in message and "python -m medhub publish tiny" in message
 
 
+@pytest.mark.timeout(60)  # hang guard: no minutes of retries
 def test_neither_source_server_down_is_fast(tmp_path, monkeypatch):
     with HubStandIn(tmp_path / "hub-root") as server:
         endpoint = server.endpoint
     monkeypatch.setenv("HF_ENDPOINT", endpoint)  # nothing listens there any more
-    start = time.monotonic()
     with pytest.raises(WeightsUnavailable, match="unreachable"):
         resolve_weights(make_card())
-    assert time.monotonic() - start < 60, "hang guard: a down Hub must not be retried for minutes"
 
 
 # ------------------------------------------------------------------ digest cache
