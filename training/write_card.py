@@ -94,6 +94,7 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
     if record.get("hair_loss_vs_none"):
         metrics["hair_loss_vs_none_accuracy"] = {k: v["accuracy"] for k, v in record["hair_loss_vs_none"].items()}
     medhub = {
+        "schema_version": 1,  # medhub/card_schema.py: the version of the `medhub:` block's schema
         "id": mid,
         "title": dict(recipe["title"]),
         "framework": "torch",
