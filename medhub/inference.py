@@ -1,13 +1,13 @@
 """The one code path from a decoded image to a result, shared by the app, the CLI and evaluation.
 
-`get_predictor(model_id)` resolves a card's weights, loads its backend once per process and
-returns a `Predictor`; `Predictor.analyse(image)` gives probabilities over the card's labels, the
+`load_predictor(card)` resolves a card's weights and loads its backend; `get_predictor(model_id)`
+returns the process-wide `Predictor` held by `medhub.registry.REGISTRY` (loaded once, warmed, with a
+status per model); `Predictor.analyse(image)` gives probabilities over the card's labels, the
 decision (threshold for binary models, argmax otherwise) and, on request, a Grad-CAM heat map.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,10 +223,6 @@ class Predictor:
         return np.asarray(probs, dtype=np.float64), np.asarray(pooled, dtype=np.float32)
 
 
-_LOCK = threading.Lock()
-_PREDICTORS: dict[str, Predictor] = {}
-
-
 def load_predictor(card: ModelCard, order: list[str] | None = None) -> Predictor:
     """Resolve a card's weights and load its backend (not cached; see get_predictor)."""
     from medhub.backends import load_backend
@@ -252,13 +248,17 @@ def load_predictor(card: ModelCard, order: list[str] | None = None) -> Predictor
 
 
 def get_predictor(model_id: str) -> Predictor:
-    """The process-wide predictor for a model, loaded and warmed on first use."""
-    with _LOCK:
-        predictor = _PREDICTORS.get(model_id)
-        if predictor is None:
-            predictor = load_predictor(get_card(model_id))
-            warm = getattr(predictor.backend, "warmup", None)
-            if warm:
-                warm()
-            _PREDICTORS[model_id] = predictor
-        return predictor
+    """The process-wide predictor for a model, loaded and warmed on first use (`medhub.registry`)."""
+    from medhub.registry import REGISTRY
+
+    return REGISTRY.get(model_id)
+
+
+def __getattr__(name: str):
+    # `_PREDICTORS` was the cache before the registry; training scripts still drop a retrained model
+    # from it. It is the registry's own table.
+    if name == "_PREDICTORS":
+        from medhub.registry import REGISTRY
+
+        return REGISTRY._predictors
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,162 @@
+"""The loaded models of this process: load once, warm, and say how each one is doing.
+
+`REGISTRY.get(model_id)` returns the model's `Predictor`, loading and warming it on first use;
+`REGISTRY.status(model_id)` says whether it is idle (never asked for), loading, ready, or failed
+with the reason (the tab shows it). The app marks every card "loading" at start and warms them in a
+background thread (`warm_in_background`); a request for a model that is still loading waits for
+that one load, not for the other models.
+
+Thread-safe: one lock guards the tables, one lock per model serialises its load, so two requests
+for the same cold model load it once, and a loaded model answers while another one is loading. A
+model that failed is retried on the next request (its weights may have been fixed, or the Hub may be
+reachable again) and keeps its error until then. Every load failure is a `ModelUnavailable` whose
+message says why; nothing else escapes `get`.
+
+`medhub.inference.get_predictor(id)` is `REGISTRY.get(id)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medhub.inference import ModelUnavailable
+
+if TYPE_CHECKING:
+    from medhub.cards import ModelCard
+    from medhub.inference import Predictor
+
+log = logging.getLogger("medhub.registry")
+
+IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    state: str  # IDLE | LOADING | READY | ERROR
+    error: str | None = None  # why it failed (ERROR only)
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY
+
+
+def load_and_warm(card: ModelCard) -> Predictor:
+    """The default loader: resolve the weights, build the backend, run one dummy request."""
+    from medhub.inference import load_predictor
+
+    predictor = load_predictor(card)
+    warm = getattr(predictor.backend, "warmup", None)
+    if warm is not None:
+        warm()
+    return predictor
+
+
+class ModelRegistry:
+    """Predictors by model id, with a status per id (see the module docstring)."""
+
+    def __init__(
+        self,
+        cards_dir: Path | str | None = None,
+        loader: Callable[[ModelCard], Predictor] = load_and_warm,
+    ) -> None:
+        self.cards_dir = cards_dir  # None: medhub.cards.CARDS_DIR
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._load_locks: dict[str, threading.Lock] = {}
+        # Also reachable as medhub.inference._PREDICTORS (training scripts drop a retrained model there).
+        self._predictors: dict[str, Predictor] = {}
+        self._status: dict[str, ModelStatus] = {}
+
+    # ------------------------------------------------------------------ status
+
+    def status(self, model_id: str) -> ModelStatus:
+        with self._lock:
+            if model_id in self._predictors:
+                return ModelStatus(READY)
+            status = self._status.get(model_id, ModelStatus(IDLE))
+            # ready but no longer held (dropped through medhub.inference._PREDICTORS): idle again
+            return ModelStatus(IDLE) if status.ready else status
+
+    def statuses(self) -> dict[str, ModelStatus]:
+        with self._lock:
+            ids = set(self._status) | set(self._predictors)
+        return {mid: self.status(mid) for mid in sorted(ids)}
+
+    def mark_loading(self, model_ids: Iterable[str]) -> None:
+        """Say "loading" for models that are about to be warmed (and are not loaded yet)."""
+        with self._lock:
+            for mid in model_ids:
+                if mid not in self._predictors:
+                    self._status[mid] = ModelStatus(LOADING)
+
+    def _set(self, model_id: str, status: ModelStatus) -> None:
+        with self._lock:
+            self._status[model_id] = status
+
+    # ------------------------------------------------------------------ loading
+
+    def get(self, model_id: str) -> Predictor:
+        """The model's predictor, loaded and warmed on first use. ModelUnavailable if it cannot load;
+        KeyError for an id that has no card."""
+        with self._lock:
+            predictor = self._predictors.get(model_id)
+            if predictor is not None:
+                return predictor
+            load_lock = self._load_locks.setdefault(model_id, threading.Lock())
+        with load_lock:
+            with self._lock:
+                predictor = self._predictors.get(model_id)
+                if predictor is not None:  # loaded by the thread we waited for
+                    return predictor
+            from medhub.cards import get_card
+
+            card = get_card(model_id, self.cards_dir)
+            self._set(model_id, ModelStatus(LOADING))
+            try:
+                predictor = self._loader(card)
+            except ModelUnavailable as err:
+                self._set(model_id, ModelStatus(ERROR, str(err)))
+                raise
+            except Exception as err:  # noqa: BLE001 - any load failure is the model's, said in its tab
+                message = f"{model_id}: the model could not be loaded: {type(err).__name__}: {err}"
+                log.exception("model %s failed to load", model_id)
+                self._set(model_id, ModelStatus(ERROR, message))
+                raise ModelUnavailable(message) from err
+            with self._lock:
+                self._predictors[model_id] = predictor
+                self._status[model_id] = ModelStatus(READY)
+            return predictor
+
+    def warm(self, model_ids: Iterable[str]) -> dict[str, ModelStatus]:
+        """Load each model in turn; a failure is recorded in its status and does not stop the others."""
+        ids = list(model_ids)
+        self.mark_loading(ids)
+        for mid in ids:
+            try:
+                self.get(mid)
+                log.info("model %s ready", mid)
+            except ModelUnavailable as err:
+                log.warning("model %s unavailable: %s", mid, err)
+        return {mid: self.status(mid) for mid in ids}
+
+    def warm_in_background(self, model_ids: Iterable[str]) -> threading.Thread:
+        """`warm` in a daemon thread; the models say "loading" from the moment this returns."""
+        ids = list(model_ids)
+        self.mark_loading(ids)
+        thread = threading.Thread(target=self.warm, args=(ids,), name="medhub-warmup", daemon=True)
+        thread.start()
+        return thread
+
+    def forget(self, model_id: str) -> None:
+        """Drop a loaded model (e.g. after retraining): the next `get` loads it again."""
+        with self._lock:
+            self._predictors.pop(model_id, None)
+            self._status.pop(model_id, None)
+
+
+REGISTRY = ModelRegistry()
