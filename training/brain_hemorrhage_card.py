@@ -100,6 +100,7 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
                                                        "letter_area_mean", "test_max_abs_dp",
                                                        "test_decision_flips", "cv_decision_flips")}
     medhub = {
+        "schema_version": 1,  # medhub/card_schema.py: the version of the `medhub:` block's schema
         "id": MODEL_ID,
         "title": {"en": "Brain hemorrhage (head CT)", "ko": "뇌출혈 (두부 CT)"},
         "framework": "keras",
@@ -112,7 +113,9 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
         },
         "input": {"modality": "ct", "size": [224, 224], "channels": 3,
                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "resize": "squash",
-                  "dicom": True, "ct_window": {"center": 40, "width": 80}},
+                  "dicom": True, "ct_window": {"center": 40, "width": 80},
+                  # DICOM uploads are rendered with the window the model was trained on, unless asked otherwise
+                  "dicom_window": "brain"},
         "output": "softmax",
         "labels": LABELS,
         "positive_class": "hemorrhage",

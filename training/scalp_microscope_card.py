@@ -85,6 +85,7 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
         metrics["gradcam_in_polygons"] = {hid: {k: v for k, v in row.items() if k != "examples"}
                                           for hid, row in record["gradcam_check"].items()}
     medhub = {
+        "schema_version": 1,  # medhub/card_schema.py: the version of the `medhub:` block's schema
         "id": MODEL_ID,
         "title": {"en": "Scalp microscope: dandruff and oiliness", "ko": "두피 현미경: 비듬과 피지 과다"},
         "framework": "torch",
