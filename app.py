@@ -4,9 +4,10 @@
 only under `__main__` (`python app.py`, which is also what a Hugging Face Space runs). Host and port
 come from Gradio's own environment variables, GRADIO_SERVER_NAME and GRADIO_SERVER_PORT.
 
-Each tab is generic (`tabs/common.py`) and reads everything from its card; `tabs/<id>.py`, when it
-exists, adds only what is special about that tab. Every tab's Analyse event is a public API endpoint
-`/predict_<id>` returning (Label value, overlay image, JSON summary); all other events are private.
+Each tab is generic (`tabs/layout.py`, `tabs/wiring.py`, `tabs/handler.py`) and reads everything from
+its card; `tabs/<id>.py`, when it exists, adds only what is special about that tab (its `TabHooks`).
+Every tab's Analyse event is a public API endpoint `/predict_<id>` returning (Label value, overlay
+image, JSON summary); all other events are private.
 
 Serving limits, chosen for a 2-core CPU Space:
 - at most two analyses at a time across all models (one concurrency group, one per core; measured
@@ -41,17 +42,14 @@ from medhub import DISCLAIMER  # noqa: E402
 from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
 from medhub.imaging import max_upload_bytes  # noqa: E402
-from tabs import common  # noqa: E402
-from tabs.common import (  # noqa: E402
-    DEFAULT_OPACITY,
-    Localiser,
-    TabExtras,
-    TabParts,
-    build_tab,
-    intro_markdown,
-    status_markdown,
-)
+from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
+from medhub.registry import REGISTRY  # noqa: E402
+from tabs.hooks import TabHooks  # noqa: E402
+from tabs.layout import TabParts, build_tab  # noqa: E402
+from tabs.localise import Localiser  # noqa: E402
 from tabs.samples import load_samples  # noqa: E402
+from tabs.status import status_markdown  # noqa: E402
+from tabs.texts import intro_markdown  # noqa: E402
 
 log = logging.getLogger("medhub.app")
 
@@ -90,12 +88,12 @@ def tab_groups(cards: tuple[ModelCard, ...]) -> list[list[ModelCard]]:
     return list(groups.values())
 
 
-def extras_for(card: ModelCard) -> TabExtras:
-    """The tab's own additions registered in `tabs.TAB_EXTRAS`, or nothing special."""
-    from tabs import TAB_EXTRAS
+def hooks_for(card: ModelCard) -> TabHooks:
+    """The tab's own additions registered in `tabs.TAB_HOOKS`, or nothing special."""
+    from tabs import TAB_HOOKS
 
-    name = TAB_EXTRAS.get(card.id)
-    return importlib.import_module(name).Extras() if name else TabExtras()
+    name = TAB_HOOKS.get(card.id)
+    return importlib.import_module(name).Hooks() if name else TabHooks()
 
 
 def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
@@ -184,7 +182,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                 with gr.Tab(i18n(key), id=first.id if len(group) == 1 else f"group-{first.tab}",
                             elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
-                        tabs.append(build_tab(first, extras_for(first), ui, lang, samples.get(first.id, [])))
+                        tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
                         tab_blocks.append(tab)
                     else:
                         # A tab that holds several models (e.g. whole-head photo and scalp microscope):
@@ -193,7 +191,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                             for card in group:
                                 with gr.Tab(i18n(f"title.{card.id}"), id=f"sub-{card.id}",
                                             elem_id=f"tab-{card.id}") as sub:
-                                    tabs.append(build_tab(card, extras_for(card), ui, lang,
+                                    tabs.append(build_tab(card, hooks_for(card), ui, lang,
                                                           samples.get(card.id, [])))
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
@@ -246,28 +244,9 @@ def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
 
 
 def warm_models(cards: tuple[ModelCard, ...]) -> threading.Thread:
-    """Load every model in the background so the first click is fast; record failures per tab."""
-    from medhub.inference import ModelUnavailable, get_predictor
-
-    for card in cards:
-        common.MODEL_STATUS[card.id] = "loading"
-
-    def run() -> None:
-        for card in cards:
-            try:
-                get_predictor(card.id)
-                common.MODEL_STATUS[card.id] = None
-                log.info("model %s ready", card.id)
-            except ModelUnavailable as err:
-                common.MODEL_STATUS[card.id] = str(err)
-                log.warning("model %s unavailable: %s", card.id, err)
-            except Exception as err:  # noqa: BLE001 - a broken model must not take the app down
-                common.MODEL_STATUS[card.id] = f"{type(err).__name__}: {err}"
-                log.exception("model %s failed to load", card.id)
-
-    thread = threading.Thread(target=run, name="medhub-warmup", daemon=True)
-    thread.start()
-    return thread
+    """Load every model in the background so the first click is fast; each tab shows its model's
+    status (loading, or why it is unavailable) from the registry."""
+    return REGISTRY.warm_in_background(card.id for card in cards)
 
 
 CARDS = load_cards()

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from medhub.cards import ModelCard, get_card
+from medhub.cards import ModelCard
 from medhub.preprocess import to_model_input
 
 
@@ -28,7 +28,8 @@ class Analysis:
     decision: str  # label id
     heatmap: np.ndarray | None = None  # float32 in [0, 1] at the model input's size
     explained_label: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # fields this analysis adds to the JSON summary (tta_views, heatmap_empty)
+    summary_fields: dict[str, Any] = field(default_factory=dict)
     features: np.ndarray | None = None  # pooled penultimate features of the (identity view of the) image
     scope: Any = None  # medhub.scope.ScopeResult, or None when the card has no scope check
     suggested_model: str | None = None
@@ -76,7 +77,7 @@ class Analysis:
             "scope_reason": None if scope is None else scope.reason(),
             "suggested_model": self.suggested_model,
             "shown_anyway": bool(show_anyway and not self.in_scope),
-            **self.extra,
+            **self.summary_fields,
             "disclaimer": disclaimer(card.disclaimer_domain, "en"),
             "disclaimer_ko": disclaimer(card.disclaimer_domain, "ko"),
         }
@@ -179,7 +180,7 @@ class Predictor:
             decision=decision,
         )
         if tta:
-            result.extra["tta_views"] = len(TTA_VIEWS)
+            result.summary_fields["tta_views"] = len(TTA_VIEWS)
         if explain:
             target = explain_label or decision
             index = self.card.label_ids.index(target)
@@ -192,7 +193,7 @@ class Predictor:
             result.explained_label = target
             # Grad-CAM is all zero when no region has positive evidence for the class: say so
             # rather than show an empty overlay without comment.
-            result.extra["heatmap_empty"] = bool(float(result.heatmap.max(initial=0.0)) <= 1e-6)
+            result.summary_fields["heatmap_empty"] = bool(float(result.heatmap.max(initial=0.0)) <= 1e-6)
         if features is None and self.scope is not None:
             _, features = self._probs_and_features(x)
         result.features = None if features is None else np.asarray(features, dtype=np.float32)

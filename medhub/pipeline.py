@@ -3,8 +3,8 @@
 `run(card, source, ...)` decodes the upload through the one input gate (`medhub.imaging.load_upload`),
 runs the model once (probabilities, pooled features, Grad-CAM in one forward and one backward pass),
 applies the out-of-scope check (`medhub.scope`), maps the heat map onto the shown image, blends the
-overlay and builds the JSON summary the API returns. The summary is the same dict everywhere: the
-app adds only what its tab computes on top (`extras`), the CLI adds `file`.
+overlay and builds the JSON summary the API returns, with the fields the card's `result_extras` add
+(`medhub.result_extras`). The summary is the same dict everywhere; the CLI adds `file`.
 
 Errors a user can cause or fix are `InputError` (bad upload) and `ModelUnavailable`; anything else is
 a bug, which callers log and replace by a generic message.
@@ -93,7 +93,7 @@ class Result:
     heat: np.ndarray  # float32 [0, 1] at the shown image's size
     overlay: np.ndarray  # uint8 RGB at the shown image's size
     summary: dict[str, Any]
-    tab_result: Any = None  # medhub.result_extras.ResultExtras (None out of scope)
+    result_extras: Any = None  # medhub.result_extras.ResultExtras (None out of scope)
 
 
 def run(
@@ -134,12 +134,12 @@ def run(
     }
     if shown.rgb is not decoded.rgb:
         summary["input"]["shown_width"], summary["input"]["shown_height"] = w, h
-    tab_result = None
+    extras = None
     if analysis.in_scope or show_anyway:
         from medhub import result_extras
 
-        tab_result = result_extras.compute(card, shown, analysis, heat)
-        summary.update(tab_result.json)
+        extras = result_extras.compute(card, shown, analysis, heat)
+        summary.update(extras.json)
     return Result(
         card=card,
         decoded=decoded,
@@ -148,5 +148,5 @@ def run(
         heat=heat,
         overlay=blend(shown.rgb, heat, opacity),
         summary=summary,
-        tab_result=tab_result,
+        result_extras=extras,
     )

@@ -17,7 +17,10 @@ from medhub.i18n import t
 
 # DICOM header fields shown to users (safe_meta in medhub.dicom never holds patient identifiers).
 from medhub.result_extras import CT_SHOWN_FIELDS as SHOWN_FIELDS  # noqa: E402
-from tabs.common import ExtraResult, Localiser, TabExtras, TabParts
+from medhub.result_extras import ResultExtras
+from tabs.hooks import TabHooks
+from tabs.layout import TabParts
+from tabs.localise import Localiser
 
 
 def window_choices(lang: str = "en") -> list[tuple[str, str]]:
@@ -54,7 +57,7 @@ def looks_like_dicom(path: str | None) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-class BrainHemorrhageExtras(TabExtras):
+class BrainHemorrhageHooks(TabHooks):
     def build_inputs(self, card: ModelCard, ui: Localiser):
         self.window = gr.Radio(
             window_choices("en"), value=default_window(card), label=ui.api_text("window.label"),
@@ -75,7 +78,7 @@ class BrainHemorrhageExtras(TabExtras):
         self.details = gr.Markdown(elem_id=f"details-{card.id}")
         return [self.details]
 
-    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+    def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
         if result is None:
             return [""]
         data = result.ui
@@ -99,4 +102,4 @@ class BrainHemorrhageExtras(TabExtras):
         )
 
 
-Extras = BrainHemorrhageExtras
+Hooks = BrainHemorrhageHooks

@@ -8,14 +8,16 @@ import gradio as gr
 
 from medhub.cards import ModelCard
 from medhub.i18n import normalise_lang
-from tabs.common import ExtraResult, Localiser, TabExtras
+from medhub.result_extras import ResultExtras
+from tabs.hooks import TabHooks
+from tabs.localise import Localiser
 
 
-class GradedExtras(TabExtras):
+class GradedHooks(TabHooks):
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.Markdown(elem_id=f"graded-{card.id}")]
 
-    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+    def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
         if result is None or not result.ui:
             return [""]
         lang = normalise_lang(lang)
@@ -28,4 +30,4 @@ class GradedExtras(TabExtras):
                            f"*{note}*" if note else ""])]
 
 
-Extras = GradedExtras
+Hooks = GradedHooks

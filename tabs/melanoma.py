@@ -13,10 +13,13 @@ import gradio as gr
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
-from tabs.common import ExtraResult, Localiser, TabExtras
+from medhub.result_extras import ResultExtras
+from tabs.hooks import TabHooks
+from tabs.layout import IMAGE_FORMAT
+from tabs.localise import Localiser
 
 
-class MelanomaExtras(TabExtras):
+class MelanomaHooks(TabHooks):
     def build_inputs(self, card: ModelCard, ui: Localiser):
         tta = gr.Checkbox(value=False, label=ui.api_text("tta.label"), elem_id=f"tta-{card.id}")
         ui.label(tta, "tta.label")
@@ -31,13 +34,13 @@ class MelanomaExtras(TabExtras):
                 self.table = gr.Markdown(elem_id=f"abcd-{card.id}")
             with gr.Column(scale=2, min_width=200):
                 self.outline = ui.label(
-                    gr.Image(label=ui.text("abcd.outline"), type="numpy", format="png", interactive=False,
+                    gr.Image(label=ui.text("abcd.outline"), type="numpy", format=IMAGE_FORMAT, interactive=False,
                              height=240, elem_id=f"outline-{card.id}"),
                     "abcd.outline",
                 )
         return [self.table, self.outline]
 
-    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+    def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
         if result is None:
             return ["", None]
         from medhub.abcd import describe
@@ -56,4 +59,4 @@ class MelanomaExtras(TabExtras):
         return [table, result.ui["outline"]]
 
 
-Extras = MelanomaExtras
+Hooks = MelanomaHooks

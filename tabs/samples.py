@@ -88,7 +88,7 @@ def _captions(card: ModelCard, item: dict) -> tuple[str, str]:
         label = card.label(label_id)
     except KeyError:
         return str(label_id), str(label_id)
-    from tabs.common import short_name
+    from tabs.localise import short_name
 
     return short_name(label.en), short_name(label.ko)  # short captions fit under a thumbnail
 

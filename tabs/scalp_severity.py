@@ -14,7 +14,9 @@ import gradio as gr
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
-from tabs.common import ExtraResult, Localiser, TabExtras
+from medhub.result_extras import ResultExtras
+from tabs.hooks import TabHooks
+from tabs.localise import Localiser
 
 SCALE = (0, 1, 2, 3)  # good, mild, moderate, severe
 COLOURS = ("#2e7d32", "#9e9d24", "#ef6c00", "#c62828")
@@ -43,11 +45,11 @@ def scale_html(grade: int, expected: float, lang: str) -> str:
 from medhub.result_extras import severity_sentence as sentence  # noqa: E402,F401
 
 
-class ScalpSeverityExtras(TabExtras):
+class ScalpSeverityHooks(TabHooks):
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.HTML(elem_id=f"scale-{card.id}"), gr.Markdown(elem_id=f"severity-{card.id}")]
 
-    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+    def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
         note = f"*{t('scalp.not_assessed', lang)}*"
         if result is None or not result.ui:
             return ["", note]
@@ -57,4 +59,4 @@ class ScalpSeverityExtras(TabExtras):
         return [scale_html(d["grade"], d["expected_grade"], lang), f"{text}\n\n{expected}\n\n{note}"]
 
 
-Extras = ScalpSeverityExtras
+Hooks = ScalpSeverityHooks

@@ -7,16 +7,18 @@ import gradio as gr
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
-from tabs.common import ExtraResult, Localiser, TabExtras
+from medhub.result_extras import ResultExtras
+from tabs.hooks import TabHooks
+from tabs.localise import Localiser
 
 
-class ShinglesExtras(TabExtras):
+class ShinglesHooks(TabHooks):
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.Markdown(elem_id=f"advice-{card.id}", elem_classes=["medhub-advice"])]
 
-    def render(self, card: ModelCard, result: ExtraResult | None, lang: str):
+    def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
         # Shown before any result too: the advice does not depend on what the model says.
         return [t("shingles.note", lang)]
 
 
-Extras = ShinglesExtras
+Hooks = ShinglesHooks

@@ -19,7 +19,8 @@ from PIL import Image
 from medhub.cards import ModelCard, load_cards
 from medhub.disclaimers import disclaimer
 from medhub.imaging import load_upload
-from tabs.common import MAX_DISPLAY_SIDE, label_names
+from medhub.pipeline import MAX_DISPLAY_SIDE
+from tabs.localise import label_names
 from tabs.samples import sample_list
 from tests.app_server import make_client
 
@@ -217,7 +218,7 @@ def test_plain_http_flow_of_the_about_tab(app_url, data_root):
 
 
 def test_large_images_are_shown_smaller_with_the_same_shape():
-    from tabs.common import fit_for_display
+    from medhub.pipeline import fit_for_display
 
     small = np.zeros((300, 200, 3), np.uint8)
     assert fit_for_display(small) is small
@@ -275,7 +276,7 @@ def test_every_ui_string_exists_in_english_and_korean():
 
 def test_heat_map_goes_where_the_model_looked():
     from medhub.cards import InputContract
-    from tabs.common import heat_on_image
+    from medhub.pipeline import heat_on_image
 
     heat = np.zeros((8, 8), np.float32)
     heat[0, 0] = 1.0  # top-left of what the model saw
@@ -291,7 +292,7 @@ def test_heat_map_goes_where_the_model_looked():
 
 @pytest.mark.parametrize("card", [c for c in CARDS if c.is_binary], ids=lambda c: c.id)
 def test_decision_sentence_states_the_threshold_rule(card):
-    from tabs.common import decision_text
+    from tabs.texts import decision_text
 
     pos = card.positive_class
     other = next(lid for lid in card.label_ids if lid != pos)
@@ -305,7 +306,7 @@ def test_decision_sentence_states_the_threshold_rule(card):
 
 @pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
 def test_metrics_table_comes_from_the_card(card):
-    from tabs.common import metrics_markdown
+    from tabs.texts import metrics_markdown
 
     text = metrics_markdown(card, "en")
     assert f"n = {card.metrics['n']}" in text

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from medhub.cards import ModelCard, load_cards
-from tabs.common import label_names
+from tabs.localise import label_names
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -139,20 +139,24 @@ def test_parsed_card_matches_its_yaml_and_its_published_copy(card):
     assert dataclasses.replace(again, path=card.path) == card
 
 
-def test_tab_extras_are_registered_by_card_id_and_none_is_missed():
-    """Every key of tabs.TAB_EXTRAS is a card id, and every tabs/<name>.py that defines `Extras` is
+def test_tab_hooks_are_registered_by_card_id_and_none_is_missed():
+    """Every key of tabs.TAB_HOOKS is a card id, and every tabs/<name>.py that defines `Hooks` is
     registered (a misspelt file name would otherwise be skipped silently)."""
     import importlib
 
-    from tabs import TAB_EXTRAS
+    from tabs import TAB_HOOKS
+    from tabs.hooks import TabHooks
 
-    assert set(TAB_EXTRAS) <= set(IDS), f"not card ids: {set(TAB_EXTRAS) - set(IDS)}"
+    assert set(TAB_HOOKS) <= set(IDS), f"not card ids: {set(TAB_HOOKS) - set(IDS)}"
     for path in sorted((REPO / "tabs").glob("*.py")):
-        if path.stem in ("__init__", "common", "samples"):
+        if path.stem in ("__init__", "samples"):
             continue
         module = importlib.import_module(f"tabs.{path.stem}")
-        if hasattr(module, "Extras"):
-            assert f"tabs.{path.stem}" in TAB_EXTRAS.values(), f"tabs/{path.name} is not registered"
+        if hasattr(module, "Hooks"):
+            assert issubclass(module.Hooks, TabHooks), f"tabs/{path.name}: Hooks is not a TabHooks"
+            assert f"tabs.{path.stem}" in TAB_HOOKS.values(), f"tabs/{path.name} is not registered"
+    for name in TAB_HOOKS.values():
+        assert issubclass(importlib.import_module(name).Hooks, TabHooks), f"{name} has no Hooks class"
 
 
 @pytest.mark.parametrize("card", CARDS, ids=IDS)

@@ -65,7 +65,7 @@ def test_analyse_summary_and_model_input():
 def test_empty_heat_map_is_flagged():
     card = get_card("melanoma")
     result = Predictor(card, FixedBackend([0.9, 0.1], heat=np.zeros((7, 7)))).analyse(IMAGE)
-    assert result.extra["heatmap_empty"] is True
+    assert result.summary_fields["heatmap_empty"] is True
 
 
 def test_tta_averages_all_views():
@@ -73,5 +73,5 @@ def test_tta_averages_all_views():
     backend = FixedBackend([0.4, 0.6])
     result = Predictor(card, backend).analyse(IMAGE, tta=True, explain=False)
     assert backend.batches[0].shape[0] == len(TTA_VIEWS)
-    assert result.extra["tta_views"] == len(TTA_VIEWS)
+    assert result.summary_fields["tta_views"] == len(TTA_VIEWS)
     assert result.heatmap is None

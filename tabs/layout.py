@@ -1,0 +1,160 @@
+"""The generic, card-driven tab: everything a tab shows comes from its model card.
+
+`build_tab(card, hooks, ui, lang, samples)` lays out one tab (upload, Analyse, probabilities, the
+model-input image beside the Grad-CAM overlay, an opacity slider, the decision with its threshold, the
+disclaimer, the model card and its metrics, a sample gallery) and wires its events
+(`tabs.wiring.wire_tab`): one public API event, `/predict_<id>`, that returns exactly (Label value,
+overlay image, JSON summary). What a tab adds beyond that lives in its `TabHooks` subclass in
+`tabs/<id>.py` (`tabs.hooks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from medhub.cards import ModelCard
+from medhub.i18n import normalise_lang, t
+from medhub.imaging import upload_file_types
+from medhub.pipeline import DEFAULT_OPACITY
+from tabs.hooks import TabHooks
+from tabs.localise import Localiser
+from tabs.status import status_markdown
+from tabs.texts import card_body_markdown, decision_text, disclaimer_html, intro_markdown, metrics_markdown
+
+# Output images are sent as WebP: Gradio encodes every numpy image it returns, and PNG cost 21-49 ms
+# per request against 4-11 ms for WebP on the same overlays (docs/BENCHMARKS.md). Lossy quality 80
+# (Pillow's default) shows no difference on a heat-map overlay.
+IMAGE_FORMAT = "webp"
+
+
+@dataclass
+class TabParts:
+    """The components of one tab that the app and the hooks wire events to."""
+
+    card: ModelCard
+    hooks: TabHooks
+    file: gr.File
+    button: gr.Button
+    option_names: list[str]
+    options: list[gr.components.Component]
+    label: gr.Label
+    model_input: gr.Image
+    overlay: gr.Image
+    opacity: gr.Slider
+    show_anyway: gr.Checkbox
+    summary: gr.JSON
+    decision: gr.Markdown
+    hook_outputs: list[gr.components.Component]
+    state: gr.State
+    status: gr.Markdown
+    gallery: gr.Gallery | None = None
+    samples: list[str] = field(default_factory=list)
+
+    @property
+    def result_outputs(self) -> list:
+        """The language-dependent result components (redrawn by `render_result`)."""
+        return [self.model_input, self.decision, *self.hook_outputs, self.status]
+
+    def render_result(self, state: dict[str, Any] | None, lang: str) -> list[Any]:
+        lang = normalise_lang(lang)
+        if not state:
+            return [None, t("result.placeholder", lang), *self.hooks.render(self.card, None, lang),
+                    status_markdown(self.card, lang)]
+        return [
+            state["image"],
+            decision_text(state["summary"], self.card, lang),
+            *self.hooks.render(self.card, state["result_extras"], lang),
+            status_markdown(self.card, lang),
+        ]
+
+
+def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, samples: list) -> TabParts:
+    """Lay out one tab inside the current gr.Tab and wire its events. Returns its parts."""
+    from tabs.wiring import wire_tab
+
+    status = gr.Markdown(status_markdown(card, "en"), elem_classes=["medhub-status"])
+    ui.value(gr.Markdown(ui.text(f"intro.{card.id}")), lambda lg: intro_markdown(card, lg))
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            types = upload_file_types(card.input.dicom)  # any file name: the input gate decides by content
+            upload_key = "upload.label_dicom" if card.input.dicom else "upload.label"
+            file = ui.label(
+                gr.File(label=ui.api_text(upload_key), type="filepath", file_types=types, file_count="single",
+                        height=170, elem_id=f"file-{card.id}"),
+                upload_key,
+            )
+            named_inputs = hooks.build_inputs(card, ui)
+            show_anyway = ui.label(
+                gr.Checkbox(value=False, label=ui.api_text("scope.toggle"), elem_id=f"anyway-{card.id}"),
+                "scope.toggle",
+            )
+            button = ui.value(
+                gr.Button(ui.text("analyse.button"), variant="primary", elem_id=f"analyse-{card.id}"),
+                lambda lg: t("analyse.button", lg),
+            )
+            gallery = None
+            if samples:
+                gallery = gr.Gallery(
+                    value=[(s.thumb, s.caption("en")) for s in samples], label=ui.text("samples.label"),
+                    columns=3, height="auto", allow_preview=False, object_fit="cover", buttons=[],
+                    interactive=False, elem_id=f"samples-{card.id}",
+                )
+                # captions in one language: two do not fit under a thumbnail
+                ui.add(gallery, lambda lg: gr.update(label=t("samples.label", lg),
+                                                     value=[(s.thumb, s.caption(lg)) for s in samples]))
+        with gr.Column(scale=3, min_width=320):
+            label = ui.label(
+                # No heading: gr.Label would head it with the most probable class, but a binary model's
+                # decision follows the card's threshold (P = 0.45 >= 0.43 is positive); the decision
+                # sentence right below says it with its rule.
+                gr.Label(label=ui.api_text("probs.label"), num_top_classes=len(card.labels),
+                         show_heading=False,
+                         elem_id=f"probs-{card.id}"),
+                "probs.label",
+            )
+            decision = gr.Markdown(ui.text("result.placeholder"), elem_id=f"decision-{card.id}")
+            with gr.Row():
+                model_input = ui.label(
+                    gr.Image(label=ui.text("input.label"), type="numpy", format=IMAGE_FORMAT, interactive=False,
+                             height=300, elem_id=f"input-{card.id}"),
+                    "input.label",
+                )
+                overlay = ui.label(
+                    gr.Image(label=ui.api_text("overlay.label"), type="numpy", format=IMAGE_FORMAT,
+                             interactive=False,
+                             height=300, elem_id=f"overlay-{card.id}"),
+                    "overlay.label",
+                )
+            opacity = ui.label(
+                gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label=ui.api_text("opacity.label"),
+                          elem_id=f"opacity-{card.id}"),
+                "opacity.label",
+            )
+            hook_outputs = hooks.build_outputs(card, ui)
+            ui.value(gr.HTML(disclaimer_html("en", card.disclaimer_domain)),
+                     lambda lg: disclaimer_html(lg, card.disclaimer_domain))
+            with gr.Accordion(ui.text("summary.label"), open=False) as acc_json:
+                summary = gr.JSON(label="Summary", show_label=False)
+            ui.label(acc_json, "summary.label")
+
+    with gr.Accordion(ui.text("card.accordion"), open=False) as acc_card:
+        ui.value(gr.Markdown(metrics_markdown(card, "en")), lambda lg: metrics_markdown(card, lg))
+        gr.Markdown(card_body_markdown(card))
+    ui.label(acc_card, "card.accordion")
+
+    state = gr.State(None)
+    parts = TabParts(
+        card=card, hooks=hooks, file=file, button=button,
+        option_names=[name for name, _ in named_inputs], options=[c for _, c in named_inputs],
+        label=label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
+        summary=summary,
+        decision=decision, hook_outputs=hook_outputs, state=state, status=status, gallery=gallery,
+        samples=[s.path for s in samples],
+    )
+    wire_tab(parts, lang)
+    hooks.wire(card, parts)
+    return parts
