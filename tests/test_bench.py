@@ -67,6 +67,33 @@ def test_unknown_model_is_a_clean_error():
     assert proc.returncode == 2 and "unknown model" in proc.stderr and proc.stdout == ""
 
 
+NO_APP_PROBE = """
+import importlib, pkgutil, sys
+import medhub.bench
+for info in pkgutil.iter_modules(medhub.bench.__path__):
+    if info.name != "__main__":
+        importlib.import_module(f"medhub.bench.{info.name}")
+from medhub.cli import main
+code = main(["bench", "--json", "--models", "no_such_model"])  # the command's own path up to the models
+assert code == 2, code
+bad = sorted(m for m in sys.modules if m in ("app", "tabs", "gradio") or m.startswith(("tabs.", "gradio.")))
+print("LOADED", len(sys.modules), "BAD", bad)
+"""
+
+
+def test_the_bench_never_imports_the_app_or_gradio():
+    """The bench is core code: it times `medhub.pipeline.run` in process and the app only as a
+    process, so importing it (every submodule) and running its command must not import `app`,
+    `tabs` or gradio (whose Blocks the app builds at import)."""
+    proc = subprocess.run([sys.executable, "-c", NO_APP_PROBE], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("LOADED"))
+    assert int(line.split()[1]) > 50, "the probe must have imported the bench"
+    assert line.endswith("BAD []"), line
+    assert {"run_bench", "AppProcess", "FALLBACK_DATA_DIRS", "main"} <= set(bench.__all__)
+
+
 def test_loadtest_refuses_other_hosts():
     proc = subprocess.run([sys.executable, "scripts/loadtest.py", "--url", "http://192.0.2.1:7860/",
                            "--seconds", "1"], capture_output=True, text=True, timeout=120, cwd=REPO)

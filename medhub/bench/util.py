@@ -1,0 +1,57 @@
+"""What every part of the bench shares: where the repo and the data are, the error, percentiles, the
+machine the numbers were measured on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not run (app did not start, a model failed, an answer was malformed)."""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation; NaN for no values."""
+    if not values:
+        return float("nan")
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, memory, library versions, thread settings."""
+    import psutil
+
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "medhub_threads": os.environ.get("MEDHUB_THREADS"),
+    }
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("torch", "timm", "tensorflow-cpu", "keras", "gradio", "gradio_client", "numpy"):
+        with contextlib.suppress(PackageNotFoundError):
+            info[dist] = version(dist)
+    return info
