@@ -33,6 +33,8 @@ class Analysis:
     features: np.ndarray | None = None  # pooled penultimate features of the (identity view of the) image
     scope: Any = None  # medhub.scope.ScopeResult, or None when the card has no scope check
     suggested_model: str | None = None
+    # graded-heads cards: head id -> probabilities over its grades, from the same forward pass
+    heads: dict[str, np.ndarray] | None = None
 
     @property
     def in_scope(self) -> bool:
@@ -159,15 +161,16 @@ class Predictor:
     ) -> Analysis:
         """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image."""
         x = self.model_input(image)
-        heat = features = None
+        heat = features = heads = None
         if explain_label is None and self.card.heatmap_class == "positive" and self.card.positive_class:
             explain_label = self.card.positive_class  # the card says which class the map explains
         forced = self.card.label_ids.index(explain_label) if explain_label else None
         one_pass = getattr(self.backend, "analyse_one", None)
         if explain and one_pass is not None and not tta:
             # The request path: one forward + one backward pass give probabilities, features, heat map.
-            probs, features, heat, _ = one_pass(x, forced)
-            probs = np.asarray(probs, dtype=np.float64)
+            one = one_pass(x, forced)
+            probs = np.asarray(one.probs, dtype=np.float64)
+            features, heat, heads = one.features, one.heatmap, one.heads
         elif tta:
             probs = self.predict_tta(image, progress=progress)
         else:
@@ -186,7 +189,8 @@ class Predictor:
             index = self.card.label_ids.index(target)
             if heat is None and one_pass is not None:
                 # TTA: the map and the features come from the identity view, for the averaged decision.
-                _, features, heat, _ = one_pass(x, index)
+                one = one_pass(x, index)
+                features, heat, heads = one.features, one.heatmap, one.heads
             elif heat is None:
                 heat = self.backend.explain(x, index)
             result.heatmap = np.asarray(heat, dtype=np.float32)
@@ -197,6 +201,7 @@ class Predictor:
         if features is None and self.scope is not None:
             _, features = self._probs_and_features(x)
         result.features = None if features is None else np.asarray(features, dtype=np.float32)
+        result.heads = heads
         result.scope, result.suggested_model = self.check_scope(result.features, image)
         return result
 

@@ -117,12 +117,18 @@ def see_a_doctor_soon(card: ModelCard, decoded, analysis, heat: np.ndarray) -> R
 
 
 def graded_heads(card: ModelCard, decoded, analysis, heat: np.ndarray) -> ResultExtras:
-    """Per-symptom grades of a `graded_heads` card (medhub/graded.py) and the original's sentence."""
-    from medhub.graded import graded_summary, predict_heads
-    from medhub.inference import get_predictor
+    """Per-symptom grades of a `graded_heads` card (medhub/graded.py) and the original's sentence.
 
-    probs = predict_heads(get_predictor(card.id), [decoded.rgb])
-    one = {k: v[0] for k, v in probs.items()}
+    The head probabilities come from the request's own forward pass (`analysis.heads`, filled by the
+    backend's `analyse_one`); only an analysis without them (no heat map asked for) runs the heads
+    once more, on the same model input."""
+    from medhub.graded import graded_summary, predict_heads
+
+    one = analysis.heads
+    if one is None:
+        from medhub.inference import get_predictor
+
+        one = {k: v[0] for k, v in predict_heads(get_predictor(card.id), [decoded.rgb]).items()}
     en, ko = graded_summary(card, one, "en"), graded_summary(card, one, "ko")
     data = {"graded": {"heads": en["heads"], "sentence_en": en["sentence"], "sentence_ko": ko["sentence"],
                        "heads_ko": ko["heads"], "note_en": en["note"], "note_ko": ko["note"]}}

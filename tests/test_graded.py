@@ -180,6 +180,49 @@ def test_torch_backend_returns_per_head_probabilities_and_per_head_maps(tmp_path
         backend.explain_head(x[0], "hair_loss")
 
 
+def test_one_request_is_one_forward_pass_with_the_heads(tmp_path):
+    """The request path (`Predictor.analyse` + the `graded_heads` result extra) runs the network once:
+    the heads come from `analyse_one`'s pooled features and equal what `predict_heads` computes."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+
+    from medhub import result_extras
+    from medhub._torch_compat import import_torch
+    from medhub.architectures.torch_nets import build_torch_model
+    from medhub.backends import load_backend
+    from medhub.inference import Predictor
+    from medhub.weights import ResolvedWeights
+
+    torch = import_torch()
+    card = parse_card(card_text())
+    torch.manual_seed(1)
+    net = build_torch_model(card)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    backend = load_backend(card, ResolvedWeights(dir=tmp_path, files={"model.safetensors": tmp_path / "model.safetensors"},
+                                                 source="local", revision=None))
+    image = np.random.default_rng(2).integers(0, 255, (90, 80, 3), dtype=np.uint8)
+    predictor = Predictor(card, backend)
+    expected = backend.predict_heads(predictor.model_input(image)[None])
+
+    body = backend.model.body
+    calls = []
+    original = body.forward_features
+    body.forward_features = lambda t: (calls.append(1), original(t))[1]
+    backend.predict_heads = lambda batch: pytest.fail("the graded result ran a second forward pass")
+    analysis = predictor.analyse(image)
+    extra = result_extras.graded_heads(card, SimpleNamespace(rgb=image), analysis, analysis.heatmap)
+    assert len(calls) == 1, f"{len(calls)} forward passes for one request"
+
+    assert set(analysis.heads) == {"dandruff", "oiliness"}
+    for head, probs in analysis.heads.items():
+        assert np.allclose(probs, expected[head][0], atol=1e-5), head
+    assert np.allclose(list(analysis.probabilities.values()), expected["primary"][0], atol=1e-5)
+    want = graded_summary(card, {k: v[0] for k, v in expected.items()}, "en")
+    assert extra.json["graded"]["heads"] == want["heads"]
+    assert extra.json["graded"]["sentence_en"] == want["sentence"]
+
+
 # ----------------------------------------------------------------- the bundled scalp microscope model
 
 WEIGHTS = REPO / "weights" / "scalp_microscope"

@@ -7,10 +7,11 @@ A backend hides the framework (PyTorch through timm, or Keras/TensorFlow) behind
 - `explain(x, class_index)`: one float32 HWC image -> Grad-CAM heat map, float32 2-D in [0, 1] at
   the model input's height x width (all zeros only when the gradient really is zero);
 - `features(batch)`: (probabilities, pooled penultimate features [N, D]) from one forward pass;
-- `analyse_one(x, explain_index=None)`: one forward and one backward pass for one image ->
-  (probabilities [K], pooled features [D], Grad-CAM map, explained class index); the class is the
-  card's decision unless `explain_index` is given. This is the request path: the features feed the
-  scope check (medhub/scope.py) at no extra forward pass;
+- `analyse_one(x, explain_index=None)`: one forward and one backward pass for one image -> a
+  `OnePass` (probabilities [K], pooled features [D], Grad-CAM map, explained class index, and for a
+  graded-heads model the per-head grade probabilities); the class is the card's decision unless
+  `explain_index` is given. This is the request path: the features feed the scope check
+  (medhub/scope.py) and the heads the graded result (medhub/result_extras.py) at no extra forward pass;
 - `warmup()`: one dummy predict and explain, so the first user does not pay for tracing/allocation.
 
 `load_backend(card, weights)` picks the implementation from `card.framework` and imports torch or
@@ -20,7 +21,7 @@ TensorFlow only then, so an app serving one framework never imports the other.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,6 +30,16 @@ from medhub.weights import WeightsError
 if TYPE_CHECKING:
     from medhub.cards import ModelCard
     from medhub.weights import ResolvedWeights
+
+
+class OnePass(NamedTuple):
+    """What `analyse_one` returns: everything one request needs from one forward + one backward pass."""
+
+    probs: np.ndarray  # [K] float32, softmax over the card's labels
+    features: np.ndarray  # [D] float32, pooled penultimate features
+    heatmap: np.ndarray  # float32 [0, 1] at the model input's size
+    index: int  # the explained class
+    heads: dict[str, np.ndarray] | None = None  # graded heads: head id -> probabilities over its grades
 
 
 class BackendError(RuntimeError):

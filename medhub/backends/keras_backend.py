@@ -23,6 +23,7 @@ import numpy as np
 from medhub.backends import (
     BackendError,
     IncompatibleWeights,
+    OnePass,
     check_batch,
     check_class,
     check_image,
@@ -174,14 +175,14 @@ class KerasBackend:
         probs = self._tf.nn.softmax(logits, axis=-1).numpy()
         return probs.astype(np.float32), np.asarray(pooled, dtype=np.float32)
 
-    def analyse_one(self, x: np.ndarray, explain_index: int | None = None):
-        """One forward and one backward pass -> (probs [K], pooled [D], heat map, explained index)."""
+    def analyse_one(self, x: np.ndarray, explain_index: int | None = None) -> OnePass:
+        """One forward and one backward pass -> OnePass (probs [K], pooled [D], heat map, index)."""
         x = check_image(x, self.size)
         forced = -1 if explain_index is None else check_class(explain_index, self.n_classes)
         probs, pooled, cam, index = self._analyse(
             self._tf.constant(x[None]), self._tf.constant(forced, dtype=self._tf.int32)
         )
-        return (
+        return OnePass(
             probs.numpy().astype(np.float32),
             pooled.numpy().astype(np.float32),
             normalise_map(cam.numpy()),

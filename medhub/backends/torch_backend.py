@@ -23,6 +23,7 @@ from medhub._torch_compat import import_torch
 from medhub.backends import (
     BackendError,
     IncompatibleWeights,
+    OnePass,
     check_batch,
     check_class,
     check_image,
@@ -179,12 +180,15 @@ class TorchBackend:
             probs = torch.softmax(logits.float(), dim=1)
         return probs.numpy().astype(np.float32), pooled.float().numpy().astype(np.float32)
 
-    def analyse_one(self, x: np.ndarray, explain_index: int | None = None):
-        """One forward and one backward pass for one image -> (probs [K], pooled [D], heat map, index).
+    def analyse_one(self, x: np.ndarray, explain_index: int | None = None) -> OnePass:
+        """One forward and one backward pass for one image -> OnePass (probs [K], pooled [D], heat
+        map, index, and for a graded-heads model each head's grade probabilities).
 
         The heat map is Grad-CAM (Selvaraju et al. 2017) on `card.gradcam_layer`, computed as
         pytorch-grad-cam's GradCAM does (channel weights = mean gradient, ReLU, min-max scaled, bilinear
-        resize), for `explain_index`, or for the card's decision when it is None.
+        resize), for `explain_index`, or for the card's decision when it is None. The graded heads read
+        the same pooled features (`GradedHeadsNet.forward_heads` does the same), so they cost a few
+        small matrix products, not a second forward pass.
         """
         import cv2
 
@@ -212,6 +216,14 @@ class TorchBackend:
                 else check_class(explain_index, self.n_classes)
             )
             logits[0, index].backward()
+            heads = None
+            if hasattr(self.model, "forward_heads"):  # a GradedHeadsNet: its heads read `pooled`
+                with torch.no_grad():
+                    flat = pooled.detach()
+                    heads = {
+                        name: torch.softmax(head(flat).float(), dim=1)[0].numpy().astype(np.float32)
+                        for name, head in self.model.heads.items()
+                    }
         if "act" not in store or "grad" not in store:
             raise BackendError(f"{self.card.id}: Grad-CAM layer {self.card.gradcam_layer!r} saw no gradient")
         act = store["act"].detach()[0].float().numpy()
@@ -222,7 +234,7 @@ class TorchBackend:
         cam = cam - cam.min()
         cam = cam / (1e-7 + cam.max())
         cam = cv2.resize(cam.astype(np.float32), (self.size[1], self.size[0]))
-        return probs, pooled.detach()[0].float().numpy(), normalise_map(cam), index
+        return OnePass(probs, pooled.detach()[0].float().numpy(), normalise_map(cam), index, heads)
 
     # ---------------------------------------------------------------- graded heads (medhub/graded.py)
 
