@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from medhub.card_schema import FRAMEWORKS, OUTPUTS, SCHEMA_VERSION, validate_block  # noqa: F401  (the schema of `medhub:`)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CARDS_DIR = Path(os.environ.get("MEDHUB_CARDS_DIR", REPO_ROOT / "model_cards"))
 
 
-FRAMEWORKS = ("torch", "keras")
-OUTPUTS = ("softmax", "graded_heads")  # graded_heads: see medhub/graded.py
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_BODY_SECTIONS = (
     "Intended use",
     "Out-of-scope use",
@@ -77,7 +75,10 @@ class InputContract:
     std: tuple[float, float, float]
     resize: str = "squash"  # "squash" (plain resize) or "center_crop" (shorter side, then crop)
     dicom: bool = False
-    ct_window: CTWindow | None = None
+    ct_window: CTWindow | None = None  # the CT window the model was trained on
+    # The window a DICOM upload is rendered with when the caller names none (a preset of
+    # medhub/dicom.py or "file"); read through medhub.pipeline.dicom_window.
+    dicom_window: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,12 @@ class ModelCard:
     license: str
     body: str
     path: Path
-    extra: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = 1  # medhub/card_schema.py SCHEMA_VERSION the card was written for
+    backbone: str | None = None  # where the pretrained backbone came from (prose)
+    heads: list[dict[str, Any]] | None = None  # graded heads as the card lists them (medhub/graded.py)
+    grade_note: dict[str, str] | None = None  # {en, ko}: what the grades of a graded model mean
+    cross_collection: dict[str, Any] | None = None  # measured by `python -m medhub cross-collection`
+    robustness: dict[str, Any] | None = None  # measured by `python -m medhub robustness`
     scope: Any = None  # medhub.scope.ScopeSpec, or None for a card without a fitted scope check
     disclaimer_domain: str = "general"  # medhub.disclaimers: which domain's disclaimer the results carry
     result_extras: tuple[str, ...] = ()  # medhub.result_extras: what a result adds (region, ABCD, ...)
@@ -159,102 +165,60 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return meta, body
 
 
-def _need(mapping: dict[str, Any], key: str, where: str) -> Any:
-    if key not in mapping or mapping[key] in (None, ""):
-        raise CardError(f"{where}: missing '{key}'")
-    return mapping[key]
-
-
-def _triple(value: Any, where: str) -> tuple[float, float, float]:
-    if not (isinstance(value, (list, tuple)) and len(value) == 3):
-        raise CardError(f"{where}: expected three numbers")
-    return tuple(float(v) for v in value)  # type: ignore[return-value]
-
-
 def parse_card(text: str, path: Path | None = None) -> ModelCard:
-    """Parse and validate one card; raises CardError naming the first problem found."""
+    """Parse and validate one card; raises CardError naming the card file and the problem.
+
+    The `medhub:` block is checked against the schema first (`medhub/card_schema.py`: unknown keys,
+    `schema_version`, types), then against what needs the hub's registries or several keys at once."""
     meta, body = split_front_matter(text)
     where = str(path or "card")
-    m = _need(meta, "medhub", where)
-    cid = _need(m, "id", where)
-    if not _ID.match(cid):
-        raise CardError(f"{where}: id '{cid}' must be lower_snake_case")
-    where = f"{where} ({cid})"
+    raw = meta.get("medhub")
+    if raw in (None, ""):
+        raise CardError(f"{where}: missing 'medhub'")
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw["id"]:
+        where = f"{where} ({raw['id']})"
+    try:
+        m = validate_block(raw, where)
+    except ValueError as err:
+        raise CardError(str(err)) from None
+    cid = m.id
 
-    title = _need(m, "title", where)
-    if not (isinstance(title, dict) and title.get("en") and title.get("ko")):
-        raise CardError(f"{where}: title needs 'en' and 'ko'")
-
-    framework = _need(m, "framework", where)
-    if framework not in FRAMEWORKS:
-        raise CardError(f"{where}: framework must be one of {FRAMEWORKS}")
-
-    hub = _need(m, "hub", where)
-    files = tuple(
-        WeightFile(name=_need(f, "name", where), sha256=str(_need(f, "sha256", where)).lower())
-        for f in _need(hub, "files", where)
-    )
-    for f in files:
-        if not _SHA256.match(f.sha256):
-            raise CardError(f"{where}: sha256 of {f.name} is not 64 hex digits")
-
-    inp = _need(m, "input", where)
-    size = _need(inp, "size", where)
-    if isinstance(size, int):
-        size = [size, size]
-    window = inp.get("ct_window")
+    files = tuple(WeightFile(name=f.name, sha256=f.sha256.lower()) for f in m.hub.files)
+    inp = m.input
+    size = [inp.size, inp.size] if isinstance(inp.size, int) else list(inp.size)
+    if len(size) == 1:
+        size = size * 2
+    window = inp.ct_window
     contract = InputContract(
-        modality=_need(inp, "modality", where),
+        modality=inp.modality,
         size=(int(size[0]), int(size[1])),
-        channels=int(_need(inp, "channels", where)),
-        mean=_triple(_need(inp, "mean", where), f"{where} input.mean"),
-        std=_triple(_need(inp, "std", where), f"{where} input.std"),
-        resize=inp.get("resize", "squash"),
-        dicom=bool(inp.get("dicom", False)),
-        ct_window=CTWindow(float(window["center"]), float(window["width"])) if window else None,
+        channels=inp.channels,
+        mean=tuple(float(v) for v in inp.mean),  # type: ignore[arg-type]
+        std=tuple(float(v) for v in inp.std),  # type: ignore[arg-type]
+        resize=inp.resize,
+        dicom=inp.dicom,
+        ct_window=CTWindow(float(window.center), float(window.width)) if window else None,
+        dicom_window=inp.dicom_window,
     )
-    if contract.resize not in ("squash", "center_crop"):
-        raise CardError(f"{where}: input.resize must be 'squash' or 'center_crop'")
-    if any(s <= 0 for s in contract.std):
-        raise CardError(f"{where}: input.std must be positive")
+    _check_dicom_window(contract, where)
 
-    labels = []
-    for raw in _need(m, "labels", where):
-        labels.append(
-            Label(
-                id=_need(raw, "id", where),
-                en=_need(raw, "en", where),
-                ko=_need(raw, "ko", where),
-                aliases=tuple(raw.get("aliases", ()) or ()),
-                grade=raw.get("grade"),
-            )
-        )
-    if len(labels) < 2:
-        raise CardError(f"{where}: a classifier needs at least two labels")
+    labels = tuple(
+        Label(id=lab.id, en=lab.en, ko=lab.ko, aliases=tuple(lab.aliases), grade=lab.grade) for lab in m.labels
+    )
     ids = [label.id for label in labels]
     if len(set(ids)) != len(ids):
         raise CardError(f"{where}: label ids repeat")
 
-    output = m.get("output", "softmax")
-    if output not in OUTPUTS:
-        raise CardError(f"{where}: output must be one of {OUTPUTS}")
+    output = m.output
     if output == "graded_heads":
         from medhub.graded import parse_heads
 
-        parse_heads(m.get("heads"), where)  # per-symptom heads, grades, bins
-    positive = m.get("positive_class")
-    threshold = m.get("threshold")
+        parse_heads(raw.get("heads"), where)  # per-symptom heads, grades, bins
+    positive, threshold = m.positive_class, m.threshold
     if positive is not None and positive not in ids:
         raise CardError(f"{where}: positive_class '{positive}' is not a label")
-    if len(labels) == 2:
-        if positive is None or threshold is None:
-            raise CardError(f"{where}: a binary model needs positive_class and threshold")
-    if threshold is not None and not (0.0 < float(threshold) < 1.0):
-        raise CardError(f"{where}: threshold must lie strictly between 0 and 1")
-
-    metrics = _need(m, "metrics", where)
-    for key in ("dataset", "split", "n"):
-        _need(metrics, key, f"{where} metrics")
+    if len(labels) == 2 and (positive is None or threshold is None):
+        raise CardError(f"{where}: a binary model needs positive_class and threshold")
 
     for section in REQUIRED_BODY_SECTIONS:
         if not re.search(rf"^#+\s*{re.escape(section)}", body, flags=re.MULTILINE | re.IGNORECASE):
@@ -263,78 +227,79 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
     from medhub.scope import ScopeError, ScopeSpec
 
     try:
-        scope = ScopeSpec.from_card(m.get("scope"), where)
+        scope = ScopeSpec.from_card(raw.get("scope"), where)
     except ScopeError as err:
         raise CardError(str(err)) from None
     if scope is not None and scope.file not in [f.name for f in files]:
         raise CardError(f"{where}: the scope file {scope.file} is not listed under medhub.hub.files")
     from medhub.disclaimers import DOMAINS
 
-    domain = str(m.get("disclaimer") or "general")
-    if domain not in DOMAINS:
+    if m.disclaimer not in DOMAINS:
         raise CardError(f"{where}: disclaimer must be one of {sorted(DOMAINS)}")
     from medhub.result_extras import REGISTRY
 
-    result_extras = tuple(m.get("result_extras") or ())
-    unknown = [name for name in result_extras if name not in REGISTRY]
+    unknown = [name for name in m.result_extras if name not in REGISTRY]
     if unknown:
         raise CardError(f"{where}: unknown result_extras {unknown} (known: {sorted(REGISTRY)})")
-    heatmap_class = str(m.get("heatmap_class") or "decision")
-    if heatmap_class not in ("decision", "positive"):
-        raise CardError(f"{where}: heatmap_class must be 'decision' or 'positive'")
-    known = {
-        "id",
-        "title",
-        "framework",
-        "architecture",
-        "hub",
-        "input",
-        "output",
-        "labels",
-        "positive_class",
-        "threshold",
-        "gradcam_layer",
-        "metrics",
-        "license",
-        "scope",
-        "disclaimer",
-        "result_extras",
-        "heatmap_class",
-        "tab",
-        "order",
-        "tab_title",
-    }
     card = ModelCard(
         id=cid,
-        title={"en": title["en"], "ko": title["ko"]},
-        framework=framework,
-        architecture=_need(m, "architecture", where),
-        repo_id=_need(hub, "repo_id", where),
-        revision=str(_need(hub, "revision", where)),
+        title={"en": m.title.en, "ko": m.title.ko},
+        framework=m.framework,
+        architecture=m.architecture,
+        repo_id=m.hub.repo_id,
+        revision=m.hub.revision,
         files=files,
         input=contract,
         output=output,
-        labels=tuple(labels),
+        labels=labels,
         positive_class=positive,
         threshold=float(threshold) if threshold is not None else None,
-        gradcam_layer=_need(m, "gradcam_layer", where),
-        metrics=dict(metrics),
-        license=str(m.get("license") or meta.get("license") or ""),
+        gradcam_layer=m.gradcam_layer,
+        metrics=dict(raw["metrics"]),
+        license=str(m.license or meta.get("license") or ""),
         body=body,
         path=path or Path(f"{cid}.md"),
-        extra={k: v for k, v in m.items() if k not in known},
+        schema_version=m.schema_version,
+        backbone=m.backbone,
+        heads=list(raw["heads"]) if raw.get("heads") is not None else None,
+        grade_note={"en": m.grade_note.en, "ko": m.grade_note.ko} if m.grade_note else None,
         scope=scope,
-        disclaimer_domain=domain,
-        result_extras=result_extras,
-        heatmap_class=heatmap_class,
-        tab=str(m.get("tab") or cid),
-        order=int(m["order"]) if m.get("order") is not None else None,
-        tab_title=dict(m["tab_title"]) if isinstance(m.get("tab_title"), dict) else None,
+        cross_collection=dict(raw["cross_collection"]) if raw.get("cross_collection") is not None else None,
+        robustness=dict(raw["robustness"]) if raw.get("robustness") is not None else None,
+        disclaimer_domain=m.disclaimer,
+        result_extras=tuple(m.result_extras),
+        heatmap_class=m.heatmap_class,
+        tab=m.tab or cid,
+        order=m.order,
+        tab_title={"en": m.tab_title.en, "ko": m.tab_title.ko} if m.tab_title else None,
     )
     if not card.license:
         raise CardError(f"{where}: missing licence")
     card.weights_file  # noqa: B018  (validates that the weights file is listed)
     return card
+
+
+def _check_dicom_window(contract: InputContract, where: str) -> None:
+    """A DICOM card names the window its uploads are rendered with by default; it must be the
+    window the model was trained on (`input.ct_window`) when that is a preset."""
+    if not contract.dicom:
+        if contract.dicom_window is not None:
+            raise CardError(f"{where}: input.dicom_window is set but input.dicom is false")
+        return
+    from medhub.dicom import WINDOW_CHOICES, WINDOW_PRESETS
+
+    if contract.dicom_window is None:
+        raise CardError(
+            f"{where}: a DICOM card (input.dicom: true) needs input.dicom_window, the window uploads are "
+            f"rendered with by default (one of {', '.join(WINDOW_CHOICES)})"
+        )
+    preset = WINDOW_PRESETS.get(contract.dicom_window)
+    trained = contract.ct_window
+    if preset is not None and trained is not None and preset != (trained.center, trained.width):
+        raise CardError(
+            f"{where}: input.dicom_window '{contract.dicom_window}' (C {preset[0]:g} / W {preset[1]:g}) is not "
+            f"the window the model was trained on, input.ct_window (C {trained.center:g} / W {trained.width:g})"
+        )
 
 
 def read_card(path: Path) -> ModelCard:
@@ -369,7 +334,7 @@ def _fmt(value: Any) -> str:
 def _cross_collection_cell(card: ModelCard) -> str:
     """Per collection of the card's `cross_collection` key: AUROC, or the recall of the one class
     present, with n; collections the model never trained on are marked 'unseen'."""
-    cc = card.extra.get("cross_collection") or {}
+    cc = card.cross_collection or {}
     parts = []
     for col, cell in (cc.get("collections") or {}).items():
         if cell.get("auroc") is not None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -77,7 +77,6 @@ class DicomSlice:
     frame: int
     modality: str
     invert: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def apply_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:

@@ -120,7 +120,7 @@ def parse_heads(raw: Any, where: str = "card") -> tuple[HeadSpec, ...]:
 def card_heads(card: ModelCard) -> tuple[HeadSpec, ...]:
     if card.output != OUTPUT:
         raise CardError(f"{card.id}: output is {card.output!r}, not {OUTPUT!r}")
-    return parse_heads(card.extra.get("heads"), card.id)
+    return parse_heads(card.heads, card.id)
 
 
 def is_graded(card: ModelCard) -> bool:
@@ -202,9 +202,7 @@ def graded_summary(
     return {
         "heads": out,
         "sentence": result_sentence(heads, grades, lang),
-        "note": card.extra.get("grade_note", {}).get(lang, "")
-        if isinstance(card.extra.get("grade_note"), dict)
-        else "",
+        "note": (card.grade_note or {}).get(lang, ""),
     }
 
 

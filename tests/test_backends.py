@@ -20,6 +20,7 @@ from medhub.weights import ResolvedWeights, WeightsError
 CARD = """---
 license: cc-by-nc-4.0
 medhub:
+  schema_version: 1
   id: {id}
   title: {{en: "Test", ko: "시험"}}
   framework: {framework}

@@ -98,7 +98,7 @@ def test_card_has_cv_figures_with_intervals_and_the_radiology_disclaimer():
     for key in ("accuracy", "sensitivity", "specificity"):
         lo, hi = pooled[f"{key}_95ci"]
         assert lo <= pooled[key] <= hi
-    domain = getattr(card, "disclaimer_domain", None) or card.extra.get("disclaimer")
+    domain = card.disclaimer_domain
     assert domain == "radiology"
     assert "dermatologist" not in card.body.lower()
     assert "radiologist" in card.body.lower()

@@ -40,7 +40,7 @@ def test_evaluate_reproduces_card(card, data_root):
         assert result[key] == pytest.approx(float(metrics[key]), abs=2e-3), key
 
 
-CROSS = [c for c in CARDS if "cross_collection" in c.extra]
+CROSS = [c for c in CARDS if c.cross_collection is not None]
 
 
 @pytest.mark.parametrize("card", CROSS, ids=[c.id for c in CROSS])
@@ -50,7 +50,7 @@ def test_cross_collection_check_reproduces_card(card, data_root):
     code behind `python -m medhub cross-collection` (the full figures use every eligible image)."""
     from medhub.crosscollection import matrix
 
-    stored = card.extra["cross_collection"]
+    stored = card.cross_collection
     result = matrix([card.id], data_root, int(stored["check_limit_per_label"]))[card.id]
     assert result["trained_on"] == stored["trained_on"]
     for col, want in stored["check"].items():

@@ -168,3 +168,88 @@ def test_card_behaviour_fields_are_valid(card):
     assert set(card.result_extras) <= set(REGISTRY)
     assert card.heatmap_class in ("decision", "positive")
     assert card.tab in IDS, f"{card.id}: tab '{card.tab}' is no card id"
+
+
+# ------------------------------------------------------------------------- the schema of `medhub:`
+
+
+def _ct_card() -> str:
+    return (REPO / "model_cards" / "brain_hemorrhage.md").read_text(encoding="utf-8")
+
+
+def _read_broken(tmp_path, text: str):
+    path = tmp_path / "broken_card.md"
+    path.write_text(text, encoding="utf-8")
+    return read_card(path)
+
+
+@pytest.mark.parametrize("card", CARDS, ids=IDS)
+def test_every_bundled_card_and_its_copy_validate_against_the_schema(card):
+    import yaml
+
+    from medhub.card_schema import SCHEMA_VERSION, MedhubBlock
+
+    for path in (card.path, REPO / "weights" / card.id / "README.md"):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8").split("\n---", 1)[0][3:])["medhub"]
+        # TRANSITIONAL (issue 8): raw["schema_version"] once melanoma and skin_lesion are rewritten.
+        assert raw.get("schema_version", SCHEMA_VERSION) == SCHEMA_VERSION, f"{path}: schema_version"
+        MedhubBlock.model_validate(raw)  # raises on an unknown key or a wrong type
+    assert card.schema_version == SCHEMA_VERSION
+
+
+def test_an_unknown_key_is_an_error_naming_the_file_and_the_key(tmp_path):
+    text = _ct_card().replace("  heatmap_class: positive\n", "  heatmap_clas: positive\n", 1)
+    assert text != _ct_card()
+    with pytest.raises(CardError, match=r"broken_card\.md.*unknown key 'medhub\.heatmap_clas'"):
+        _read_broken(tmp_path, text)
+    nested = _ct_card().replace("    dicom_window: brain\n", "    dicom_window: brain\n    windw: bone\n", 1)
+    with pytest.raises(CardError, match=r"unknown key 'medhub\.input\.windw'"):
+        _read_broken(tmp_path, nested)
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("  schema_version: 2\n", r"'medhub\.schema_version': schema_version 2 is not one this hub reads"),
+        ("  schema_version: '1'\n", r"'medhub\.schema_version': Input should be a valid integer"),
+        ("  schema_version: true\n", r"'medhub\.schema_version': Input should be a valid integer"),
+    ],
+)
+def test_a_missing_or_wrong_schema_version_is_an_error(tmp_path, line, message):
+    text = _ct_card()
+    assert "  schema_version: 1\n" in text
+    with pytest.raises(CardError, match=message):
+        _read_broken(tmp_path, text.replace("  schema_version: 1\n", line, 1))
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("  order: 10\n", "  order: ten\n", r"'medhub\.order': Input should be a valid integer \(got 'ten'\)"),
+        ("  result_extras: [ct_region]\n", "  result_extras: ct_region\n", r"'medhub\.result_extras': Input should be a valid list"),
+        ("    dicom: true\n", "    dicom: 'yes'\n", r"'medhub\.input\.dicom': Input should be a valid boolean"),
+        ("  heatmap_class: positive\n", "  heatmap_class: negative\n", r"'medhub\.heatmap_class': Input should be 'decision' or 'positive'"),
+        ("    dicom_window: brain\n", "    dicom_window: lung\n", r"'medhub\.input\.dicom_window': Input should be 'brain'"),
+    ],
+)
+def test_a_wrong_type_is_an_error_naming_the_key(tmp_path, old, new, message):
+    text = _ct_card()
+    assert old in text
+    with pytest.raises(CardError, match=message):
+        _read_broken(tmp_path, text.replace(old, new, 1))
+
+
+def test_the_schema_knows_the_dicom_window_choices():
+    from medhub.card_schema import DICOM_WINDOWS
+    from medhub.dicom import WINDOW_CHOICES
+
+    assert tuple(DICOM_WINDOWS) == tuple(WINDOW_CHOICES)
+
+
+def test_a_dicom_card_names_its_window_and_it_is_the_trained_one(tmp_path):
+    text = _ct_card()
+    with pytest.raises(CardError, match=r"needs input\.dicom_window"):
+        _read_broken(tmp_path, text.replace("    dicom_window: brain\n", "", 1))
+    with pytest.raises(CardError, match=r"dicom_window 'subdural' .* is not the window the model was trained on"):
+        _read_broken(tmp_path, text.replace("    dicom_window: brain\n", "    dicom_window: subdural\n", 1))
+    assert _read_broken(tmp_path, text).input.dicom_window == "brain"

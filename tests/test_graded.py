@@ -40,7 +40,7 @@ LABELS = [{"id": f"g{i}", "en": f"grade {i}", "ko": f"{i}단계", "grade": i} fo
 
 def card_text(heads=HEADS, output="graded_heads", arch="test_efficientnet", size=64, sha="0" * 64) -> str:
     meta = {"license": "cc-by-4.0", "medhub": {
-        "id": "t_graded", "title": {"en": "Test", "ko": "시험"}, "framework": "torch", "architecture": arch,
+        "schema_version": 1, "id": "t_graded", "title": {"en": "Test", "ko": "시험"}, "framework": "torch", "architecture": arch,
         "hub": {"repo_id": "medhub-test/t_graded", "revision": "main",
                 "files": [{"name": "model.safetensors", "sha256": sha}]},
         "input": {"modality": "scalp_microscope", "size": [size, size], "channels": 3, "mean": [0.5] * 3,
@@ -77,7 +77,7 @@ def test_card_validation_refuses_broken_heads(change, message):
 
 
 def test_an_unknown_output_is_still_refused():
-    with pytest.raises(CardError, match="output must be one of"):
+    with pytest.raises(CardError, match="'medhub.output': Input should be 'softmax' or 'graded_heads'"):
         parse_card(card_text(output="sigmoid"))
 
 

@@ -66,13 +66,13 @@ def test_robustness_cli_rejects_unknown_model():
     assert "unknown model" in out.stderr and "Traceback" not in out.stderr
 
 
-CARDS = [c for c in load_cards() if "robustness" in c.extra]
+CARDS = [c for c in load_cards() if c.robustness is not None]
 
 
 @pytest.mark.parametrize("card", CARDS, ids=[c.id for c in CARDS])
 def test_robustness_table_on_card_reproduces(card, data_root):
     """Clean and JPEG figures (all severities) recomputed on the card's own sample match the card."""
-    stored = card.extra["robustness"]
+    stored = card.robustness
     limit = int(stored["sample"].split("up to ")[1].split(" ")[0])
     r = rb.evaluate_model(card.id, data_root, limit, corruptions=["jpeg"])
     assert r["n"] == stored["n"]

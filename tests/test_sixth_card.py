@@ -21,6 +21,7 @@ CARD = """---
 license: cc-by-nc-4.0
 library_name: timm
 medhub:
+  schema_version: 1
   id: tiny_sixth
   title: {{en: Tiny sixth model, ko: 작은 여섯 번째 모델}}
   framework: torch

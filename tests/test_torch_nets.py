@@ -9,7 +9,7 @@ import pytest
 from medhub.cards import CardError, InputContract, Label, ModelCard, WeightFile
 
 
-def _card(architecture: str, n_labels: int = 3, **extra) -> ModelCard:
+def _card(architecture: str, n_labels: int = 3, heads: list | None = None) -> ModelCard:
     from pathlib import Path
 
     return ModelCard(
@@ -18,7 +18,7 @@ def _card(architecture: str, n_labels: int = 3, **extra) -> ModelCard:
         input=InputContract("dermoscopy", (64, 64), 3, (0.5,) * 3, (0.5,) * 3),
         output="softmax", labels=tuple(Label(f"l{i}", f"L{i}", f"L{i}") for i in range(n_labels)),
         positive_class=None, threshold=None, gradcam_layer="bn2", metrics={}, license="mit", body="",
-        path=Path("synthetic.md"), extra=extra,
+        path=Path("synthetic.md"), heads=heads,
     )
 
 

@@ -32,6 +32,7 @@ CONFIG = b'{"architecture": "test_efficientnet"}\n'
 CARD = """---
 license: cc-by-nc-4.0
 medhub:
+  schema_version: 1
   id: tiny
   title: {{en: Tiny, ko: Tiny}}
   framework: torch
