@@ -27,7 +27,7 @@ from tabs.texts import card_body_markdown, decision_text, disclaimer_html, intro
 # Output images are sent as WebP: Gradio encodes every numpy image it returns, and PNG cost 21-49 ms
 # per request against 4-11 ms for WebP on the same overlays (docs/BENCHMARKS.md). Lossy quality 80
 # (Pillow's default) shows no difference on a heat-map overlay.
-IMAGE_FORMAT = "webp"
+IMAGE_FORMAT = "jpeg"
 
 
 @dataclass

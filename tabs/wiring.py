@@ -3,15 +3,28 @@ change, analyse a gallery sample, redraw the result texts)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 import numpy as np
 
-from medhub.pipeline import blend
+from medhub.cards import ModelCard
+from medhub.pipeline import blend, heat_on_image
 from tabs.handler import analyse_event
 from tabs.layout import TabParts
 
 # Analyses that may run at once across all models (one group): one per CPU core.
 MODEL_CONCURRENCY = 2
+
+
+def reblend_state(card: ModelCard, state: dict[str, Any] | None, opacity: float) -> np.ndarray | None:
+    """The overlay again at another opacity from a tab's stored state (the shown image and the heat
+    map at the model's input size, uint8): no model run. None when there is nothing to blend."""
+    if not state or state.get("heat") is None:
+        return None
+    image = state["image"]
+    heat = heat_on_image(state["heat"].astype(np.float32) / 255.0, image.shape[:2], card.input)
+    return blend(image, heat, opacity)
 
 
 def wire_tab(parts: TabParts, lang: gr.Radio) -> None:
@@ -28,11 +41,9 @@ def wire_tab(parts: TabParts, lang: gr.Radio) -> None:
     )
     event.success(parts.render_result, [parts.state, lang], parts.result_outputs, api_visibility="private")
 
-    # Re-blend the stored heat map when the opacity changes: no model run.
     def reblend(state, opacity):
-        if not state or state.get("heat") is None:
-            return gr.update()
-        return blend(state["image"], state["heat"].astype(np.float32) / 255.0, opacity)
+        out = reblend_state(card, state, opacity)
+        return gr.update() if out is None else out
 
     parts.opacity.change(reblend, [parts.state, parts.opacity], parts.overlay, api_visibility="private",
                          show_progress="hidden", trigger_mode="always_last")
