@@ -24,9 +24,10 @@ from tabs.localise import Localiser
 from tabs.status import status_markdown
 from tabs.texts import card_body_markdown, decision_text, disclaimer_html, intro_markdown, metrics_markdown
 
-# Output images are sent as WebP: Gradio encodes every numpy image it returns, and PNG cost 21-49 ms
-# per request against 4-11 ms for WebP on the same overlays (docs/BENCHMARKS.md). Lossy quality 80
-# (Pillow's default) shows no difference on a heat-map overlay.
+# Output images are sent as JPEG: Gradio encodes every numpy image it returns (no quality option:
+# Pillow's default 75). PNG cost 21-49 ms per request and WebP 4-11 ms on the same overlays
+# (docs/BENCHMARKS.md); on one 1600 x 1200 overlay Pillow's JPEG encoder was ~20x faster than WebP
+# and ~90x faster than PNG (measured in process, loaded machine; the ratios are what count).
 IMAGE_FORMAT = "jpeg"
 
 
