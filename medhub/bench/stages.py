@@ -35,7 +35,7 @@ def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: b
     t0 = time.perf_counter()
     predictor = get_predictor(model_id)
     load_s = time.perf_counter() - t0
-    rgbs = [decode(p, allow_dicom=card.input.dicom) for p in images]
+    rgbs = [decode(p, card) for p in images]
     x = predictor.model_input(rgbs[0])[None]
     predictor.backend.predict(x)  # untimed calls: lazy init and tracing must not count as a request
     predictor.analyse(rgbs[0], explain=True)
@@ -53,28 +53,28 @@ def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: b
         "predict_cam_ms_p50": _ms(percentile(cam, 50)),
         "predict_cam_ms_p95": _ms(percentile(cam, 95)),
         "load_s": round(load_s, 3),
-        "stages_ms": stage_breakdown(predictor, images[0], card.input.dicom, max(3, repeats // 2), handler),
+        "stages_ms": stage_breakdown(predictor, images[0], max(3, repeats // 2), handler),
     }
 
 
 def stage_breakdown(
-    predictor, path: Path, allow_dicom: bool, repeats: int, handler: bool = True
+    predictor, path: Path, repeats: int, handler: bool = True
 ) -> dict[str, float]:
     """Median time of each step the app does for one upload, in this process.
 
     decode (input gate), preprocess, forward, gradcam (backend), then `handler`: the app's whole
     request function (`medhub.pipeline.run`: decode, analyse, scope check, result extras, overlay
-    blend), and the PNG / WebP encoding Gradio applies to each output image.
+    blend), and the PNG / WebP / JPEG encoding of the overlay (the app sends JPEG).
     """
     import io
 
     from PIL import Image
 
-    rgb = decode(path, allow_dicom)
+    rgb = decode(path, predictor.card)
     x = predictor.model_input(rgb)
     index = int(np.argmax(predictor.backend.predict(x[None])[0]))
     stages: dict[str, Callable[[], Any]] = {
-        "decode": lambda: decode(path, allow_dicom),
+        "decode": lambda: decode(path, predictor.card),
         "preprocess": lambda: predictor.model_input(rgb),
         "forward": lambda: predictor.backend.predict(x[None]),
         "gradcam": lambda: predictor.backend.explain(x, index),
@@ -112,6 +112,7 @@ def stage_breakdown(
 
         stages["encode_png"] = encode("PNG")
         stages["encode_webp"] = encode("WEBP")
+        stages["encode_jpeg"] = encode("JPEG")  # what the app sends (tabs/layout.py IMAGE_FORMAT)
     out = {name: _ms(statistics.median(_timed(fn, repeats))) for name, fn in stages.items()}
     if overlay_img is not None:
         out["overlay_pixels"] = int(overlay_img.shape[0] * overlay_img.shape[1])
