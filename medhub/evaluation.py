@@ -225,7 +225,7 @@ def evaluate_dir(
     """Run a model over a labelled folder: (metrics, one row per file with its probabilities).
 
     `metrics["skipped_folders"]` counts the images of folders that map to no label of the card."""
-    from medhub.imaging import InputError, load_upload
+    from medhub.imaging import InputError, load_for_card
     from medhub.inference import get_predictor
 
     predictor = get_predictor(model_id)
@@ -245,7 +245,7 @@ def evaluate_dir(
         images = []
         for case in chunk:
             try:
-                images.append(load_upload(case.path, allow_dicom=card.input.dicom).rgb)
+                images.append(load_for_card(card, case.path).rgb)
                 kept.append(case)
             except InputError as err:
                 skipped.append({"path": str(case.path), "error": err.code})

@@ -122,6 +122,33 @@ def accepted_extensions(allow_dicom: bool) -> tuple[str, ...]:
     return IMAGE_EXTENSIONS + (DICOM_EXTENSIONS if allow_dicom else ())
 
 
+def dicom_window(card: Any, requested: str | tuple[float, float] | None = None) -> str | tuple[float, float] | None:
+    """The CT window a DICOM upload for `card` is rendered with: `requested` (a preset name, "file"
+    or (centre, width)) when one is given, else the card's `input.dicom_window` (the window the model
+    was trained on). None for a card that reads no DICOM.
+
+    The one place the default window is chosen: the app's window selector starts on it, and the app,
+    `python -m medhub predict`, `evaluate` and the bench decode through `load_for_card`, which calls it.
+    """
+    if not card.input.dicom:
+        return None
+    if requested is None or (isinstance(requested, str) and not requested.strip()):
+        return card.input.dicom_window
+    return requested
+
+
+def load_for_card(
+    card: Any,
+    source: str | os.PathLike | bytes,
+    *,
+    window: str | tuple[float, float] | None = None,
+    frame: int = 0,
+) -> DecodedImage:
+    """`load_upload` as `card` reads its inputs: DICOM only for a DICOM card, rendered with
+    `dicom_window(card, window)`."""
+    return load_upload(source, allow_dicom=card.input.dicom, window=dicom_window(card, window), frame=frame)
+
+
 def load_upload(
     source: str | os.PathLike | bytes,
     *,
@@ -133,7 +160,8 @@ def load_upload(
 
     `allow_dicom`: whether this caller accepts DICOM (only the CT tab does). `window`: for DICOM, a
     preset name ("brain", "subdural", "stroke", "bone"), "file" for the file's own window, or
-    (centre, width); None picks the default (see `dicom.resolve_window`). `frame`: which frame of a
+    (centre, width); None picks a generic default (see `dicom.resolve_window`; a caller that serves a
+    model uses `load_for_card`, which passes the card's window). `frame`: which frame of a
     multi-frame DICOM (0-based). Raises `InputError` (a `BudgetError` for the decode budget).
     """
     budget = Budget()

@@ -110,13 +110,13 @@ def run(
     progress: Callable[..., Any] | None = None,
 ) -> Result:
     """Decode, classify, check scope, explain and summarise one upload (path or bytes)."""
-    from medhub.imaging import load_upload
+    from medhub.imaging import load_for_card
     from medhub.inference import get_predictor
 
     step = progress or (lambda *a, **k: None)
     # Decode first: a bad upload is refused at once, even while a model is still loading.
     step(0.05, desc="decoding")
-    decoded = load_upload(source, allow_dicom=card.input.dicom, **(decode_options or {}))
+    decoded = load_for_card(card, source, **(decode_options or {}))  # DICOM window: the card's unless asked
     step(0.2, desc="loading model")
     predictor = get_predictor(card.id)
     step(0.35, desc="classifying")

@@ -14,6 +14,7 @@ import gradio as gr
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
+from medhub.imaging import dicom_window
 
 # DICOM header fields shown to users (safe_meta in medhub.dicom never holds patient identifiers).
 from medhub.result_extras import CT_SHOWN_FIELDS as SHOWN_FIELDS  # noqa: E402
@@ -34,17 +35,6 @@ def window_choices(lang: str = "en") -> list[tuple[str, str]]:
     return [*choices, (t("window.file", lang), "file")]
 
 
-def default_window(card: ModelCard) -> str:
-    """The preset matching the card's CT window (the window the model was trained on), else brain."""
-    from medhub.dicom import WINDOW_PRESETS
-
-    if card.input.ct_window is not None:
-        for name, (c, w) in WINDOW_PRESETS.items():
-            if (c, w) == (card.input.ct_window.center, card.input.ct_window.width):
-                return name
-    return "brain"
-
-
 def looks_like_dicom(path: str | None) -> bool:
     """By content, like the input gate: the 'DICM' marker after the 128-byte preamble."""
     if not path:
@@ -60,7 +50,8 @@ def looks_like_dicom(path: str | None) -> bool:
 class BrainHemorrhageHooks(TabHooks):
     def build_inputs(self, card: ModelCard, ui: Localiser):
         self.window = gr.Radio(
-            window_choices("en"), value=default_window(card), label=ui.api_text("window.label"),
+            # starts on the card's window (input.dicom_window), as predict, evaluate and the bench use
+            window_choices("en"), value=dicom_window(card), label=ui.api_text("window.label"),
             info=ui.api_text("window.info"), visible=False, elem_id=f"window-{card.id}",
         )
         ui.add(
@@ -71,7 +62,7 @@ class BrainHemorrhageHooks(TabHooks):
         return [("window", self.window)]
 
     def decode_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
-        return {"window": options.get("window") or default_window(card)}
+        return {"window": dicom_window(card, options.get("window"))}
 
 
     def build_outputs(self, card: ModelCard, ui: Localiser):

@@ -94,10 +94,10 @@ def _captions(card: ModelCard, item: dict) -> tuple[str, str]:
 
 
 def _thumbnail(source: Path, card: ModelCard, out: Path) -> bool:
-    from medhub.imaging import InputError, load_upload
+    from medhub.imaging import InputError, load_for_card
 
     try:
-        rgb = load_upload(source, allow_dicom=card.input.dicom).rgb
+        rgb = load_for_card(card, source).rgb
     except InputError as err:
         log.warning("sample %s refused by the input gate: %s", source, err)
         return False

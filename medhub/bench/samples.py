@@ -88,11 +88,11 @@ def images_for(model_id: str, count: int, scratch: Path) -> tuple[list[Path], st
     return synthetic_images(folder, count), "synthetic"
 
 
-def decode(path: Path, allow_dicom: bool = False) -> np.ndarray:
-    """Decode a file through the app's input gate (RGB uint8)."""
-    from medhub.imaging import load_upload
+def decode(path: Path, card) -> np.ndarray:
+    """Decode a file as the app does for `card` (the input gate; DICOM with the card's window), RGB uint8."""
+    from medhub.imaging import load_for_card
 
-    return load_upload(path, allow_dicom=allow_dicom).rgb
+    return load_for_card(card, path).rgb
 
 
 def iter_jobs(models: list[str], scratch: Path, per_model: int = 4) -> Iterator[tuple[str, Path]]:
