@@ -105,30 +105,40 @@ def test_endpoint_on_a_real_test_sample(client, card, data_root):
     assert elapsed < 60, f"{card.id} took {elapsed:.1f} s"
 
 
-# What each tab adds to the JSON summary (only for tabs that exist).
+# What each result extra (medhub/result_extras.py, named by a card's `result_extras`) adds to the summary.
 EXTRA_KEYS = {
-    "brain_hemorrhage": ("region", "explanation_en", "explanation_ko"),
-    "melanoma": ("abcd",),
-    "scalp_severity": ("severity",),
-    "shingles": ("advice_en", "advice_ko"),
+    "ct_region": ("region", "explanation_en", "explanation_ko"),
+    "abcd": ("abcd",),
+    "severity": ("severity",),
+    "see_a_doctor_soon": ("advice_en", "advice_ko"),
+    "graded_heads": ("graded",),
 }
+WITH_EXTRAS = [c for c in CARDS if c.result_extras]
 
 
-@pytest.mark.parametrize("cid", [cid for cid in EXTRA_KEYS if cid in CARD_IDS])
-def test_tab_extras_are_in_the_summary(client, cid, data_root):
+def test_every_result_extra_has_its_summary_keys_listed():
+    from medhub.result_extras import REGISTRY
+
+    assert set(EXTRA_KEYS) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("card", WITH_EXTRAS, ids=[c.id for c in WITH_EXTRAS])
+def test_result_extras_are_in_the_summary(client, card, data_root):
     from gradio_client import handle_file
 
-    card = next(c for c in CARDS if c.id == cid)
     path = sample_for(card, data_root)
-    summary = client.predict(handle_file(str(path)), api_name=f"/predict_{cid}")[2]
-    for key in EXTRA_KEYS[cid]:
-        assert summary.get(key) is not None, f"{cid}: '{key}' missing from the summary"
-    if cid == "scalp_severity":
+    summary = client.predict(handle_file(str(path)), api_name=f"/predict_{card.id}")[2]
+    for name in card.result_extras:
+        for key in EXTRA_KEYS[name]:
+            assert summary.get(key) is not None, f"{card.id}: '{key}' ({name}) missing from the summary"
+    if "severity" in card.result_extras:
         sev = summary["severity"]
         assert 0 <= sev["expected_grade"] <= sev["max_grade"]
         assert sev["grade"] == card.label(summary["decision"]).grade
-    if cid == "melanoma":
+    if "abcd" in card.result_extras:
         assert isinstance(summary["abcd"]["found"], bool)
+    if "graded_heads" in card.result_extras:
+        assert [h["id"] for h in summary["graded"]["heads"]] == [h["id"] for h in card.heads]
 
 
 @pytest.mark.skipif("melanoma" not in CARD_IDS, reason="no melanoma card")
