@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from medhub.cards import load_cards
+
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
@@ -114,13 +116,19 @@ def test_evaluate_json_keys(data_root):
     assert result["metrics_in_scope"] is None or result["metrics_in_scope"]["n"] <= result["n"]
 
 
-@pytest.mark.parametrize("model_id", ["brain_hemorrhage", "skin_lesion", "scalp_severity"])
+CARD_IDS = [c.id for c in load_cards()]
+
+
+@pytest.mark.parametrize("model_id", CARD_IDS)
 def test_predict_text_output(model_id, data_root):
-    sample = {
-        "brain_hemorrhage": data_root / "head_ct" / "hemorrhage",
-        "skin_lesion": data_root / "skin_lesion" / "nevus",
-        "scalp_severity": data_root / "scalp" / "hair_loss_severity" / "severe",
-    }[model_id]
-    out = _run("predict", model_id, str(_first(sample)))
+    """Every card's model answers `predict` in text, on the first image its gallery lists."""
+    from tabs.samples import sample_list
+
+    listed = [data_root / item["path"] for item in sample_list().get(model_id, [])]
+    images = [p for p in listed if p.suffix.lower() != ".dcm" and p.is_file()]
+    if not images:
+        pytest.skip(f"no sample image of {model_id} under {data_root} (assets/samples.yaml)")
+    sample = images[0]
+    out = _run("predict", model_id, str(sample))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "decision:" in out.stdout and "not a diagnosis" in out.stdout
