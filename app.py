@@ -69,9 +69,6 @@ CSS = """
   border-radius: 6px;}
 .medhub-header h1 {margin-bottom: 0.2em;}
 #medhub-lang {max-width: 260px; margin-left: auto;}
-/* six tabs must fit side by side on a 1280 px projector, not fold into an overflow menu */
-button[role="tab"] {font-size: 0.92rem !important; padding-left: 10px !important;
-  padding-right: 10px !important;}
 """
 THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
 
@@ -86,6 +83,16 @@ def tab_groups(cards: tuple[ModelCard, ...]) -> list[list[ModelCard]]:
     for card in cards:
         groups.setdefault(card.tab, []).append(card)
     return list(groups.values())
+
+
+def tab_bar_css(cards: tuple[ModelCard, ...]) -> str:
+    """Tab buttons small enough that the top-level tabs (one per tab group, plus About) fit side by
+    side on a 1280 px projector instead of folding into an overflow menu: 0.92rem and 10 px padding
+    fit six, the size shrinks in proportion for more (never below 0.7rem / 4 px)."""
+    scale = min(1.0, 6 / (len(tab_groups(cards)) + 1))
+    font, pad = max(0.7, round(0.92 * scale, 3)), max(4, round(10 * scale))
+    return (f'button[role="tab"] {{font-size: {font}rem !important; padding-left: {pad}px !important;\n'
+            f"  padding-right: {pad}px !important;}}\n")
 
 
 def hooks_for(card: ModelCard) -> TabHooks:
@@ -263,7 +270,7 @@ def main() -> None:
         max_file_size=MAX_FILE_SIZE,
         i18n=I18N,
         theme=THEME,
-        css=CSS,
+        css=CSS + tab_bar_css(CARDS),
         footer_links=["api", "settings"],
         state_session_capacity=STATE_SESSIONS,
     )

@@ -4,21 +4,40 @@ the data root, else the model's data folders (`FALLBACK_DATA_DIRS`), else synthe
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from medhub.bench.util import DATA_ROOT, REPO_ROOT
 
+
+class _CardDataDirs(Mapping):
+    """{model id: its label folders}: a folder per label id and alias under the card's
+    `metrics.data_dir`, read from the cards when asked (so a new card needs no entry here)."""
+
+    def _dirs(self) -> dict[str, tuple[str, ...]]:
+        from medhub.cards import load_cards
+
+        out = {}
+        for card in load_cards():
+            base = str(card.metrics.get("data_dir") or "").strip("/")
+            names = [name for label in card.labels for name in (label.id, *label.aliases)]
+            out[card.id] = tuple(f"{base}/{name}" for name in names) if base else ()
+        return out
+
+    def __getitem__(self, model_id: str) -> tuple[str, ...]:
+        return self._dirs()[model_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dirs())
+
+    def __len__(self) -> int:
+        return len(self._dirs())
+
+
 # Where each model's images live in ../shared/data, used when no split file exists yet.
-FALLBACK_DATA_DIRS = {
-    "brain_hemorrhage": ("head_ct/hemorrhage", "head_ct/normal"),
-    "melanoma": ("melanoma/benign", "melanoma/malignant"),
-    "skin_lesion": ("skin_lesion/melanoma", "skin_lesion/nevus", "skin_lesion/basal_cell_carcinoma"),
-    "scalp_severity": ("scalp/hair_loss_severity/healthy", "scalp/hair_loss_severity/severe"),
-    "shingles": ("skin_condition/herpes_zoster", "skin_condition/eczema"),
-}
+FALLBACK_DATA_DIRS: Mapping[str, tuple[str, ...]] = _CardDataDirs()
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
