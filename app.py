@@ -115,7 +115,7 @@ def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
 
 def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
     """How to call the endpoints; the curl example lists every parameter of `example`'s endpoint."""
-    cid = example.card.id if example else (cards[0].id if cards else "melanoma")
+    cid = example.card.id if example else (cards[0].id if cards else "<model_id>")
     endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
     # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity and
     # show_anyway (false: an out-of-scope image gets no decision).

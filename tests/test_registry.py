@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medhub.cards import get_card
+from medhub.cards import get_card, load_cards
 from medhub.inference import ModelUnavailable
 from medhub.registry import ERROR, IDLE, LOADING, READY, ModelRegistry
 
-REAL_IDS = ("melanoma", "shingles")  # any two cards: the fake loader never touches their weights
+REAL_IDS = tuple(c.id for c in load_cards()[:2])  # any two cards: the fake loader never touches their weights
 
 
 class FakeLoader:
