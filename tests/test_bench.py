@@ -44,7 +44,10 @@ def test_percentile_and_interleave():
 
 def test_synthetic_images_pass_the_input_gate(tmp_path):
     paths = bench.synthetic_images(tmp_path, 2, size=96)
-    rgbs = [bench.decode(p) for p in paths]
+    from medhub.cards import load_cards
+
+    card = load_cards()[0]  # any card reads PNGs (decode takes the card for its DICOM window)
+    rgbs = [bench.decode(p, card) for p in paths]
     assert all(r.shape == (96, 96, 3) and r.dtype == np.uint8 for r in rgbs)
     assert not np.array_equal(rgbs[0], rgbs[1])
 
