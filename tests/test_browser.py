@@ -1,10 +1,11 @@
 """The app in a real browser: headless Chromium (Debian's) driven by Playwright.
 
 Opens the page, goes through every model tab (one per card) checking its title, uploads a real
-sample in the melanoma tab and a DICOM slice in the CT tab, clicks Analyse and waits for the
-probabilities and the Grad-CAM overlay, starts an analysis from the sample gallery, switches the
-language to Korean and checks that Korean text appears, and keeps full-page screenshots in the
-artifacts folder. Skips when Chromium or the shared data are missing.
+sample (from assets/samples.yaml) in the tab of a binary image model and a DICOM slice in the tab of
+the card that reads DICOM, clicks Analyse and waits for the probabilities and the Grad-CAM overlay,
+starts an analysis from the sample gallery, switches the language to Korean and checks that Korean
+text appears, and keeps full-page screenshots in the artifacts folder. Which tabs play which part
+comes from the cards. Skips when Chromium or the shared data are missing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run",
 ]
 CARDS = {c.id: c for c in load_cards()}
+# The parts the cards play: a binary model on images (decision with a threshold) and the DICOM reader.
+IMAGE_CARD = next((c for c in CARDS.values() if c.is_binary and not c.input.dicom), None)
+CT_CARD = next((c for c in CARDS.values() if c.input.dicom), None)
 ANALYSIS_TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed")
@@ -89,6 +93,17 @@ def wait_for_result(page, card: ModelCard) -> None:
     page.locator(f"#input-{card.id} img").wait_for(timeout=ANALYSIS_TIMEOUT_MS)
 
 
+def sample_image(card: ModelCard, data_root: Path) -> Path:
+    """The first image (not DICOM) the card's gallery lists in assets/samples.yaml."""
+    from tabs.samples import sample_list
+
+    for item in sample_list().get(card.id, []):
+        path = data_root / item["path"]
+        if path.suffix.lower() != ".dcm" and path.is_file():
+            return path
+    pytest.skip(f"no sample image of {card.id} under {data_root}")
+
+
 def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
     # every model tab opens and shows its card's title
     for card in CARDS.values():
@@ -97,15 +112,15 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
     page.get_by_role("tab", name="About / API").click()
     page.get_by_text("/predict_", exact=False).first.wait_for()
 
-    if "melanoma" in CARDS:
-        card = CARDS["melanoma"]
+    if IMAGE_CARD is not None:
+        card = IMAGE_CARD
         open_tab(page, card)
-        analyse(page, card, data_root / "melanoma" / "malignant" / "melanoma_5329.jpg")
+        analyse(page, card, sample_image(card, data_root))
         assert "threshold" in page.locator(f"#decision-{card.id}").inner_text()
-        page.screenshot(path=str(artifacts_dir / "browser_melanoma_en.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / f"browser_{card.id}_en.png"), full_page=True)
 
-    if "brain_hemorrhage" in CARDS:
-        card = CARDS["brain_hemorrhage"]
+    if CT_CARD is not None:
+        card = CT_CARD
         open_tab(page, card)
         dicom = data_root / "dicom" / "cq500" / "CT000121.dcm"  # JPEG Lossless
         upload(page, card, dicom)
@@ -118,16 +133,17 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
         page.screenshot(path=str(artifacts_dir / "browser_ct_en.png"), full_page=True)
 
     # an image of another tab's kind is refused with the reason and the right tab (issue 9)
-    refusing = next((c for c in CARDS.values() if c.id not in ("melanoma", "brain_hemorrhage")
+    used = {c.id for c in (IMAGE_CARD, CT_CARD) if c is not None}
+    refusing = next((c for c in CARDS.values() if c.id not in used
                      and c.scope is not None and "head_ct" not in c.scope.accepts), None)
-    if refusing is not None and "brain_hemorrhage" in CARDS:
+    if refusing is not None and CT_CARD is not None:
         open_tab(page, refusing)
-        upload(page, refusing, data_root / "head_ct" / "hemorrhage" / "000.png")
+        upload(page, refusing, sample_image(CT_CARD, data_root))
         page.locator(f"#analyse-{refusing.id}").click()
         decision = page.locator(f"#decision-{refusing.id}")
         decision.get_by_text("Not answered", exact=False).wait_for(timeout=ANALYSIS_TIMEOUT_MS)
         text = decision.inner_text()
-        assert CARDS["brain_hemorrhage"].title_for("en") in text, text
+        assert CT_CARD.title_for("en") in text, text
         assert "Show the model's output anyway" in text
         names = list(label_names(refusing).values())
         assert page.locator(f"#probs-{refusing.id}").get_by_text(names[0], exact=True).count() == 0
@@ -137,7 +153,7 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
     from tabs.samples import sample_list
 
     listed = sample_list()
-    with_gallery = [c for c in CARDS.values() if c.id not in ("melanoma", "brain_hemorrhage") and listed.get(c.id)]
+    with_gallery = [c for c in CARDS.values() if c.id not in used and listed.get(c.id)]
     assert with_gallery, "the data folder is present, so at least one tab lists samples"
     card = with_gallery[0]
     open_tab(page, card)
@@ -152,10 +168,10 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
     page.get_by_text("한국어", exact=True).click()
     shown = next(iter(CARDS.values()))
     page.get_by_role("tab", name=shown.title_for("ko"), exact=True).wait_for()
-    if "melanoma" in CARDS:
-        card = CARDS["melanoma"]
+    if IMAGE_CARD is not None:
+        card = IMAGE_CARD
         page.get_by_role("tab", name=card.title_for("ko"), exact=True).click()
         decision = page.locator(f"#decision-{card.id}")
         decision.get_by_text("임계값", exact=False).wait_for()
         page.locator(".medhub-disclaimer:visible", has_text="진단이 아닙니다").first.wait_for()
-    page.screenshot(path=str(artifacts_dir / "browser_melanoma_ko.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / f"browser_{IMAGE_CARD.id if IMAGE_CARD else 'app'}_ko.png"), full_page=True)
