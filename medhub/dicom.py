@@ -45,6 +45,8 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
 }
 # "file" means the window stored in the file (first value if multi-valued), else the brain window.
 WINDOW_CHOICES: tuple[str, ...] = (*WINDOW_PRESETS, "file")
+# For a decode that names no window and serves no card (e.g. the scope report's image sets). A model's
+# uploads are rendered with its card's `input.dicom_window` (medhub.imaging.dicom_window / load_for_card).
 FALLBACK_WINDOW = "brain"
 
 # A multi-frame object is refused beyond this many frames (a bound on header parsing and on what a
