@@ -48,10 +48,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         # one grouped split (training/make_splits.py make_pool_split), loss weights balanced by class
         # and collection, a cached augmented view against collection cues, val score = mean over
         # collections.
-        # The augmented view (training.features.augment) was planned here too; with the CPU shared
-        # this round, the pool's cache was made with the plain flip view (18.4k instead of 31.5k
-        # trunk passes). Shingles uses it.
-        "augment_view": False,
+        # View 1 of a training image is a random augmented view (training.features.augment:
+        # crop, flip, illuminant/brightness/contrast jitter, blur, JPEG) against collection cues.
+        "augment_view": True,
         "balance": "collection_class",
         "select_by_collection": True,
         "dataset": "pooled dermoscopy: Kaggle Melanoma Skin Cancer Dataset of 10000 Images (ISIC-derived) and the "
@@ -107,10 +106,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         # one grouped split (training/make_splits.py make_pool_split), loss weights balanced by class
         # and collection, a cached augmented view against collection cues, val score = mean over
         # collections.
-        # The augmented view (training.features.augment) was planned here too; with the CPU shared
-        # this round, the pool's cache was made with the plain flip view (18.4k instead of 31.5k
-        # trunk passes). Shingles uses it.
-        "augment_view": False,
+        # View 1 of a training image is a random augmented view (training.features.augment:
+        # crop, flip, illuminant/brightness/contrast jitter, blur, JPEG) against collection cues.
+        "augment_view": True,
         "balance": "collection_class",
         "select_by_collection": True,
         "dataset": "pooled: Kaggle Skin Diseases Image Dataset (ISIC/HAM10000 dermoscopy; DermNet clinical photos "
