@@ -118,9 +118,7 @@ class MetricsBlock(BaseModel):
 class MedhubBlock(_Block):
     """The `medhub:` mapping of a card's front matter."""
 
-    # TRANSITIONAL (issue 8): required once the melanoma and skin_lesion cards, being retrained now,
-    # are rewritten by training/write_card.py (which emits it); until then a card without it reads as 1.
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int  # required
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: Bilingual
     framework: Literal[FRAMEWORKS]  # type: ignore[valid-type]

@@ -191,8 +191,7 @@ def test_every_bundled_card_and_its_copy_validate_against_the_schema(card):
 
     for path in (card.path, REPO / "weights" / card.id / "README.md"):
         raw = yaml.safe_load(path.read_text(encoding="utf-8").split("\n---", 1)[0][3:])["medhub"]
-        # TRANSITIONAL (issue 8): raw["schema_version"] once melanoma and skin_lesion are rewritten.
-        assert raw.get("schema_version", SCHEMA_VERSION) == SCHEMA_VERSION, f"{path}: schema_version"
+        assert raw["schema_version"] == SCHEMA_VERSION, f"{path}: schema_version"
         MedhubBlock.model_validate(raw)  # raises on an unknown key or a wrong type
     assert card.schema_version == SCHEMA_VERSION
 
@@ -210,6 +209,7 @@ def test_an_unknown_key_is_an_error_naming_the_file_and_the_key(tmp_path):
 @pytest.mark.parametrize(
     "line,message",
     [
+        ("", r"broken_card\.md.*missing 'medhub\.schema_version' \(this hub reads schema_version: 1\)"),
         ("  schema_version: 2\n", r"'medhub\.schema_version': schema_version 2 is not one this hub reads"),
         ("  schema_version: '1'\n", r"'medhub\.schema_version': Input should be a valid integer"),
         ("  schema_version: true\n", r"'medhub\.schema_version': Input should be a valid integer"),

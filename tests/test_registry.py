@@ -143,6 +143,7 @@ CARD = """---
 license: cc-by-nc-4.0
 library_name: timm
 medhub:
+  schema_version: 1
   id: {id}
   title: {{en: Tiny {id}, ko: 작은 {id}}}
   framework: torch
