@@ -3,7 +3,7 @@
     python -m medhub robustness [MODEL ...] [--json] [--limit-per-label N] [--write-cards]
 
 For each model: a fixed, seeded subsample of its own test split (`training/splits/<id>.csv`, the
-card's `metrics.data_dir`), decoded by the input gate (`medhub.imaging.load_upload`) and scored by
+card's `metrics.data_dir`), decoded by the input gate (`medhub.imaging.load_for_card`, with the card's DICOM window) and scored by
 its `Predictor` clean and under six degradations at three severities each (applied to the decoded
 image, before the model's own resizing, as a degraded upload would arrive):
 
@@ -134,13 +134,13 @@ def evaluate_model(
     batch: int = 32,
 ) -> dict[str, Any]:
     from medhub.evaluation import compute_metrics
-    from medhub.imaging import load_upload
+    from medhub.imaging import load_for_card
     from medhub.inference import get_predictor
 
     predictor = get_predictor(model_id)
     card = predictor.card
     cases = sample_cases(card, data_root, limit_per_label)
-    images = [load_upload(c.path, allow_dicom=card.input.dicom).rgb for c in cases]
+    images = [load_for_card(card, c.path).rgb for c in cases]
     labels = [c.label for c in cases]
     keys = [c.path.name for c in cases]
 
