@@ -81,3 +81,25 @@ def test_robustness_table_on_card_reproduces(card, data_root):
         assert got["accuracy"] == pytest.approx(acc, abs=2e-3)
         if auroc is not None:
             assert got["auroc"] == pytest.approx(auroc, abs=2e-3)
+
+
+def test_default_run_skips_a_card_it_cannot_score(tmp_path, monkeypatch):
+    """With no model named, a card whose data has no labelled folders is listed as skipped, not fatal."""
+    from medhub import robustness
+    from medhub.evaluation import EvaluationError
+
+    cards = load_cards()[:2]
+    monkeypatch.setattr(robustness, "load_cards", lambda: cards)
+
+    def fake(mid, root, limit, corruptions=None):
+        if mid == cards[0].id:
+            raise EvaluationError("no labelled images under x")
+        return {"n": 1}
+
+    monkeypatch.setattr(robustness, "evaluate_model", fake)
+    out = robustness.run(None, tmp_path, 1)
+    assert out[cards[0].id] == {"skipped": "no labelled images under x"}
+    assert out[cards[1].id] == {"n": 1}
+    assert "skipped (no labelled images under x)" in robustness.render_text({cards[0].id: out[cards[0].id]})
+    with pytest.raises(EvaluationError):
+        robustness.run([cards[0].id], tmp_path, 1)
