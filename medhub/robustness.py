@@ -173,7 +173,6 @@ def run(
     limit_per_label: int | None = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     from medhub.crosscollection import default_data_root
-
     from medhub.evaluation import EvaluationError
 
     data_root = Path(data_root or default_data_root())
