@@ -18,6 +18,10 @@ image, before the model's own resizing, as a degraded upload would arrive):
 
 Reports accuracy and AUROC (macro one-vs-rest for multi-class) per cell with n, and can write a
 compact table to each card (block `robustness`, key `robustness`).
+
+A graded-heads card (scalp_microscope) is sampled from its data set's labels.csv: the table scores
+its primary label (the overall grade = the worst head grade, as `evaluate` does), and a second table
+gives each head's presence AUROC (P(grade > 0)) per corruption.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from medhub.cards import REPO_ROOT, get_card, load_cards
+from medhub.graded import is_graded
 
 SEED = 20261201
 DEFAULT_LIMIT = 50  # images per label
@@ -108,12 +113,27 @@ def corrupt(img: np.ndarray, name: str, severity: int, key: str = "") -> np.ndar
     return out
 
 
+def graded_cases(card, data_root: Path, split_file: Path) -> list:
+    """Test-split cases of a graded-heads card (labels from the data set's labels.csv): the label is
+    the card's primary label of the overall grade (the worst head grade), as `evaluate` scores it."""
+    from medhub.evaluation import Case, _split_filter
+    from medhub.graded import card_heads, primary_label, reference_grades
+
+    data_dir = data_root / card.metrics["data_dir"]
+    refs = reference_grades(card, data_dir)
+    keep = _split_filter(split_file, "test")
+    heads = card_heads(card)
+    return [Case(data_dir / f, primary_label(card, max(r[h.id] for h in heads)))
+            for f, r in sorted(refs.items()) if keep(data_dir / f)]
+
+
 def sample_cases(card, data_root: Path, limit_per_label: int | None):
     """A seeded subsample (by file-name hash) of the card's own test split, `limit` per label."""
     from medhub.evaluation import collect_cases
 
     split_file = SPLITS_DIR / f"{card.id}.csv"
-    cases = collect_cases(card, data_root / card.metrics["data_dir"], split_file, "test")
+    cases = (graded_cases(card, data_root, split_file) if is_graded(card)
+             else collect_cases(card, data_root / card.metrics["data_dir"], split_file, "test"))
     by_label: dict[str, list] = {}
     for c in cases:
         by_label.setdefault(c.label, []).append(c)
@@ -144,12 +164,29 @@ def evaluate_model(
     labels = [c.label for c in cases]
     keys = [c.path.name for c in cases]
 
+    graded = is_graded(card)
+    if graded:
+        from medhub.graded import _auroc, card_heads, predict_heads, reference_grades
+
+        refs = reference_grades(card, data_root / card.metrics["data_dir"])
+        names = {c.path: c.path.relative_to(data_root / card.metrics["data_dir"]).as_posix() for c in cases}
+        presence = {h.id: np.array([refs[names[c.path]][h.id] > 0 for c in cases], int) for h in card_heads(card)}
+
     def score(imgs: list[np.ndarray]) -> dict[str, Any]:
-        probs = np.concatenate(
-            [predictor.predict_batch(imgs[i : i + batch]) for i in range(0, len(imgs), batch)]
-        )
-        m = compute_metrics(card, labels, probs)
-        return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "auroc": m["auroc"]}
+        if not graded:
+            probs = np.concatenate(
+                [predictor.predict_batch(imgs[i : i + batch]) for i in range(0, len(imgs), batch)]
+            )
+            m = compute_metrics(card, labels, probs)
+            return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "auroc": m["auroc"]}
+        # graded heads: the primary (overall grade) figures as for any card, plus each head's
+        # presence AUROC (P(grade > 0)), from one forward pass per batch
+        outs = [predict_heads(predictor, imgs[i : i + batch]) for i in range(0, len(imgs), batch)]
+        out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+        m = compute_metrics(card, labels, out["primary"])
+        heads = {h: round(_auroc(y, 1.0 - out[h][:, 0]), 4) for h, y in presence.items()}
+        return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "auroc": m["auroc"],
+                "presence_auroc": heads}
 
     result: dict[str, Any] = {
         "model_id": model_id,
@@ -203,6 +240,8 @@ def render_text(result: dict[str, Any]) -> str:
         lines.append(
             f"{mid}: n={r['n']} {r['support']}  clean accuracy {_f(c['accuracy'])} AUROC {_f(c['auroc'])}"
         )
+        if "presence_auroc" in c:
+            lines.append("  presence AUROC clean: " + ", ".join(f"{h} {_f(v)}" for h, v in c["presence_auroc"].items()))
         for name, cells in r["corruptions"].items():
             lines.append(
                 f"  {name:<20} "
@@ -226,6 +265,13 @@ def card_value(r: dict[str, Any]) -> dict[str, Any]:
             name: [[x["accuracy"], x["auroc"]] for x in cells] for name, cells in r["corruptions"].items()
         },
         "cell": "[accuracy, AUROC] at severity 1, 2, 3",
+        **(
+            {"presence_auroc": {
+                "clean": r["clean"]["presence_auroc"],
+                "corruptions": {name: [x["presence_auroc"] for x in cells] for name, cells in r["corruptions"].items()},
+            }}
+            if "presence_auroc" in r["clean"] else {}
+        ),
     }
 
 
@@ -247,6 +293,22 @@ def card_block(r: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | " + " | ".join(f"{_f(x['accuracy'])} / {_f(x['auroc'])}" for x in cells) + " |"
         )
+    if "presence_auroc" in c:
+        heads = list(c["presence_auroc"])
+        lines += [
+            "",
+            "Graded heads: the table above scores the overall grade (the worst head). Presence AUROC per head "
+            f"({' / '.join(heads)}), clean: {' / '.join(_f(c['presence_auroc'][h]) for h in heads)}.",
+            "",
+            "| corruption | severity 1 | severity 2 | severity 3 |",
+            "|---|---|---|---|",
+        ]
+        for name, cells in r["corruptions"].items():
+            lines.append(
+                f"| {name} | "
+                + " | ".join(" / ".join(_f(x["presence_auroc"][h]) for h in heads) for x in cells)
+                + " |"
+            )
     return "\n".join(lines)
 
 

@@ -103,3 +103,14 @@ def test_default_run_skips_a_card_it_cannot_score(tmp_path, monkeypatch):
     assert "skipped (no labelled images under x)" in robustness.render_text({cards[0].id: out[cards[0].id]})
     with pytest.raises(EvaluationError):
         robustness.run([cards[0].id], tmp_path, 1)
+
+
+def test_graded_card_block_has_a_presence_table():
+    cell = {"accuracy": 0.5, "balanced_accuracy": 0.5, "auroc": 0.6, "presence_auroc": {"dandruff": 0.7, "oiliness": 0.8}}
+    r = {"n": 4, "support": {"mild": 4}, "sample": "test", "clean": cell,
+         "corruptions": {n: [cell] * 3 for n in rb.CORRUPTIONS}}
+    block = rb.card_block(r)
+    assert "Presence AUROC per head (dandruff / oiliness), clean: 0.700 / 0.800." in block
+    assert "| jpeg | 0.700 / 0.800 | 0.700 / 0.800 | 0.700 / 0.800 |" in block
+    value = rb.card_value(r)
+    assert value["presence_auroc"]["corruptions"]["blur"] == [{"dandruff": 0.7, "oiliness": 0.8}] * 3
