@@ -9,7 +9,6 @@ its model's TEST split (from assets/samples.yaml; skipped without ../shared/data
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,17 +91,15 @@ def test_view_api_lists_exactly_one_endpoint_per_card(client):
         assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
 
 
+@pytest.mark.timeout(60, func_only=True)  # a hang guard on the request only; timings belong to the bench
 @pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
 def test_endpoint_on_a_real_test_sample(client, card, data_root):
     path = sample_for(card, data_root)
     from gradio_client import handle_file
 
-    started = time.monotonic()
     result = client.predict(handle_file(str(path)), api_name=f"/predict_{card.id}")
-    elapsed = time.monotonic() - started
     summary = check_result(card, result, path)
     assert summary["input"]["kind"] == "image"
-    assert elapsed < 60, f"{card.id} took {elapsed:.1f} s"
 
 
 # What each result extra (medhub/result_extras.py, named by a card's `result_extras`) adds to the summary.
