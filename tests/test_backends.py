@@ -141,10 +141,9 @@ def backends(tmp_path_factory, keras_card):
             return built[name]
         folder = tmp_path_factory.mktemp(name)
         if name == "keras":
-            from medhub.backends.keras_backend import import_tensorflow
+            from medhub.backends.keras_backend import import_keras
 
-            import_tensorflow()
-            import keras
+            keras = import_keras()
 
             from medhub.architectures.keras_nets import build_keras_model
 

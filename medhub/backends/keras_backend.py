@@ -1,20 +1,28 @@
-"""Keras/TensorFlow backend: an architecture built in code, `.weights.h5` weights, Grad-CAM by GradientTape.
+"""Keras backend: an architecture built in code, `.weights.h5` weights, Grad-CAM from one pass.
 
 The model comes from `medhub.architectures.keras_nets.build_keras_model(card)` (a flat functional
 model giving logits), and only its weights are loaded from the file; the hub never calls
 `keras.models.load_model` on a file (its deserialisation can run code, and safe_mode has been
 bypassed before).
 
-Grad-CAM (Selvaraju et al., ICCV 2017): a second functional model over the same layers outputs
-(activations of `card.gradcam_layer`, logits); the channel weights are the gradients of the class
-logit averaged over H and W; cam = relu(sum_c w_c * A_c), resized bilinearly to the input and
-divided by its maximum. Predict and Grad-CAM each run in a `tf.function` with a fixed input
-signature, so each traces once (eager Grad-CAM took 480 ms here, traced 48 ms).
+Keras 3 runs on several frameworks. The hub runs it on **PyTorch** (`KERAS_BACKEND=torch`, the
+default set by `import_keras` when nothing chose one before), the framework its other models use:
+the same weights give the same logits as on TensorFlow (`tests/test_keras_runtimes.py`), and the
+app then never loads TensorFlow (about 800 MB of memory and 7-14 s of start-up on this machine,
+docs/BENCHMARKS.md). `KERAS_BACKEND=tensorflow` still works, through `tf.function`s.
+
+Grad-CAM (Selvaraju et al., ICCV 2017): the model is split at `card.gradcam_layer` into a trunk
+(input -> activations A) and a tail (A -> pooled features, logits). The trunk runs without
+gradients; only the tail is differentiated, from the class logit back to A. The channel weights are
+the gradients averaged over H and W; cam = relu(sum_c w_c * A_c), resized bilinearly to the input
+and divided by its maximum.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import warnings
 from typing import TYPE_CHECKING
 
@@ -27,6 +35,7 @@ from medhub.backends import (
     check_batch,
     check_class,
     check_image,
+    decide_index,
     normalise_map,
     thread_count,
 )
@@ -34,6 +43,8 @@ from medhub.backends import (
 if TYPE_CHECKING:
     from medhub.cards import ModelCard
     from medhub.weights import ResolvedWeights
+
+DEFAULT_KERAS_BACKEND = "torch"
 
 
 def import_tensorflow():
@@ -52,18 +63,51 @@ def import_tensorflow():
     return tf
 
 
+def import_keras():
+    """Import Keras 3 on its PyTorch backend, unless KERAS_BACKEND (or an earlier import) chose one.
+
+    The backend is fixed by the first `import keras` of a process; this reads what it became."""
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", DEFAULT_KERAS_BACKEND)
+    name = os.environ.get("KERAS_BACKEND", DEFAULT_KERAS_BACKEND) if "keras" not in sys.modules else None
+    if name == "tensorflow":
+        import_tensorflow()
+    elif name == "torch":
+        from medhub._torch_compat import import_torch
+        from medhub.backends.torch_backend import configure_threads
+
+        configure_threads(import_torch())
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import_tensorflow()  # thread settings, when another module imported keras first
+    return keras
+
+
+def _cam(act: np.ndarray, grad: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Grad-CAM from one image's activations and gradients (H, W, C) -> map at `size`, max 1."""
+    import cv2
+
+    cam = np.maximum((grad.mean(axis=(0, 1)) * act).sum(axis=-1), 0.0).astype(np.float32)
+    cam = cv2.resize(cam, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    top = float(cam.max())
+    return cam / top if top > 0 else np.zeros_like(cam)
+
+
 class KerasBackend:
     """A Keras classifier ready for CPU inference and Grad-CAM."""
 
     def __init__(self, card: ModelCard, weights: ResolvedWeights) -> None:
-        tf = import_tensorflow()
-        import keras
+        keras = import_keras()
 
         from medhub.architectures.keras_nets import build_keras_model
 
         self.card = card
         self.size = tuple(card.input.size)
         self.n_classes = len(card.labels)
+        self.runtime = keras.backend.backend()
+        if self.runtime not in ("torch", "tensorflow"):
+            raise BackendError(f"{card.id}: Keras runs on {self.runtime!r}; the hub supports torch or tensorflow")
         model = build_keras_model(card)
         path = weights.path(card.weights_file.name)
         try:
@@ -97,44 +141,99 @@ class KerasBackend:
         if not pools:
             raise BackendError(f"{card.id}: the model has no global average pooling layer for its features")
         self.model = model
-        self.grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
-        one_pass = keras.Model(model.inputs, [layer.output, pools[-1].output, model.outputs[0]])
-        height, width = self.size
+        # Trunk: input -> Grad-CAM activations; tail: activations -> (pooled features, logits).
+        self._trunk = keras.Model(model.inputs, layer.output)
+        self._tail = keras.Model(layer.output, [pools[-1].output, model.outputs[0]])
+        self._lock = threading.Lock()
+        if self.runtime == "tensorflow":
+            self._tf_functions()
+        else:
+            from medhub._torch_compat import import_torch
+
+            self._torch = import_torch()
+
+    # ---------------------------------------------------------------- the three entry points
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        probs, _ = self.features(batch)
+        if probs.ndim != 2 or probs.shape[1] != self.n_classes:
+            raise BackendError(
+                f"{self.card.id}: the model returned {probs.shape}, expected (N, {self.n_classes})"
+            )
+        return probs
+
+    def features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities [N, K], pooled penultimate features [N, D]) from one forward pass."""
+        batch = check_batch(batch, self.size)
+        if self.runtime == "tensorflow":
+            probs, pooled = self._tf_features(self._tf.constant(batch))
+            return probs.numpy().astype(np.float32), pooled.numpy().astype(np.float32)
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            pooled, logits = self._tail(self._trunk(torch.from_numpy(batch), training=False), training=False)
+            probs = torch.softmax(logits.float(), dim=-1)
+        return probs.numpy().astype(np.float32), pooled.float().numpy().astype(np.float32)
+
+    def explain(self, x: np.ndarray, class_index: int) -> np.ndarray:
+        return self.analyse_one(x, class_index).heatmap
+
+    def analyse_one(self, x: np.ndarray, explain_index: int | None = None) -> OnePass:
+        """One forward pass and one backward pass through the tail -> OnePass (probs [K], pooled [D],
+        heat map, index) for the card's decision (threshold for binary cards, else argmax), or for
+        `explain_index` when given."""
+        x = check_image(x, self.size)
+        forced = None if explain_index is None else check_class(explain_index, self.n_classes)
+        if self.runtime == "tensorflow":
+            tf = self._tf
+            probs, pooled, cam, index = self._tf_analyse(
+                tf.constant(x[None]), tf.constant(-1 if forced is None else forced, dtype=tf.int32)
+            )
+            return OnePass(probs.numpy().astype(np.float32), pooled.numpy().astype(np.float32),
+                           normalise_map(cam.numpy()), int(index.numpy()))
+        torch = self._torch
+        with self._lock:
+            with torch.no_grad():
+                act = self._trunk(torch.from_numpy(x[None]), training=False)
+            act = act.detach().requires_grad_(True)
+            with torch.enable_grad():
+                pooled, logits = self._tail(act, training=False)
+                probs = torch.softmax(logits.detach().float(), dim=-1)[0].numpy().astype(np.float32)
+                index = decide_index(self.card, probs) if forced is None else forced
+                logits[0, index].backward()
+        if act.grad is None:
+            raise BackendError(f"{self.card.id}: Grad-CAM layer {self.card.gradcam_layer!r} saw no gradient")
+        cam = _cam(act.detach()[0].float().numpy(), act.grad[0].float().numpy(), self.size)
+        return OnePass(probs, pooled.detach()[0].float().numpy(), normalise_map(cam), int(index))
+
+    def warmup(self) -> None:
+        x = np.zeros((*self.size, 3), dtype=np.float32)
+        self.predict(x[None])
+        self.analyse_one(x)
+
+    # ---------------------------------------------------------------- TensorFlow: traced once each
+
+    def _tf_functions(self) -> None:
+        """`tf.function`s with fixed signatures (eager Grad-CAM took 480 ms here, traced 48 ms)."""
+        tf = import_tensorflow()
         self._tf = tf
-
-        @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)])
-        def _predict(x):
-            return tf.nn.softmax(model(x, training=False), axis=-1)
-
-        grad_model = self.grad_model
-
-        @tf.function(
-            input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32), tf.TensorSpec([], tf.int32)]
-        )
-        def _gradcam(x, index):
-            with tf.GradientTape() as tape:
-                # Watching the input makes every activation differentiable even with frozen layers.
-                tape.watch(x)
-                activations, logits = grad_model(x, training=False)
-                score = tf.gather(logits, index, axis=1)
-            grads = tape.gradient(score, activations)
-            channel_weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-            cam = tf.nn.relu(tf.reduce_sum(channel_weights * activations, axis=-1, keepdims=True))
-            cam = tf.image.resize(cam, (height, width), method="bilinear")[0, :, :, 0]
-            return tf.math.divide_no_nan(cam, tf.reduce_max(cam))
-
-        # One pass for the request path: probabilities, pooled features and the Grad-CAM of the decided
-        # class (threshold rule for binary cards, else argmax) or of `forced` when it is >= 0.
+        height, width = self.size
+        trunk, tail, card = self._trunk, self._tail, self.card
         positive = card.positive_index if card.is_binary else -1
         threshold = float(card.threshold) if card.is_binary else 0.0
 
+        @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)])
+        def features(x):
+            pooled, logits = tail(trunk(x, training=False), training=False)
+            return tf.nn.softmax(logits, axis=-1), pooled
+
         @tf.function(
             input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32), tf.TensorSpec([], tf.int32)]
         )
-        def _analyse(x, forced):
+        def analyse(x, forced):
+            activations = trunk(x, training=False)
             with tf.GradientTape() as tape:
-                tape.watch(x)
-                activations, pooled, logits = one_pass(x, training=False)
+                tape.watch(activations)
+                pooled, logits = tail(activations, training=False)
                 probs = tf.nn.softmax(logits, axis=-1)
                 if positive >= 0:
                     decided = tf.where(probs[0, positive] >= threshold, positive, 1 - positive)
@@ -148,48 +247,5 @@ class KerasBackend:
             cam = tf.image.resize(cam, (height, width), method="bilinear")[0, :, :, 0]
             return probs[0], pooled[0], tf.math.divide_no_nan(cam, tf.reduce_max(cam)), index
 
-        self._predict = _predict
-        self._gradcam = _gradcam
-        self._analyse = _analyse
-        self._one_pass = one_pass
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        batch = check_batch(batch, self.size)
-        probs = self._predict(self._tf.constant(batch)).numpy()
-        if probs.ndim != 2 or probs.shape[1] != self.n_classes:
-            raise BackendError(
-                f"{self.card.id}: the model returned {probs.shape}, expected (N, {self.n_classes})"
-            )
-        return probs.astype(np.float32)
-
-    def explain(self, x: np.ndarray, class_index: int) -> np.ndarray:
-        x = check_image(x, self.size)
-        index = check_class(class_index, self.n_classes)
-        cam = self._gradcam(self._tf.constant(x[None]), self._tf.constant(index, dtype=self._tf.int32))
-        return normalise_map(cam.numpy())
-
-    def features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities [N, K], pooled penultimate features [N, D]) from one forward pass."""
-        batch = check_batch(batch, self.size)
-        _, pooled, logits = self._one_pass(self._tf.constant(batch), training=False)
-        probs = self._tf.nn.softmax(logits, axis=-1).numpy()
-        return probs.astype(np.float32), np.asarray(pooled, dtype=np.float32)
-
-    def analyse_one(self, x: np.ndarray, explain_index: int | None = None) -> OnePass:
-        """One forward and one backward pass -> OnePass (probs [K], pooled [D], heat map, index)."""
-        x = check_image(x, self.size)
-        forced = -1 if explain_index is None else check_class(explain_index, self.n_classes)
-        probs, pooled, cam, index = self._analyse(
-            self._tf.constant(x[None]), self._tf.constant(forced, dtype=self._tf.int32)
-        )
-        return OnePass(
-            probs.numpy().astype(np.float32),
-            pooled.numpy().astype(np.float32),
-            normalise_map(cam.numpy()),
-            int(index.numpy()),
-        )
-
-    def warmup(self) -> None:
-        x = np.zeros((*self.size, 3), dtype=np.float32)
-        self.predict(x[None])
-        self.analyse_one(x)
+        self._tf_features = features
+        self._tf_analyse = analyse

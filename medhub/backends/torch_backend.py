@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 _threads_set = False
 
 
-def _configure_threads(torch_mod) -> None:
+def configure_threads(torch_mod) -> None:
+    """torch's intra-op threads (`thread_count()`) and one inter-op thread, once per process."""
     global _threads_set
     if _threads_set:
         return
@@ -103,7 +104,7 @@ class TorchBackend:
 
     def __init__(self, card: ModelCard, weights: ResolvedWeights) -> None:
         torch = import_torch()
-        _configure_threads(torch)
+        configure_threads(torch)
         # Imported here, not at the first explain: it pulls in scipy/cv2 (about 1-2 s).
         from pytorch_grad_cam import GradCAM  # noqa: F401
 
@@ -199,14 +200,17 @@ class TorchBackend:
         store: dict = {}
 
         def keep(_module, _inputs, output):
-            store["act"] = output
-            output.register_hook(lambda grad: store.__setitem__("grad", grad))
+            # The layer's output becomes a leaf that asks for its gradient: nothing before it
+            # records a graph (the input and the weights ask for none), so the backward pass runs
+            # through the tail only (pooling and classifier), not back to the input.
+            leaf = output.detach().requires_grad_(True)
+            store["act"] = leaf
+            return leaf
 
         with self._lock, torch.enable_grad():
             handle = self.target_layer.register_forward_hook(keep)
             try:
-                tensor = self._to_nchw(x[None]).requires_grad_(True)
-                pooled, logits = self._pooled_and_logits(tensor)
+                pooled, logits = self._pooled_and_logits(self._to_nchw(x[None]))
             finally:
                 handle.remove()
             probs = torch.softmax(logits.detach().float(), dim=1)[0].numpy().astype(np.float32)
@@ -224,10 +228,10 @@ class TorchBackend:
                         name: torch.softmax(head(flat).float(), dim=1)[0].numpy().astype(np.float32)
                         for name, head in self.model.heads.items()
                     }
-        if "act" not in store or "grad" not in store:
+        if "act" not in store or store["act"].grad is None:
             raise BackendError(f"{self.card.id}: Grad-CAM layer {self.card.gradcam_layer!r} saw no gradient")
         act = store["act"].detach()[0].float().numpy()
-        grad = store["grad"].detach()[0].float().numpy()
+        grad = store["act"].grad[0].float().numpy()
         if act.ndim != 3:
             raise BackendError(f"{self.card.id}: Grad-CAM layer output {act.shape} is not a spatial map")
         cam = np.maximum((grad.mean(axis=(1, 2))[:, None, None] * act).sum(axis=0), 0.0)
