@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split-file", type=Path, default=None, help="training/splits/<id>.csv")
     e.add_argument("--subset", default="test", help="which split of --split-file (default: test)")
     e.add_argument("--limit-per-label", type=int, default=None)
-    e.add_argument("--predictions-out", type=Path, default=None, help="CSV of per-file probabilities")
+    e.add_argument("--predictions-out", type=Path, default=None, help="CSV of per-file probabilities (paths relative to DATA_DIR; in_scope when the card has a scope check)")
     e.add_argument("--reliability-plot", type=Path, default=None, help="PNG reliability diagram")
     e.set_defaults(func=_cmd_evaluate)
 

@@ -278,8 +278,19 @@ def evaluate_dir(
     metrics["weights_source"] = predictor.source
     metrics["skipped"] = skipped
     metrics["skipped_folders"] = skipped_folders
+    # Paths relative to DATA_DIR (portable: `weights/<id>/test_predictions.csv` is such a file).
     rows = [
-        {"path": str(c.path), "label": c.label, **{k: float(v) for k, v in zip(card.label_ids, p)}}
+        {"path": _relative(c.path, data_dir), "label": c.label, **{k: float(v) for k, v in zip(card.label_ids, p)}}
         for c, p in zip(kept, all_probs)
     ]
+    if predictor.scope is not None:
+        for row, accepted in zip(rows, in_scope):
+            row["in_scope"] = int(accepted)
     return metrics, rows
+
+
+def _relative(path: Path, data_dir: Path) -> str:
+    try:
+        return Path(path).relative_to(data_dir).as_posix()
+    except ValueError:
+        return str(path)

@@ -386,7 +386,7 @@ def evaluate_graded(
     rows = []
     for i, f in enumerate(kept):
         row: dict[str, Any] = {
-            "path": str(data_dir / f),
+            "path": f,  # relative to DATA_DIR, as in evaluate_dir
             "group": refs[f]["group"],
             "label": primary_truth[i],
             **{lid: round(float(q), 5) for lid, q in zip(card.label_ids, stacked["primary"][i])},

@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         record["cli_test_metrics"] = {k: v for k, v in metrics.items() if k not in ("reliability", "skipped")}
         thr = record["threshold"]
         record["failures"] = [
-            {"path": r["path"].split("shared/data/")[-1], "truth": r["label"], "p": round(float(r["hemorrhage"]), 3)}
+            {"path": f"head_ct/{r['path']}", "truth": r["label"], "p": round(float(r["hemorrhage"]), 3)}
             for r in rows
             if (float(r["hemorrhage"]) >= thr) != (r["label"] == "hemorrhage")
         ]
