@@ -105,9 +105,8 @@ class TorchBackend:
     def __init__(self, card: ModelCard, weights: ResolvedWeights) -> None:
         torch = import_torch()
         configure_threads(torch)
-        # Imported here, not at the first explain: it pulls in scipy/cv2 (about 1-2 s).
-        from pytorch_grad_cam import GradCAM  # noqa: F401
-
+        # pytorch-grad-cam (2.6 s of imports here: scikit-learn, matplotlib) is imported only by
+        # `explain` / `explain_head`; the request path is `analyse_one`, which computes the same map.
         from medhub.architectures.torch_nets import build_torch_model
 
         self.card = card
