@@ -83,3 +83,52 @@ print(keras.backend.backend(), "tensorflow" in sys.modules)
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["torch", "False"]
+
+
+@pytest.mark.parametrize("card", KERAS_CARDS, ids=[c.id for c in KERAS_CARDS])
+def test_native_graph_matches_keras_own_call(card, data_root):
+    """`keras_graph.TorchGraph` (the request path on PyTorch) gives Keras' own logits, pooled features
+    and Grad-CAM map on real images."""
+    from medhub.imaging import load_for_card
+    from medhub.inference import get_predictor
+
+    predictor = get_predictor(card.id)
+    backend = predictor.backend
+    if backend.runtime != "torch":
+        pytest.skip("Keras runs on TensorFlow in this process")
+    assert backend.graph is not None, "the bundled Keras model should run as a native torch graph"
+    for path in _samples(card, data_root):
+        x = predictor.model_input(load_for_card(card, path).rgb)
+        native = backend.analyse_one(x)
+        graph, backend.graph = backend.graph, None
+        try:
+            reference = backend.analyse_one(x)
+            ref_probs, ref_pooled = backend.features(x[None])
+        finally:
+            backend.graph = graph
+        probs, pooled = backend.features(x[None])
+        np.testing.assert_allclose(native.probs, reference.probs, atol=1e-5, err_msg=str(path))
+        np.testing.assert_allclose(probs, ref_probs, atol=1e-5, err_msg=str(path))
+        np.testing.assert_allclose(pooled, ref_pooled, atol=1e-4, err_msg=str(path))
+        assert native.index == reference.index
+        np.testing.assert_allclose(native.heatmap, reference.heatmap, atol=1e-4, err_msg=str(path))
+
+
+def test_unknown_layers_leave_the_model_to_keras():
+    from medhub.backends.keras_backend import import_keras
+    from medhub.backends.keras_graph import TorchGraph, UnsupportedGraph
+
+    keras = import_keras()
+    if keras.backend.backend() != "torch":
+        pytest.skip("Keras runs on TensorFlow in this process")
+    import torch
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)  # a fused activation
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    with pytest.raises(UnsupportedGraph, match="activation"):
+        TorchGraph(model, torch)
+    x = keras.layers.LayerNormalization()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    with pytest.raises(UnsupportedGraph, match="LayerNormalization"):
+        TorchGraph(model, torch)

@@ -331,7 +331,7 @@ def test_flagging_is_off(server, config):
 # ---------------------------------------------------------------------------------------------
 # no pickle, safe weight formats, dependency audit (static; no app needed)
 
-SAFE_WEIGHT_SUFFIXES = {".safetensors", ".h5", ".json", ".md", ".txt", ".png"}  # png: plots
+SAFE_WEIGHT_SUFFIXES = {".safetensors", ".h5", ".json", ".md", ".txt", ".png", ".csv"}  # png: plots; csv: test predictions
 
 
 def pickle_uses(path: Path) -> list[str]:

@@ -160,7 +160,10 @@ def compare(images: np.ndarray, keras_backbone, torch_features) -> dict[str, flo
     with torch.no_grad():
         t = torch_features(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()))
     t_map = t.numpy().transpose(0, 2, 3, 1)
-    k_map = np.asarray(keras_backbone(images, training=False))
+    import keras
+
+    # convert_to_numpy: on Keras' torch backend the output is a tensor that tracks gradients.
+    k_map = np.asarray(keras.ops.convert_to_numpy(keras_backbone(images, training=False)))
     t_pool, k_pool = t_map.mean(axis=(1, 2)), k_map.mean(axis=(1, 2))
     cos = np.sum(t_pool * k_pool, 1) / (np.linalg.norm(t_pool, axis=1) * np.linalg.norm(k_pool, axis=1))
     return {
