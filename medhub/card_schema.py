@@ -141,6 +141,7 @@ class MedhubBlock(_Block):
     disclaimer: str = "general"  # a domain of medhub/disclaimers.py DOMAINS
     result_extras: list[str] = []  # names in medhub/result_extras.py REGISTRY
     heatmap_class: Literal["decision", "positive"] = "decision"
+    tta: bool = False  # test-time augmentation offered: the tab's checkbox, the API's `tta`, predict --tta
     tab: str | None = None  # the tab it is served in (default: its own id)
     order: int | None = None  # position of its tab
     tab_title: Bilingual | None = None  # the title of a tab shared by several cards

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 # Front-matter keys under `medhub:` that commands other than the card writer own.
-OWNED_META_KEYS = ("scope", "cross_collection", "robustness", "disclaimer", "tab", "result_extras", "heatmap_class", "order", "tab_title")
+OWNED_META_KEYS = ("scope", "cross_collection", "robustness", "disclaimer", "tab", "result_extras", "heatmap_class", "tta", "order", "tab_title")
 # Files under `medhub.hub.files` that other commands add (the scope check's statistics).
 OWNED_FILES = ("scope.safetensors",)
 

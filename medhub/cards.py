@@ -110,6 +110,7 @@ class ModelCard:
     disclaimer_domain: str = "general"  # medhub.disclaimers: which domain's disclaimer the results carry
     result_extras: tuple[str, ...] = ()  # medhub.result_extras: what a result adds (region, ABCD, ...)
     heatmap_class: str = "decision"  # which class the heat map explains: "decision" or "positive"
+    tta: bool = False  # test-time augmentation offered (tab checkbox, API parameter `tta`, predict --tta)
     tab: str = ""  # the app tab this card is served in (default: its own id; several cards may share one)
     order: int | None = None  # position of its tab in the app (lower first)
     tab_title: dict[str, str] | None = None  # {en, ko}: the title of a tab shared by several cards
@@ -269,6 +270,7 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         disclaimer_domain=m.disclaimer,
         result_extras=tuple(m.result_extras),
         heatmap_class=m.heatmap_class,
+        tta=m.tta,
         tab=m.tab or cid,
         order=m.order,
         tab_title={"en": m.tab_title.en, "ko": m.tab_title.ko} if m.tab_title else None,

@@ -36,6 +36,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     except KeyError as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
+    if args.tta and not card.tta:
+        print(f"error: {card.id} does not offer --tta (its card has no `tta: true`)", file=sys.stderr)
+        return 2
     files = _inputs(args.inputs)
     if args.overlay is not None and len(files) != 1:
         print("error: --overlay takes one input; use --overlay-dir for several", file=sys.stderr)
@@ -165,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overlay-dir", type=Path, default=None, help="write <name>.overlay.png per input here")
     p.add_argument("--window", default=None, help="CT window preset for DICOM (brain, subdural, ...)")
-    p.add_argument("--tta", action="store_true", help="average over flips/rotations")
+    p.add_argument("--tta", action="store_true", help="average over flips/rotations (cards with `tta: true`)")
     p.add_argument("--overlay", type=Path, default=None, help="write the Grad-CAM overlay PNG here")
     p.set_defaults(func=_cmd_predict)
 

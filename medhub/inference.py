@@ -159,7 +159,11 @@ class Predictor:
         tta: bool = False,
         progress=None,
     ) -> Analysis:
-        """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image."""
+        """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image.
+
+        `tta` (the mean over flips/rotations) only where the card offers it (`tta: true`)."""
+        if tta and not self.card.tta:
+            raise ValueError(f"{self.card.id}: its card does not offer test-time augmentation (tta)")
         x = self.model_input(image)
         heat = features = heads = None
         if explain_label is None and self.card.heatmap_class == "positive" and self.card.positive_class:

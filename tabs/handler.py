@@ -54,7 +54,7 @@ def analyse_file(
 
     if not file:
         raise gr.Error(f"{t('error.no_file', 'en')} / {t('error.no_file', 'ko')}", print_exception=False)
-    analyse_options = hooks.analyse_options(card, options)
+    analyse_options = {**({"tta": bool(options.get("tta"))} if card.tta else {}), **hooks.analyse_options(card, options)}
     try:
         result = pipeline.run(
             card, file, decode_options=hooks.decode_options(card, options), analyse_options=analyse_options,

@@ -72,6 +72,15 @@ class TabParts:
         ]
 
 
+def tta_inputs(card: ModelCard, ui: Localiser) -> list[tuple[str, gr.components.Component]]:
+    """The test-time augmentation checkbox (API parameter `tta`), for a card with `tta: true`."""
+    if not card.tta:
+        return []
+    tta = gr.Checkbox(value=False, label=ui.api_text("tta.label"), elem_id=f"tta-{card.id}")
+    ui.label(tta, "tta.label")
+    return [("tta", tta)]
+
+
 def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, samples: list) -> TabParts:
     """Lay out one tab inside the current gr.Tab and wire its events. Returns its parts."""
     from tabs.wiring import wire_tab
@@ -88,7 +97,7 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                         height=170, elem_id=f"file-{card.id}"),
                 upload_key,
             )
-            named_inputs = hooks.build_inputs(card, ui)
+            named_inputs = tta_inputs(card, ui) + hooks.build_inputs(card, ui)
             show_anyway = ui.label(
                 gr.Checkbox(value=False, label=ui.api_text("scope.toggle"), elem_id=f"anyway-{card.id}"),
                 "scope.toggle",

@@ -1,13 +1,11 @@
-"""What the melanoma tab adds: ABCD features of the lesion with its outline, and test-time
-augmentation (the mean over flips/rotations, with a progress bar).
+"""What the melanoma tab adds: ABCD features of the lesion with its outline (its test-time
+augmentation checkbox comes from the card's `tta: true`, in `tabs.layout`).
 
 The ABCD numbers come from an OpenCV segmentation (`medhub.abcd`); they are a teaching aid shown
 beside the classifier's result, not an input to it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import gradio as gr
 
@@ -20,14 +18,6 @@ from tabs.localise import Localiser
 
 
 class MelanomaHooks(TabHooks):
-    def build_inputs(self, card: ModelCard, ui: Localiser):
-        tta = gr.Checkbox(value=False, label=ui.api_text("tta.label"), elem_id=f"tta-{card.id}")
-        ui.label(tta, "tta.label")
-        return [("tta", tta)]
-
-    def analyse_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
-        return {"tta": bool(options.get("tta"))}
-
     def build_outputs(self, card: ModelCard, ui: Localiser):
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):

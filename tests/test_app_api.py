@@ -91,6 +91,15 @@ def test_view_api_lists_exactly_one_endpoint_per_card(client):
         assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
 
 
+def test_tta_parameter_exactly_where_the_card_offers_it(client):
+    """The `tta` parameter (and the tab's checkbox) comes from the card's `tta: true`, nowhere else."""
+    api = client.view_api(return_format="dict", print_info=False)
+    for card in CARDS:
+        names = [p["parameter_name"] for p in api["named_endpoints"][f"/predict_{card.id}"]["parameters"]]
+        assert ("tta" in names) == card.tta, card.id
+    assert any(card.tta for card in CARDS) and not all(card.tta for card in CARDS)
+
+
 @pytest.mark.timeout(60, func_only=True)  # a hang guard on the request only; timings belong to the bench
 @pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
 def test_endpoint_on_a_real_test_sample(client, card, data_root):

@@ -119,6 +119,14 @@ def test_evaluate_json_keys(data_root):
 CARD_IDS = [c.id for c in load_cards()]
 
 
+def test_predict_tta_only_where_the_card_offers_it(tmp_path):
+    card = next(c for c in load_cards() if not c.tta)
+    image = tmp_path / "x.png"
+    image.write_bytes(b"not read: the option is refused first")
+    out = _run("predict", card.id, str(image), "--tta")
+    assert out.returncode == 2 and "does not offer --tta" in out.stderr
+
+
 @pytest.mark.parametrize("model_id", CARD_IDS)
 def test_predict_text_output(model_id, data_root):
     """Every card's model answers `predict` in text, on the first image its gallery lists."""

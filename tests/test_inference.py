@@ -77,3 +77,12 @@ def test_tta_averages_all_views():
     assert backend.batches[0].shape[0] == len(TTA_VIEWS)
     assert result.summary_fields["tta_views"] == len(TTA_VIEWS)
     assert result.heatmap is None
+
+
+def test_tta_only_where_the_card_offers_it():
+    from medhub.cards import load_cards
+
+    card = next(c for c in load_cards() if not c.tta)
+    n = len(card.labels)
+    with pytest.raises(ValueError, match="test-time augmentation"):
+        Predictor(card, FixedBackend([1.0 / n] * n)).analyse(IMAGE, tta=True)
