@@ -26,6 +26,7 @@ from medhub.i18n import t
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
 from tabs.localise import label_names
+from tabs.output_files import image_file
 
 if TYPE_CHECKING:
     from tabs.layout import TabParts
@@ -41,7 +42,7 @@ def analyse_file(
     opacity: float,
     progress: Callable[..., Any] | None = None,
     show_anyway: bool = False,
-) -> tuple[dict[str, float] | None, np.ndarray, dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, float] | None, str, dict[str, Any], dict[str, Any]]:
     """One upload through `medhub.pipeline.run` -> (Label value, overlay, summary, state for the UI).
 
     Out of scope (and not `show_anyway`), the Label is empty and the image comes back without a heat
@@ -83,7 +84,7 @@ def analyse_file(
     # shown image again by `tabs.wiring` (one small resize per slider move).
     heat8 = np.rint(result.analysis.heatmap * 255).astype(np.uint8) if answered else None
     state = {"image": shown.rgb, "heat": heat8, "summary": summary, "result_extras": result.result_extras}
-    return label_value, (result.overlay if answered else shown.rgb), summary, state
+    return label_value, image_file(result.overlay if answered else shown.rgb, "overlay"), summary, state
 
 
 def analyse_event(parts: TabParts) -> Callable[..., Any]:

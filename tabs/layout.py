@@ -21,6 +21,7 @@ from medhub.imaging import upload_file_types
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
 from tabs.localise import Localiser
+from tabs.output_files import image_file
 from tabs.status import status_markdown
 from tabs.texts import card_body_markdown, decision_text, disclaimer_html, intro_markdown, metrics_markdown
 
@@ -65,7 +66,7 @@ class TabParts:
             return [None, t("result.placeholder", lang), *self.hooks.render(self.card, None, lang),
                     status_markdown(self.card, lang)]
         return [
-            state["image"],
+            image_file(state["image"], "input"),
             decision_text(state["summary"], self.card, lang),
             *self.hooks.render(self.card, state["result_extras"], lang),
             status_markdown(self.card, lang),

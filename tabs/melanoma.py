@@ -15,6 +15,7 @@ from medhub.result_extras import ResultExtras
 from tabs.hooks import TabHooks
 from tabs.layout import IMAGE_FORMAT
 from tabs.localise import Localiser
+from tabs.output_files import image_file
 
 
 class MelanomaHooks(TabHooks):
@@ -46,7 +47,7 @@ class MelanomaHooks(TabHooks):
             f"**{t('abcd.header', lang)}**", "", t("abcd.columns", lang), "|---|---|---|", *rows,
             "", " ".join([*notes, t("abcd.note", lang)]),
         ])
-        return [table, result.ui["outline"]]
+        return [table, image_file(result.ui["outline"], "outline")]
 
 
 Hooks = MelanomaHooks

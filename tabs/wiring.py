@@ -12,6 +12,7 @@ from medhub.cards import ModelCard
 from medhub.pipeline import blend, heat_on_image
 from tabs.handler import analyse_event
 from tabs.layout import TabParts
+from tabs.output_files import image_file
 
 # Analyses that may run at once across all models (one group): one per CPU core.
 MODEL_CONCURRENCY = 2
@@ -43,7 +44,7 @@ def wire_tab(parts: TabParts, lang: gr.Radio) -> None:
 
     def reblend(state, opacity):
         out = reblend_state(card, state, opacity)
-        return gr.update() if out is None else out
+        return gr.update() if out is None else image_file(out, "overlay")
 
     parts.opacity.change(reblend, [parts.state, parts.opacity], parts.overlay, api_visibility="private",
                          show_progress="hidden", trigger_mode="always_last")

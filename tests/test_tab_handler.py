@@ -32,9 +32,15 @@ def test_handler_keeps_a_model_size_heat_map_and_reblends_to_the_same_overlay(tm
     path = tmp_path / "photo.png"
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (2000, 1500, 3), dtype=np.uint8)).save(path)
-    label, overlay, summary, state = analyse_file(card, TabHooks(), str(path), {}, 0.45, show_anyway=True)
-    assert summary["model_id"] == card.id and set(label) and overlay.dtype == np.uint8
+    label, overlay_file, summary, state = analyse_file(card, TabHooks(), str(path), {}, 0.45, show_anyway=True)
+    assert summary["model_id"] == card.id and set(label)
     shown = state["image"]
+    # The overlay goes out as a JPEG file (tabs/output_files.py) of the shown image's size.
+    with Image.open(overlay_file) as im:
+        assert im.format == "JPEG" and im.size == (shown.shape[1], shown.shape[0])
+    from medhub import pipeline
+
+    overlay = pipeline.run(card, str(path), opacity=0.45, show_anyway=True).overlay  # the array it encodes
     assert max(shown.shape[:2]) == 1600 and overlay.shape == shown.shape
     # What the session keeps for re-blending is the map at the model's input size, not the image's.
     assert state["heat"].dtype == np.uint8 and state["heat"].shape == tuple(card.input.size)

@@ -1,0 +1,74 @@
+"""Output images as JPEG files written atomically, so that identical results never race.
+
+Gradio saves an image returned as an array under a folder named by the hash of its bytes, with a
+plain write (`processing_utils.save_pil_to_cache`). Two requests with the same result (a class
+trying the same gallery sample at once; the bench's 8 clients sending the same images) write the
+same file, and a download can catch it truncated: the 8-client bench saw "peer closed connection
+without sending complete message body (received 0 bytes, expected 8038)". A file path returned
+instead is copied into Gradio's cache under a temporary name and renamed into place
+(`processing_utils.save_file_to_cache`). `image_file` writes the image the same way, under a name
+made from its own bytes, and so sets the JPEG quality too (Gradio's array path has no option).
+Files older than `MAX_AGE_S` are removed as new ones are written (Gradio keeps its own copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+JPEG_QUALITY = 85  # Pillow's default 75 left visible blocks on CT slices
+MAX_AGE_S = 600.0
+_lock = threading.Lock()
+_state: dict[str, object] = {"dir": None, "swept": 0.0}
+
+
+def _folder() -> Path:
+    with _lock:
+        if _state["dir"] is None:
+            _state["dir"] = Path(tempfile.mkdtemp(prefix="medhub-images-"))
+        return _state["dir"]  # type: ignore[return-value]
+
+
+def _sweep(folder: Path, now: float) -> None:
+    with _lock:
+        if now - float(_state["swept"]) < 60.0:  # type: ignore[arg-type]
+            return
+        _state["swept"] = now
+    for entry in folder.iterdir():
+        try:
+            if now - entry.stat().st_mtime > MAX_AGE_S:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def image_file(rgb: np.ndarray | None, name: str = "image") -> str | None:
+    """An RGB uint8 array as a JPEG file, written under a temporary name and renamed into place;
+    None stays None (an empty image output)."""
+    if rgb is None:
+        return None
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    data = buffer.getvalue()
+    folder = _folder()
+    now = time.time()
+    target = folder / hashlib.sha256(data).hexdigest()[:32] / f"{name}.jpg"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    else:
+        os.utime(target.parent)  # keep it through the next sweep
+    _sweep(folder, now)
+    return str(target)
