@@ -74,7 +74,8 @@ def bench(
                 log(f"cold start {cold:.1f} s")
                 client = make_client(app.url, downloads)
                 # One Client per simulated user, made once: making a Client costs ~0.2 s (config fetch).
-                users = [make_client(app.url, downloads) for _ in range(clients)]
+                # Each its own download folder (see load.run_clients).
+                users = [make_client(app.url, downloads / f"user{i}") for i in range(clients)]
                 for m in models:
                     try:
                         result["models"][m].update(bench_api(client, m, samples[m], repeats, app.url))

@@ -193,7 +193,9 @@ def run_clients(
         raise ValueError("bound the run: give per_client, seconds or total")
     own = conns is None
     if conns is None:
-        conns = [make_client(url, download_dir) for _ in range(clients)]
+        # A download folder per client: api_predict deletes each overlay after checking it, and two
+        # clients given the same result download it to the same path (a folder named by its hash).
+        conns = [make_client(url, download_dir / f"client{i}") for i in range(clients)]
     latencies: list[float] = []
     per_model: dict[str, list[float]] = {}
     errors: list[str] = []
