@@ -364,14 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         record.setdefault("cli_test_metrics", _provisional(record))
         _save(render(record))
         import csv
-        import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp:
-            preds = f"{tmp}/preds.csv"
-            metrics = evaluate_with_cli(MODEL_ID, "head_ct", WEIGHTS / MODEL_ID / "reliability.png",
-                                        extra=["--predictions-out", preds])
-            with open(preds, newline="") as fh:
-                rows = list(csv.DictReader(fh))
+        metrics = evaluate_with_cli(MODEL_ID, "head_ct", WEIGHTS / MODEL_ID / "reliability.png",
+                                    store_predictions=True)
+        with open(WEIGHTS / MODEL_ID / "test_predictions.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
         record["cli_test_metrics"] = {k: v for k, v in metrics.items() if k not in ("reliability", "skipped")}
         thr = record["threshold"]
         record["failures"] = [

@@ -346,7 +346,7 @@ def evaluate(record: dict[str, Any]) -> dict[str, Any]:
         old = os.environ.get("MEDHUB_CARDS_DIR")
         os.environ["MEDHUB_CARDS_DIR"] = str(cards_dir)
         try:
-            metrics = evaluate_with_cli(MODEL_ID, "scalp/microscope")
+            metrics = evaluate_with_cli(MODEL_ID, "scalp/microscope", store_predictions=True)
         finally:
             if old is None:
                 os.environ.pop("MEDHUB_CARDS_DIR", None)

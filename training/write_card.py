@@ -394,13 +394,18 @@ def render_card(recipe: dict[str, Any], record: dict[str, Any]) -> str:
 
 
 def evaluate_with_cli(
-    model_id: str, data_dir: str, plot: Path | None = None, extra: list[str] | None = None
+    model_id: str, data_dir: str, plot: Path | None = None, extra: list[str] | None = None,
+    store_predictions: bool = False,
 ) -> dict[str, Any]:
-    """`python -m medhub evaluate` on the test split, as the card-reproduction test runs it."""
+    """`python -m medhub evaluate` on the test split. `store_predictions` (the card's own test split):
+    also write `weights/<id>/test_predictions.csv`, from which tests/test_card_metrics_reproduce.py
+    recomputes the card's figures."""
     cmd = [sys.executable, "-m", "medhub", "evaluate", model_id, str(DATA_ROOT / data_dir), "--json",
            "--split-file", str(SPLITS / f"{model_id}.csv"), "--subset", "test"]
     if plot:
         cmd += ["--reliability-plot", str(plot)]
+    if store_predictions:
+        cmd += ["--predictions-out", str(WEIGHTS / model_id / "test_predictions.csv")]
     cmd += extra or []
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
@@ -434,7 +439,8 @@ def write_card(model_id: str, evaluate: bool = False, recipe: dict[str, Any] | N
 
     save()
     if evaluate:
-        metrics = evaluate_with_cli(model_id, recipe["data_dir"], WEIGHTS / model_id / "reliability.png")
+        metrics = evaluate_with_cli(model_id, recipe["data_dir"], WEIGHTS / model_id / "reliability.png",
+                                    store_predictions=True)
         record["cli_test_metrics"] = {k: v for k, v in metrics.items() if k not in ("reliability", "skipped")}
         record["cli_extra"] = {}
         for extra in recipe.get("extra_data_dirs", []):
