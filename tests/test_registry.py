@@ -12,6 +12,8 @@ import pytest
 from medhub.cards import get_card, load_cards
 from medhub.inference import ModelUnavailable
 from medhub.registry import ERROR, IDLE, LOADING, READY, ModelRegistry
+from medhub.weights import sha256_file
+from tests.tiny_models import save_tiny_weights, tiny_card
 
 REAL_IDS = tuple(c.id for c in load_cards()[:2])  # any two cards: the fake loader never touches their weights
 
@@ -139,73 +141,21 @@ def test_the_tab_status_text_follows_the_registry():
 
 # ------------------------------------------------------------------------- real (tiny) weights
 
-CARD = """---
-license: cc-by-nc-4.0
-library_name: timm
-medhub:
-  schema_version: 1
-  id: {id}
-  title: {{en: Tiny {id}, ko: 작은 {id}}}
-  framework: torch
-  architecture: test_efficientnet
-  hub:
-    repo_id: medhub-test/{id}
-    revision: main
-    files:
-    - {{name: model.safetensors, sha256: "{sha}"}}
-  input: {{modality: dermoscopy, size: [64, 64], channels: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}
-  labels:
-  - {{id: calm, en: Calm, ko: 평온}}
-  - {{id: busy, en: Busy, ko: 분주}}
-  positive_class: busy
-  threshold: 0.5
-  gradcam_layer: conv_head
-  disclaimer: dermatology
-  order: {order}
-  metrics: {{dataset: none (untrained test model), split: none, n: 0}}
-  license: cc-by-nc-4.0
----
-# Tiny {id}
-## Intended use
-Tests only.
-## Out-of-scope use
-Everything.
-## Training data
-None.
-## Evaluation
-None.
-## Limitations
-Untrained.
-## Disclaimer
-Research and education only.
-"""
-
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
     """(cards dir, weights dir): `tiny_ok` with real random weights, `tiny_broken` whose weights file
     is truncated (its sha256 on the card matches, so the failure is in loading, not the checksum)."""
-    from medhub._torch_compat import import_torch
-
-    torch = import_torch()
-    from safetensors.torch import save_file
-
-    from medhub.architectures.torch_nets import build_timm
-    from medhub.weights import sha256_file
-
     root = tmp_path_factory.mktemp("registry")
     cards, weights = root / "cards", root / "weights"
     cards.mkdir()
-    torch.manual_seed(0)
-    state = {k: v.contiguous() for k, v in build_timm("test_efficientnet", 2).state_dict().items()}
     for order, mid in enumerate(("tiny_ok", "tiny_broken")):
-        folder = weights / mid
-        folder.mkdir(parents=True)
-        path = folder / "model.safetensors"
-        save_file(state, str(path))
+        path = weights / mid / "model.safetensors"
+        sha = save_tiny_weights(path)
         if mid == "tiny_broken":
             path.write_bytes(path.read_bytes()[:1000])
-        (cards / f"{mid}.md").write_text(CARD.format(id=mid, sha=sha256_file(path), order=70 + order))
+            sha = sha256_file(path)
+        (cards / f"{mid}.md").write_text(tiny_card(mid, sha, 70 + order))
     return cards, weights
 
 

@@ -14,70 +14,20 @@ import pytest
 
 from medhub.cards import load_cards, read_card
 from tests.app_server import make_client, running_app
+from tests.tiny_models import save_tiny_weights, tiny_card
 
 REPO = Path(__file__).resolve().parent.parent
 
-CARD = """---
-license: cc-by-nc-4.0
-library_name: timm
-medhub:
-  schema_version: 1
-  id: tiny_sixth
-  title: {{en: Tiny sixth model, ko: 작은 여섯 번째 모델}}
-  framework: torch
-  architecture: test_efficientnet
-  hub:
-    repo_id: medhub-test/tiny_sixth
-    revision: main
-    files:
-    - {{name: model.safetensors, sha256: "{sha}"}}
-  input: {{modality: dermoscopy, size: [64, 64], channels: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}
-  labels:
-  - {{id: calm, en: Calm, ko: 평온}}
-  - {{id: busy, en: Busy, ko: 분주}}
-  positive_class: busy
-  threshold: 0.5
-  gradcam_layer: conv_head
-  disclaimer: dermatology
-  order: 60
-  metrics: {{dataset: none (untrained test model), split: none, n: 0}}
-  license: cc-by-nc-4.0
----
-# Tiny sixth model
-## Intended use
-Tests only.
-## Out-of-scope use
-Everything.
-## Training data
-None.
-## Evaluation
-None.
-## Limitations
-Untrained.
-## Disclaimer
-Research and education only.
-"""
 
 
 @pytest.fixture(scope="module")
 def sixth(tmp_path_factory):
     """(cards dir, weights dir) holding only the sixth card and its (random, seeded) weights."""
-    from medhub._torch_compat import import_torch
-
-    torch = import_torch()
-    from safetensors.torch import save_file
-
-    from medhub.architectures.torch_nets import build_timm
-    from medhub.weights import sha256_file
-
     root = tmp_path_factory.mktemp("sixth")
     cards, weights = root / "cards", root / "weights" / "tiny_sixth"
     cards.mkdir()
-    weights.mkdir(parents=True)
-    torch.manual_seed(0)
-    model = build_timm("test_efficientnet", 2)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights / "model.safetensors"))
-    (cards / "tiny_sixth.md").write_text(CARD.format(sha=sha256_file(weights / "model.safetensors")))
+    sha = save_tiny_weights(weights / "model.safetensors")
+    (cards / "tiny_sixth.md").write_text(tiny_card("tiny_sixth", sha, 60, "Tiny sixth model", "작은 여섯 번째 모델"))
     return cards, weights.parent
 
 
