@@ -152,7 +152,10 @@ def evaluate_model(
     limit_per_label: int | None = DEFAULT_LIMIT,
     corruptions: Iterable[str] | None = None,
     batch: int = 32,
+    severities: Iterable[int] | None = None,
 ) -> dict[str, Any]:
+    """Clean figures and each corruption's at each severity (default: all of SEVERITIES, in order)
+    on the card's seeded test sample."""
     from medhub.evaluation import compute_metrics
     from medhub.imaging import load_for_card
     from medhub.inference import get_predictor
@@ -199,7 +202,8 @@ def evaluate_model(
     }
     for name in corruptions or CORRUPTIONS:
         result["corruptions"][name] = [
-            score([corrupt(img, name, s, k) for img, k in zip(images, keys, strict=True)]) for s in SEVERITIES
+            score([corrupt(img, name, s, k) for img, k in zip(images, keys, strict=True)])
+            for s in (SEVERITIES if severities is None else severities)
         ]
     return result
 

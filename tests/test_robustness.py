@@ -71,16 +71,20 @@ CARDS = [c for c in load_cards() if c.robustness is not None]
 
 @pytest.mark.parametrize("card", CARDS, ids=[c.id for c in CARDS])
 def test_robustness_table_on_card_reproduces(card, data_root):
-    """Clean and JPEG figures (all severities) recomputed on the card's own sample match the card."""
+    """The clean figures and one corruption cell (JPEG at the middle severity) recomputed on the
+    card's own sample match the card (each cell is one more pass over the sample; `python -m medhub
+    robustness` recomputes them all)."""
     stored = card.robustness
     limit = int(stored["sample"].split("up to ")[1].split(" ")[0])
-    r = rb.evaluate_model(card.id, data_root, limit, corruptions=["jpeg"])
+    middle = len(rb.SEVERITIES) // 2
+    r = rb.evaluate_model(card.id, data_root, limit, corruptions=["jpeg"], severities=[rb.SEVERITIES[middle]])
     assert r["n"] == stored["n"]
     assert r["clean"]["accuracy"] == pytest.approx(stored["clean"]["accuracy"], abs=2e-3)
-    for got, (acc, auroc) in zip(r["corruptions"]["jpeg"], stored["corruptions"]["jpeg"], strict=True):
-        assert got["accuracy"] == pytest.approx(acc, abs=2e-3)
-        if auroc is not None:
-            assert got["auroc"] == pytest.approx(auroc, abs=2e-3)
+    (got,) = r["corruptions"]["jpeg"]
+    acc, auroc = stored["corruptions"]["jpeg"][middle]
+    assert got["accuracy"] == pytest.approx(acc, abs=2e-3)
+    if auroc is not None:
+        assert got["auroc"] == pytest.approx(auroc, abs=2e-3)
 
 
 def test_default_run_skips_a_card_it_cannot_score(tmp_path, monkeypatch):
