@@ -13,6 +13,7 @@ Files older than `MAX_AGE_S` are removed as new ones are written (Gradio keeps i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -27,22 +28,21 @@ from PIL import Image
 
 JPEG_QUALITY = 85  # Pillow's default 75 left visible blocks on CT slices
 MAX_AGE_S = 600.0
-_lock = threading.Lock()
-_state: dict[str, object] = {"dir": None, "swept": 0.0}
+_sweep_lock = threading.Lock()
+_last_sweep = 0.0
 
 
+@functools.cache
 def _folder() -> Path:
-    with _lock:
-        if _state["dir"] is None:
-            _state["dir"] = Path(tempfile.mkdtemp(prefix="medhub-images-"))
-        return _state["dir"]  # type: ignore[return-value]
+    return Path(tempfile.mkdtemp(prefix="medhub-images-"))
 
 
 def _sweep(folder: Path, now: float) -> None:
-    with _lock:
-        if now - float(_state["swept"]) < 60.0:  # type: ignore[arg-type]
+    global _last_sweep
+    with _sweep_lock:
+        if now - _last_sweep < 60.0:
             return
-        _state["swept"] = now
+        _last_sweep = now
     for entry in folder.iterdir():
         try:
             if now - entry.stat().st_mtime > MAX_AGE_S:
@@ -62,13 +62,16 @@ def image_file(rgb: np.ndarray | None, name: str = "image") -> str | None:
     folder = _folder()
     now = time.time()
     target = folder / hashlib.sha256(data).hexdigest()[:32] / f"{name}.jpg"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Already written: touching its folder keeps the sweep (which removes old folders) off it.
+        if not target.exists():
+            raise FileNotFoundError(target)
+        os.utime(target.parent)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)  # a fresh folder: no sweep removes it now
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
-    else:
-        os.utime(target.parent)  # keep it through the next sweep
     _sweep(folder, now)
     return str(target)

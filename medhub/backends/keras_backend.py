@@ -74,18 +74,15 @@ def import_keras():
     The backend is fixed by the first `import keras` of a process; this reads what it became."""
     if "keras" not in sys.modules:
         os.environ.setdefault("KERAS_BACKEND", DEFAULT_KERAS_BACKEND)
-    name = os.environ.get("KERAS_BACKEND", DEFAULT_KERAS_BACKEND) if "keras" not in sys.modules else None
-    if name == "tensorflow":
-        import_tensorflow()
-    elif name == "torch":
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import_tensorflow()  # its thread settings
+    elif keras.backend.backend() == "torch":
         from medhub._torch_compat import import_torch
         from medhub.backends.torch_backend import configure_threads
 
         configure_threads(import_torch())
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        import_tensorflow()  # thread settings, when another module imported keras first
     return keras
 
 
