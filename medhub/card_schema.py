@@ -71,6 +71,10 @@ class InputBlock(_Block):
     mean: list[float] = Field(min_length=3, max_length=3)
     std: list[float] = Field(min_length=3, max_length=3)
     resize: Literal["squash", "center_crop"] = "squash"
+    # Longest side an image is first brought down to (INTER_AREA), before the resize to `size`:
+    # every source then reaches the model at the training collection's resolution, so resolution
+    # cannot become a shortcut between collections (HAM10000 is 200x150).
+    prescale: int | None = Field(default=None, ge=16)
     dicom: bool = False
     # The CT window the model was trained on (documentation of the training preprocessing).
     ct_window: CTWindowBlock | None = None
@@ -145,6 +149,10 @@ class MedhubBlock(_Block):
     tab: str | None = None  # the tab it is served in (default: its own id)
     order: int | None = None  # position of its tab
     tab_title: Bilingual | None = None  # the title of a tab shared by several cards
+    # The minimum each figure of `metrics` should reach on the test split (metric -> minimum: a key of
+    # `metrics`, `recall:<label>` / `precision:<label>` / `f1:<label>`, or a dotted path into `metrics`).
+    # A card whose own figures miss one carries a caution on every result (medhub/caution.py).
+    targets: dict[str, float] | None = None
     # Measured by other commands (medhub/cardblocks.py OWNED_META_KEYS), typed loosely:
     scope: dict[str, Any] | None = None
     cross_collection: dict[str, Any] | None = None

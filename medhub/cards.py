@@ -74,6 +74,7 @@ class InputContract:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     resize: str = "squash"  # "squash" (plain resize) or "center_crop" (shorter side, then crop)
+    prescale: int | None = None  # longest side first brought down to (INTER_AREA); None: no step
     dicom: bool = False
     ct_window: CTWindow | None = None  # the CT window the model was trained on
     # The window a DICOM upload is rendered with when the caller names none (a preset of
@@ -114,6 +115,7 @@ class ModelCard:
     tab: str = ""  # the app tab this card is served in (default: its own id; several cards may share one)
     order: int | None = None  # position of its tab in the app (lower first)
     tab_title: dict[str, str] | None = None  # {en, ko}: the title of a tab shared by several cards
+    targets: dict[str, float] | None = None  # metric -> minimum on the test split (medhub/caution.py)
 
     def tab_title_for(self, lang: str = "en") -> str:
         """The title of the tab this card heads (its own title unless it names a shared tab's)."""
@@ -197,6 +199,7 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         mean=tuple(float(v) for v in inp.mean),  # type: ignore[arg-type]
         std=tuple(float(v) for v in inp.std),  # type: ignore[arg-type]
         resize=inp.resize,
+        prescale=inp.prescale,
         dicom=inp.dicom,
         ct_window=CTWindow(float(window.center), float(window.width)) if window else None,
         dicom_window=inp.dicom_window,
@@ -274,6 +277,7 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         tab=m.tab or cid,
         order=m.order,
         tab_title={"en": m.tab_title.en, "ko": m.tab_title.ko} if m.tab_title else None,
+        targets=dict(m.targets) if m.targets else None,
     )
     if not card.license:
         raise CardError(f"{where}: missing licence")

@@ -63,6 +63,25 @@ def _split_filter(split_file: Path, subset: str) -> Callable[[Path], bool]:
     return keep
 
 
+def cases_from_split(card: ModelCard, data_dir: Path, split_file: Path, subset: str | None = "test") -> list[Case]:
+    """Cases of a split file's `subset` rows (every row with None) that lie under `data_dir`, labelled by
+    the row's label (a card label id or alias); rows of other labels are left out."""
+    mapping = folder_to_label(card)
+    out: list[Case] = []
+    with open(split_file, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            label = mapping.get(row["label"].lower())
+            if label is None or (subset is not None and row["split"] != subset):
+                continue
+            parts = Path(row["path"]).parts
+            for k in range(len(parts)):
+                path = data_dir.joinpath(*parts[k:])
+                if path.is_file():
+                    out.append(Case(path, label))
+                    break
+    return sorted(out, key=lambda c: c.path)
+
+
 def collect_cases(
     card: ModelCard,
     data_dir: Path,
@@ -81,7 +100,18 @@ def collect_cases(
     mapping = folder_to_label(card)
     keep = _split_filter(Path(split_file), subset) if split_file else (lambda p: True)
     cases: list[Case] = []
-    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+    folders = sorted(p for p in data_dir.iterdir() if p.is_dir())
+    if split_file and not any(f.name.lower() in mapping for f in folders):
+        # A collection labelled by a table, not by folders (ham10000/images/): the split file's
+        # label column says what each file is.
+        cases = [c for c in cases_from_split(card, data_dir, Path(split_file), subset)
+                 if keep_file is None or keep_file(c.path)]
+        by_label: dict[str, list[Case]] = {}
+        for c in cases:
+            by_label.setdefault(c.label, []).append(c)
+        cases = [c for cs in by_label.values() for c in (cs[:limit_per_label] if limit_per_label else cs)]
+        folders = []
+    for folder in folders:
         label = mapping.get(folder.name.lower())
         if label is None:
             if skipped_folders is not None:

@@ -12,9 +12,20 @@ import numpy as np
 from medhub.cards import InputContract
 
 
+def prescale(image: np.ndarray, longest: int | None) -> np.ndarray:
+    """Bring an image down to `longest` px on its longest side (INTER_AREA); smaller ones pass."""
+    h, w = image.shape[:2]
+    if not longest or max(h, w) <= longest:
+        return image
+    scale = longest / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def resize_for_model(image: np.ndarray, contract: InputContract) -> np.ndarray:
     """Resize (and for `center_crop`, crop) an RGB uint8 image to the model's input size."""
     height, width = contract.size
+    image = prescale(image, contract.prescale)
     if contract.resize == "center_crop":
         h, w = image.shape[:2]
         side = min(h, w)

@@ -30,6 +30,16 @@ COMMON_TRAIN: dict[str, Any] = {
            "label_smoothing": 0.0, "dropout": 0.2},
 }
 
+# The HAM10000 recipes (issue 17): more of the network trained, more augmented views, one resolution.
+HAM_TRAIN: dict[str, Any] = {
+    "trunk_stages": 5,  # blocks[5:] + conv_head + bn2 + classifier are trained on cached blocks[:5] output
+    "views": 8,  # view 0 as is + 7 augmented views per training image (lesion crops, rotations,
+                 # resampling, JPEG)
+    "augment_view": True,
+    "prescale": 200,  # every source reaches the model at HAM10000's 200 px (medhub.preprocess.prescale)
+    "class_weight_power": 1.0,
+}
+
 RECIPES: dict[str, dict[str, Any]] = {
     "melanoma": {
         "title": {"en": "Melanoma (dermoscopy)", "ko": "흑색종 (피부경 영상)"},
@@ -37,125 +47,110 @@ RECIPES: dict[str, dict[str, Any]] = {
         "tags": ["medical-imaging", "dermoscopy", "melanoma", "research-only", "not-for-clinical-use"],
         "labels": [
             {"id": "benign", "en": "Benign lesion", "ko": "양성 병변",
-             "aliases": ["nevus", "benign_keratosis"]},
-            {"id": "malignant", "en": "Malignant (melanoma)", "ko": "악성 (흑색종)", "aliases": ["melanoma"]},
+             "aliases": ["nevus", "benign_keratosis", "basal_cell_carcinoma", "actinic_keratosis",
+                         "dermatofibroma", "vascular_lesion"]},
+            {"id": "malignant", "en": "Melanoma", "ko": "흑색종", "aliases": ["melanoma"]},
         ],
         "positive_class": "malignant",
         "threshold_rule": "youden",
-        "data_dir": "melanoma",
-        "extra_data_dirs": ["skin_lesion"],
-        # Pooled training (issue 10): both dermoscopy collections, de-duplicated across sets,
-        # one grouped split (training/make_splits.py make_pool_split), loss weights balanced by class
-        # and collection, a cached augmented view against collection cues, val score = mean over
-        # collections.
-        # View 1 of a training image is a random augmented view (training.features.augment:
-        # crop, flip, illuminant/brightness/contrast jitter, blur, JPEG) against collection cues.
-        "augment_view": True,
-        "balance": "collection_class",
-        "select_by_collection": True,
-        "dataset": "pooled dermoscopy: Kaggle Melanoma Skin Cancer Dataset of 10000 Images (ISIC-derived) and the "
-                   "ISIC/HAM10000 melanoma, nevus and benign keratosis images of the Kaggle Skin Diseases Image "
-                   "Dataset",
-        "data_licence": "ISIC archive / HAM10000 images, CC BY-NC 4.0 (terms of the original data sets)",
+        # Issue 17: one collection (HAM10000, both classes from the same two clinics), split by
+        # lesion; melanoma against every other diagnosis of the set (BCC and actinic keratosis
+        # count as 'not melanoma': the model answers one question).
+        "source": "ham10000",
+        "data_dir": "ham10000",
+        **HAM_TRAIN,
+        "dataset": "HAM10000 (ISIC 2018 task 3 training set; ViDIR Vienna and Rosendahl Queensland), "
+                   "8,585 dermoscopy images of 6,409 lesions, split by lesion",
+        "data_licence": "HAM10000, CC BY-NC-SA 4.0 (Tschandl et al. 2018)",
         "license": "cc-by-nc-4.0",
-        "epochs": 5,
-        "targets": {"accuracy": 0.92, "auroc": 0.97},
-        "class_weight_power": 1.0,
+        "epochs": 8,
+        "targets": {"auroc": 0.90},
         "select": "auroc",
-        "failure_notes": None,  # the previous model's notes no longer apply; see git history
+        "failure_notes": None,
         "intended_use": (
-            "Teaching and demonstration: shows how a dermoscopy classifier separates benign "
-            "lesions from melanoma, with a heat map of the image regions that drove the score. "
+            "Teaching and demonstration: shows how a dermoscopy classifier scores a pigmented lesion "
+            "for melanoma, with a heat map of the image regions that drove the score. "
             "Users: the public trying sample images, educators in class, developers calling the API."
         ),
         "out_of_scope": (
             "Screening or diagnosing real patients; clinical (non-dermoscopic) photos, phone "
-            "snapshots, mucosal or nail lesions; lesions other than melanocytic/benign lesions of "
-            "this data set; any decision about treatment or biopsy."
+            "snapshots, mucosal or nail lesions; any decision about treatment or biopsy."
         ),
         "biases": [
-            "Images come from the ISIC archive via a Kaggle re-publication: mostly fair-skinned "
-            "patients from European, US and Australian clinics; darker skin types are rare.",
-            "The Kaggle set's origin and labelling protocol are only loosely documented "
-            "(histopathology for most malignant lesions in ISIC, expert consensus for many benign).",
-            "The two classes are nearly balanced here, unlike real practice where melanoma is rare; "
-            "positive predictive value in a real population would be far lower.",
-            "Collection shortcut, measured: trained on `melanoma/` alone, the previous model reached AUROC 0.975 "
-            "on that set's test split but 0.042 on skin_lesion's melanoma vs nevus + benign keratosis (n = 6142), "
-            "i.e. inverted: it had learned which ISIC collection (era) an image comes from, and in the two sets "
-            "that cue points in opposite directions. Retrained the same way without skin_lesion (leave one "
-            "collection out) it scores AUROC 0.052 there again (n = 5985). Pooled with balanced weights, the "
-            "cue carries no label information and the model reaches AUROC 0.77 / 0.73 on the two test splits: "
-            "that, not 0.975, is what this architecture learns about the lesion itself here. Both sets are ISIC "
-            "re-publications, so a collection from another archive can behave differently.",
+            "One collection: HAM10000 comes from two clinics (Vienna, Austria, and Queensland, Australia); "
+            "patients are mostly fair-skinned; darker skin types are nearly absent.",
+            "Melanoma is 10.5 % of the images here (901 of 8,585), far more than among lesions seen in "
+            "screening: the positive predictive value in a real population is much lower.",
+            "Truth (`dx_type`): histopathology for every melanoma and most other malignant lesions; many nevi "
+            "were followed up instead of excised (dermoscopic follow-up, no histology).",
+            "History, measured: the first melanoma model scored AUROC 0.975 on its own test split and 0.042 "
+            "(inverted) on another collection's melanomas vs nevi and keratoses (n = 6142): in the Kaggle "
+            "re-publications each class came from another ISIC collection, and the model learned the "
+            "collection. Pooling both sets brought the honest figures down to 0.767 / 0.730. HAM10000 has "
+            "every class from the same clinics, which removes that cue at the source.",
         ],
     },
     "skin_lesion": {
-        "title": {"en": "Skin lesion type (5 classes)", "ko": "피부 병변 분류 (5종)"},
+        "title": {"en": "Skin lesion type (7 diagnoses, dermoscopy)", "ko": "피부 병변 분류 (7종, 피부경 영상)"},
         "modality": "dermoscopy",
-        "tags": ["medical-imaging", "dermoscopy", "skin-lesion", "research-only", "not-for-clinical-use"],
+        "tags": ["medical-imaging", "dermoscopy", "skin-lesion", "ham10000", "research-only", "not-for-clinical-use"],
+        # The seven diagnoses of ISIC 2018 task 3 / HAM10000, in its order; Korean terms as used in
+        # Korean dermatology (medhub/glossary).
         "labels": [
-            {"id": "melanoma", "en": "Melanoma", "ko": "흑색종", "aliases": ["malignant"]},
-            {"id": "nevus", "en": "Melanocytic nevus (mole)", "ko": "멜라닌세포 모반 (점)"},
-            {"id": "basal_cell_carcinoma", "en": "Basal cell carcinoma", "ko": "기저세포암"},
-            {"id": "benign_keratosis", "en": "Benign keratosis", "ko": "양성 각화증"},
-            {"id": "seborrheic_keratosis", "en": "Seborrheic keratosis or other benign tumour (clinical photo)",
-             "ko": "지루각화증 및 기타 양성 종양 (임상 사진)"},
+            {"id": "actinic_keratosis", "en": "Actinic keratosis / intraepithelial carcinoma (Bowen's disease)",
+             "ko": "광선각화증 / 상피내암 (보웬병)", "aliases": ["akiec"]},
+            {"id": "basal_cell_carcinoma", "en": "Basal cell carcinoma", "ko": "기저세포암", "aliases": ["bcc"]},
+            {"id": "benign_keratosis", "en": "Benign keratosis-like lesion", "ko": "양성 각화성 병변",
+             "aliases": ["bkl"]},
+            {"id": "dermatofibroma", "en": "Dermatofibroma", "ko": "피부섬유종", "aliases": ["df"]},
+            {"id": "melanoma", "en": "Melanoma", "ko": "흑색종", "aliases": ["mel", "malignant"]},
+            {"id": "nevus", "en": "Melanocytic nevus (mole)", "ko": "멜라닌세포모반 (점)", "aliases": ["nv"]},
+            {"id": "vascular_lesion", "en": "Vascular lesion", "ko": "혈관 병변", "aliases": ["vasc"]},
         ],
         "positive_class": None,
         "threshold_rule": None,
-        "data_dir": "skin_lesion",
-        "extra_data_dirs": ["melanoma"],
-        # Pooled training (issue 10): both dermoscopy collections, de-duplicated across sets,
-        # one grouped split (training/make_splits.py make_pool_split), loss weights balanced by class
-        # and collection, a cached augmented view against collection cues, val score = mean over
-        # collections.
-        # View 1 of a training image is a random augmented view (training.features.augment:
-        # crop, flip, illuminant/brightness/contrast jitter, blur, JPEG) against collection cues.
-        "augment_view": True,
-        "balance": "collection_class",
-        "select_by_collection": True,
-        "dataset": "pooled: Kaggle Skin Diseases Image Dataset (ISIC/HAM10000 dermoscopy; DermNet clinical photos "
-                   "for seborrheic keratosis) and the malignant (melanoma) images of the Kaggle Melanoma Skin "
-                   "Cancer Dataset of 10000 Images",
-        "data_licence": "ISIC/HAM10000 CC BY-NC 4.0; DermNet images non-commercial",
+        "source": "ham10000",
+        "data_dir": "ham10000",
+        **HAM_TRAIN,
+        "dataset": "HAM10000 (ISIC 2018 task 3 training set; ViDIR Vienna and Rosendahl Queensland), "
+                   "8,585 dermoscopy images of 6,409 lesions, seven diagnoses, split by lesion",
+        "data_licence": "HAM10000, CC BY-NC-SA 4.0 (Tschandl et al. 2018)",
         "license": "cc-by-nc-4.0",
-        "epochs": 6,
-        "targets": {"balanced_accuracy": 0.85},
-        "class_weight_power": 1.0,
+        "epochs": 8,
+        "targets": {"balanced_accuracy": 0.75, "recall:melanoma": 0.75},
         "select": "balanced_accuracy",
-        "failure_notes": None,  # the previous model's notes no longer apply; see git history
+        "failure_notes": None,
         "intended_use": (
-            "Teaching and demonstration of multi-class lesion typing from a dermoscopy image, with "
-            "a heat map. Users: the public, educators, developers."
+            "Teaching and demonstration of the seven-diagnosis dermoscopy task of the field's standard "
+            "(ISIC 2018 task 3 / HAM10000), with a heat map. Users: the public, educators, developers."
         ),
         "out_of_scope": (
-            "Diagnosis; any lesion type outside the five classes (the model always answers one of "
-            "the five); clinical photos of lesions other than seborrheic keratosis; treatment "
-            "decisions."
+            "Diagnosis; lesion types outside the seven (the model always answers one of them); clinical "
+            "(non-dermoscopic) photos; mucosal, nail or scalp lesions; treatment decisions."
         ),
+        "class_notes": [
+            "Actinic keratosis / intraepithelial carcinoma (akiec): actinic (solar) keratoses and Bowen's disease "
+            "(squamous cell carcinoma in situ): sun-damage lesions that can progress to invasive SCC.",
+            "Basal cell carcinoma (bcc): the commonest skin cancer; rarely spreads but grows locally.",
+            "Benign keratosis-like lesion (bkl): seborrheic keratosis, solar lentigo and lichen-planus-like "
+            "keratosis in one class (the three look alike under dermoscopy).",
+            "Dermatofibroma (df): a benign fibrous nodule, often on the legs.",
+            "Melanoma (mel): the malignant melanocytic tumour, invasive or in situ.",
+            "Melanocytic nevus (nv): a common mole, the largest class (two thirds of the images).",
+            "Vascular lesion (vasc): cherry angiomas, angiokeratomas, pyogenic granulomas and haemorrhage.",
+        ],
         "biases": [
-            "SHORTCUT: all seborrheic keratosis images are clinical DermNet photographs (often "
-            "watermarked), while the other four classes are dermoscopy images (ISIC/HAM10000). "
-            "The model can recognise the photo type instead of the lesion; its seborrheic keratosis "
-            "figures measure 'is this a clinical photo' as much as the disease. A dermoscopy image of "
-            "a seborrheic keratosis would most likely be called benign keratosis (the HAM10000 "
-            "'bkl' class, which includes seborrheic keratoses).",
-            "The 'seborrheic keratosis' folder is DermNet's category 'seborrheic keratoses and other benign "
-            "tumours': by file name only 451 of its 1847 photos are seborrheic (or stucco) keratoses; the others "
-            "are dermatofibromas (137), keratoacanthomas (129), epidermal cysts (112), sebaceous hyperplasia (105), "
-            "skin tags (98), keloids, porokeratosis and some 25 more entities. The class therefore means 'a clinical "
-            "photo of one of these tumours', and the tab's label says so.",
-            "ISIC/HAM10000 patients are mostly fair-skinned (Austria, Australia, US).",
-            "HAM10000 holds several images of one lesion; without the lesion ids only exact and "
-            "near-identical images could be kept in one split, so test figures may be optimistic.",
-            "Collection shortcut, measured: this set's melanomas are ISIC 2019/2020-era images, its nevi and "
-            "keratoses mostly HAM10000-era; trained on it alone (the previous model, and again as the leave-one-"
-            "collection-out run) the model called only 12.7 % (11.5 % in the rerun, n = 4531) of the malignant "
-            "images of `melanoma/` melanoma. The melanoma class now also holds that collection's malignant images "
-            "(recall there 0.635 on its test split, n = 644); nevus, BCC and benign keratosis still come from one "
-            "collection each (the melanoma set's benign folder mixes lesion types and cannot be used for them), "
-            "so their figures may still lean on collection cues.",
+            "One collection: HAM10000 comes from two clinics (Vienna, Austria, and Queensland, Australia); "
+            "patients are mostly fair-skinned; darker skin types are nearly absent.",
+            "Classes are very unequal (nevus 5,797 images; dermatofibroma 100, vascular 117): the rare classes' "
+            "test figures rest on a few dozen lesions and have wide intervals.",
+            "Truth (`dx_type`): histopathology for more than half of the lesions (all melanomas, most BCC and "
+            "akiec); many nevi by follow-up, some lesions by expert consensus or confocal microscopy.",
+            "History, measured: the previous 5-class model pooled two Kaggle re-publications in which each class "
+            "came from another ISIC collection, and its 'seborrheic keratosis' class was clinical DermNet photos "
+            "(another modality). It scored balanced accuracy 0.810 on its own split but 0.31 over six diagnoses "
+            "on HAM10000 lesions it had not seen, and could not name actinic keratosis, dermatofibroma or "
+            "vascular lesions at all.",
         ],
     },
     "shingles": {

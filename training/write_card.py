@@ -69,8 +69,10 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
     metrics: dict[str, Any] = {
         "dataset": recipe["dataset"],
         "data_dir": recipe["data_dir"],
-        "split": f"test, training/splits/{mid}.csv (stratified by label, grouped by exact and near-duplicate "
-                 "images and by photo/person where file names tell)",
+        "split": (f"test, training/splits/{mid}.csv (HAM10000 split by lesion_id, stratified by diagnosis)"
+                  if recipe.get("source") == "ham10000" else
+                  f"test, training/splits/{mid}.csv (stratified by label, grouped by exact and near-duplicate "
+                  "images and by photo/person where file names tell)"),
         "source": source,
         "n": int(m["n"]),
         "accuracy": m["accuracy"],
@@ -107,6 +109,7 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
         },
         "input": {"modality": recipe["modality"], "size": [224, 224], "channels": 3,
                   "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize": "squash",
+                  **({"prescale": recipe["prescale"]} if recipe.get("prescale") else {}),
                   "dicom": False, "ct_window": None},
         "output": "softmax",
         "labels": labels,
@@ -177,25 +180,39 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     out += [f"- Source: {recipe['dataset']}; read from `../shared/data/{recipe['data_dir']}`"
             + "".join(f" and `../shared/data/{d}`" for d in recipe.get("extra_data_dirs", [])) + "."]
     out += [f"- Licence of the images: {recipe['data_licence']}."]
-    out += [f"- Split file `training/splits/{mid}.csv`: stratified by label and grouped "
-            f"({record['n_groups']} groups) so that exact duplicates (sha256), near-identical images "
-            "(equal 64-bit dHash) and, where file names tell, one photo or one person (DermNet t-/v- "
-            "pairs, multi-view scalp subjects) never straddle two splits. Fixed seed."]
+    if recipe.get("source") == "ham10000":
+        out += [f"- Split file `training/splits/{mid}.csv`: grouped by HAM10000's `lesion_id` ({record['n_groups']} "
+                "lesions; 1,956 lesions have several images, all in one split) and stratified by diagnosis; "
+                "10 folds: 2 test, 1 val, 7 train. Both dermoscopy models use this one split, so a test lesion "
+                "is a test lesion for each. Fixed seed."]
+    else:
+        out += [f"- Split file `training/splits/{mid}.csv`: stratified by label and grouped "
+                f"({record['n_groups']} groups) so that exact duplicates (sha256), near-identical images "
+                "(equal 64-bit dHash) and, where file names tell, one photo or one person (DermNet t-/v- "
+                "pairs, multi-view scalp subjects) never straddle two splits. Fixed seed."]
     out += ["", _table(["split"] + labels + ["total"],
                        [[s] + [counts[s][lab] for lab in labels] + [sum(counts[s].values())]
                         for s in ("train", "val", "test")]), ""]
     if record.get("pool"):
         out += pool_lines(mid, record["pool"])
+    if recipe.get("source") == "ham10000":
+        out += ham_lines(mid, recipe)
     out += ["Known biases:", ""] + [f"- {b}" for b in recipe["biases"]] + [""]
 
     out += ["## Training procedure (학습 방법)", ""]
     out += [f"- Backbone: {BACKBONE}. The conversion is checked by strict loading and ImageNet top-5 "
             "on natural photos (`training/verify_backbones.py`)."]
+    pre = (f"longest side first brought down to {recipe['prescale']} px (INTER_AREA; HAM10000 is 200x150, so "
+           "every source reaches the model at one resolution), then " if recipe.get("prescale") else "")
     out += ["- Preprocessing: the app's own path (`medhub.preprocess.read_rgb` + `to_model_input`): "
-            "resize (squash) to 224x224, (x/255 - 0.5)/0.5."]
+            f"{pre}resize (squash) to 224x224, (x/255 - 0.5)/0.5."]
     k = int(record.get("trunk_stages", 6))
-    out += [f"- LP-FT: stem and blocks 0-{k - 1} frozen (their output cached once per image, plus a left-right "
-            "flipped copy for training images); a linear probe on the pooled features "
+    views = int(recipe.get("views", 2))
+    cached = ("plus a left-right flipped copy for training images" if views == 2 else
+              f"plus {views - 1} augmented views of every training image; each fine-tuning step draws one of the "
+              f"{views} views at random")
+    out += [f"- LP-FT: stem and blocks 0-{k - 1} frozen (their output cached once per image, {cached}); "
+            "a linear probe on the pooled features "
             f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
             f"fine-tuning of blocks[{k}:], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
             f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
@@ -213,7 +230,8 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
         from training.features import augment
 
         doc = " ".join((augment.__doc__ or "").split())
-        out += [f"- Augmentation against collection cues: the second cached view of each training image is {doc[doc.index('a left-right flip'):]}"
+        which = "the second cached view" if int(recipe.get("views", 2)) == 2 else "every cached view but the first"
+        out += [f"- Augmentation against collection cues: {which} of each training image is {doc[doc.index('a left-right flip'):]}"
                 if "a left-right flip" in doc else "- Augmentation: one random augmented view per training image."]
     if train.get("sample_weights"):
         out += [f"- Balance: loss weights {train['sample_weights']} (both in the probe and the fine-tuning)."]
@@ -328,6 +346,33 @@ def missed_targets(recipe: dict[str, Any], m: dict[str, Any]) -> list[str]:
         name = f"F1 of {key[3:]}" if key.startswith("f1:") else key.replace("_", " ")
         if value is None or value < goal:
             out.append(f"{name} {_fmt(value)} (target >= {goal})")
+    return out
+
+
+def ham_lines(mid: str, recipe: dict[str, Any]) -> list[str]:
+    """HAM10000 recipes: how the truth was set per diagnosis (`dx_type`) and what each class holds."""
+    import csv
+    from collections import Counter
+
+    from training.ham10000 import DX_LABEL, label_for, metadata
+
+    with open(SPLITS / f"{mid}.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    meta = metadata()
+    kinds = ("histo", "follow_up", "consensus", "confocal")
+    counts: Counter = Counter()
+    for r in rows:
+        m = meta[r["path"]]
+        counts[(m["dx"], m["dx_type"])] += 1
+    table = [[f"{label_for(mid, dx)} ({dx})"] + [counts[(dx, k)] for k in kinds] for dx in DX_LABEL]
+    out = ["How the truth was set (`dx_type` of HAM10000, images): histopathology, follow-up (a lesion that "
+           "did not change over dermoscopic follow-up), expert consensus, confocal microscopy.", "",
+           _table(["diagnosis", *kinds], table), ""]
+    if recipe.get("class_notes"):
+        out += ["What each class holds:", ""] + [f"- {n}" for n in recipe["class_notes"]] + [""]
+    out += ["Not in this model's data: the clinical (non-dermoscopic) seborrheic-keratosis photos of the previous "
+            "5-class model (another modality), and the two Kaggle re-publications, which are now other-collection "
+            "tests (see How far the figures travel).", ""]
     return out
 
 
