@@ -3,7 +3,8 @@
 Grouping keeps one photo (or one person) inside a single split:
 - every model: exact duplicates (same sha256) and near duplicates (same or nearly same dHash);
 - shingles (DermNet): `t-name.jpg` / `v-name.jpg` are thumbnail and full view of one photo;
-- skin_lesion: `ISIC_x_downsampled.jpg` is `ISIC_x.jpg` again;
+- dermnet_nz: files whose names differ only by numbers (`zoster-01`, `zoster-04`) may show one
+  patient, so they are one group (conservative, as the data README advises);
 - scalp_severity: `ds3_<subject>_<view>.jpg` are several views of one person;
 - skin_condition_web: `groups.csv` names the source photo of each (augmented) copy.
 
@@ -32,9 +33,13 @@ def _dermnet_key(path: str) -> str:
     return m.group(1).lower() if m else f"{p.parent.name}/{p.name}"
 
 
-def _isic_key(path: str) -> str:
+def _dermnet_nz_key(path: str) -> str:
+    """DermNet NZ: the file name without its numbers (and size suffixes such as `-s`, `__505518`)."""
     p = PurePosixPath(path)
-    return p.name.replace("_downsampled", "").lower()
+    stem = re.sub(r"__\d+$", "", p.stem.lower())
+    stem = re.sub(r"[-_]?s$", "", stem)
+    stem = re.sub(r"[\d]+", "", stem).strip("-_ ")
+    return f"nz:{p.parent.name}/{stem or p.stem}"
 
 
 def _web_group_key() -> Callable[[str], str]:
@@ -53,13 +58,11 @@ def _web_group_key() -> Callable[[str], str]:
     def key(path: str) -> str:
         if path.startswith("skin_condition_web/"):
             return groups.get(path, path)
+        if path.startswith("dermnet_nz/"):
+            return _dermnet_nz_key(path)
         return _dermnet_key(path)
 
     return key
-
-
-def _isic_or_path_key(path: str) -> str:
-    return _isic_key(path) if PurePosixPath(path).name.upper().startswith("ISIC_") else path
 
 
 def _scalp_key(path: str) -> str:
@@ -79,15 +82,6 @@ class DatasetSpec:
 
 
 SPECS: dict[str, DatasetSpec] = {
-    "melanoma": DatasetSpec(
-        "melanoma", {"melanoma/benign": "benign", "melanoma/malignant": "malignant"}
-    ),
-    "skin_lesion": DatasetSpec(
-        "skin_lesion",
-        {f"skin_lesion/{c}": c for c in ("melanoma", "nevus", "basal_cell_carcinoma", "benign_keratosis",
-                                          "seborrheic_keratosis")},
-        name_key=_isic_key,
-    ),
     "shingles": DatasetSpec(
         "shingles",
         {"skin_condition/herpes_zoster": "herpes_zoster",
@@ -115,40 +109,33 @@ class PoolSpec:
     seed: int = 20261121
 
 
-DERMOSCOPY_POOL = PoolSpec(
-    "dermoscopy",
-    folders=("melanoma/benign", "melanoma/malignant",
-             *(f"skin_lesion/{c}" for c in ("melanoma", "nevus", "basal_cell_carcinoma", "benign_keratosis",
-                                            "seborrheic_keratosis"))),
-    models={
-        # benign = the melanoma set's benign lesions + nevi + benign keratoses (BCC and the clinical
-        # seborrheic-keratosis photos are neither class of this card)
-        "melanoma": {"melanoma/benign": "benign", "melanoma/malignant": "malignant",
-                     "skin_lesion/melanoma": "malignant", "skin_lesion/nevus": "benign",
-                     "skin_lesion/benign_keratosis": "benign"},
-        # the melanoma set's benign folder mixes lesion types, so only its malignant images join
-        "skin_lesion": {"melanoma/malignant": "melanoma",
-                        **{f"skin_lesion/{c}": c for c in ("melanoma", "nevus", "basal_cell_carcinoma",
-                                                           "benign_keratosis", "seborrheic_keratosis")}},
-    },
-    name_key=_isic_or_path_key,
-)
+# The dermoscopy models train on HAM10000 (training/ham10000.py, issue 17); the pooled split of the
+# two Kaggle re-publications they used before is in the git history (the "dermoscopy" pool).
 
 SHINGLES_WEB_OTHER = ("chickenpox", "cellulitis", "impetigo", "athlete_foot", "nail_fungus", "ringworm",
                       "larva_migrans")
 
+# DermNet NZ (issue 17): a third clinical collection; its 15 other conditions are look-alikes
+# (herpes simplex, eczema herpeticum, impetigo, bullous pemphigoid, insect bites, ...): hard negatives.
+SHINGLES_NZ_OTHER = ("herpes_simplex", "eczema_herpeticum", "impetigo", "scabies", "cellulitis", "molluscum",
+                     "bullous_pemphigoid", "pemphigus", "atopic_dermatitis", "discoid_eczema", "urticaria",
+                     "insect_bites", "erythema_multiforme", "pompholyx", "contact_dermatitis")
+
 CLINICAL_POOL = PoolSpec(
     "clinical",
     folders=("skin_condition/herpes_zoster", *(f"skin_condition/{c}" for c in SHINGLES_OTHER),
-             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER)),
+             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER),
+             "dermnet_nz/herpes_zoster", *(f"dermnet_nz/{c}" for c in SHINGLES_NZ_OTHER)),
     models={"shingles": {"skin_condition/herpes_zoster": "herpes_zoster",
                          "skin_condition_web/herpes_zoster": "herpes_zoster",
+                         "dermnet_nz/herpes_zoster": "herpes_zoster",
                          **{f"skin_condition/{c}": "other" for c in SHINGLES_OTHER},
-                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER}}},
+                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER},
+                         **{f"dermnet_nz/{c}": "other" for c in SHINGLES_NZ_OTHER}}},
     name_key=None,  # set below (reads groups.csv lazily)
 )
 
-POOLS: dict[str, PoolSpec] = {"dermoscopy": DERMOSCOPY_POOL, "clinical": CLINICAL_POOL}
+POOLS: dict[str, PoolSpec] = {"clinical": CLINICAL_POOL}
 POOL_OF: dict[str, str] = {mid: pool.name for pool in POOLS.values() for mid in pool.models}
 
 
