@@ -5,7 +5,8 @@ only under `__main__` (`python app.py`, which is also what a Hugging Face Space 
 come from Gradio's own environment variables, GRADIO_SERVER_NAME and GRADIO_SERVER_PORT.
 
 Each tab is generic (`tabs/layout.py`, `tabs/wiring.py`, `tabs/handler.py`) and reads everything from
-its card; `tabs/<id>.py`, when it exists, adds only what is special about that tab (its `TabHooks`).
+its card; what a card asks for beyond that (a view per result extra, the DICOM window selector) comes
+from `tabs.views.hooks_for(card)`, never from the card's id.
 Every tab's Analyse event is a public API endpoint `/predict_<id>` returning (Label value, overlay
 image, JSON summary); all other events are private.
 
@@ -31,7 +32,6 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import importlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
@@ -44,12 +44,12 @@ from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E
 from medhub.imaging import max_upload_bytes  # noqa: E402
 from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
-from tabs.hooks import TabHooks  # noqa: E402
 from tabs.layout import TabParts, build_tab  # noqa: E402
 from tabs.localise import Localiser  # noqa: E402
 from tabs.samples import load_samples  # noqa: E402
 from tabs.status import status_markdown  # noqa: E402
 from tabs.texts import intro_markdown  # noqa: E402
+from tabs.views import hooks_for  # noqa: E402
 
 log = logging.getLogger("medhub.app")
 
@@ -93,14 +93,6 @@ def tab_bar_css(cards: tuple[ModelCard, ...]) -> str:
     font, pad = max(0.7, round(0.92 * scale, 3)), max(4, round(10 * scale))
     return (f'button[role="tab"] {{font-size: {font}rem !important; padding-left: {pad}px !important;\n'
             f"  padding-right: {pad}px !important;}}\n")
-
-
-def hooks_for(card: ModelCard) -> TabHooks:
-    """The tab's own additions registered in `tabs.TAB_HOOKS`, or nothing special."""
-    from tabs import TAB_HOOKS
-
-    name = TAB_HOOKS.get(card.id)
-    return importlib.import_module(name).Hooks() if name else TabHooks()
 
 
 def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:

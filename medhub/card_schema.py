@@ -1,21 +1,23 @@
-"""The schema of a model card's `medhub:` block (pydantic v2).
+"""The schema of a model card's `medhub:` block (pydantic v2): the card's one contract.
 
 `medhub/cards.py` validates every card against `MedhubBlock` when it reads it: an unknown key is an
 error (a misspelt `heatmap_clas:` would otherwise be ignored silently), every key has a type, and
-`schema_version` says which version of this schema the card was written for (today: 1). A card
-writer (`training/write_card.py`, `training/brain_hemorrhage_card.py`,
-`training/scalp_microscope_card.py`) emits `schema_version: SCHEMA_VERSION`.
+`schema_version` says which version of this schema the card was written for (today: 1). The one card
+writer, `medhub.card_io.dump_card`, emits `schema_version: SCHEMA_VERSION` and validates before it
+writes.
 
-What the schema does not check needs the hub's registries or several keys at once (a disclaimer
-domain, a result extra, a label named by `positive_class`, graded heads' bins, a scope fit's file);
-`medhub/cards.py` checks those after the schema.
+The schema owns every check of a card, including those that name things the hub defines elsewhere:
+the result extras (`RESULT_EXTRAS`, the names of `medhub/result_extras.py` REGISTRY), the disclaimer
+domains (`DISCLAIMER_DOMAINS`, `medhub/disclaimers.py` DOMAINS) and the DICOM windows
+(`DICOM_WINDOWS`, `medhub/dicom.py` WINDOW_CHOICES) are literal sets here, so this module imports
+no feature module; `tests/test_card_contract.py` checks that each set equals the registry it mirrors.
+Graded heads (grades against bins), the scope block (`medhub/scope.py` reads it), the label named
+by `positive_class` and the scope file listed under `hub.files` are checked here too.
 
-Blocks that are measured tables written by commands (`scope` by `training/fit_scope.py`,
-`cross_collection` by `python -m medhub cross-collection`, `robustness` by `python -m medhub
-robustness`) are typed as mappings only: their presence is declared here, their content belongs to
-the command that writes them (`medhub/scope.py` validates `scope`). The same holds for `metrics`
-beyond the keys every card needs (`dataset`, `split`, `n`), and for the entries of `heads`, which
-`medhub/graded.py` validates (grades against bins).
+Blocks that are measured tables written by commands (`cross_collection` by `python -m medhub
+cross-collection`, `robustness` by `python -m medhub robustness`, the scope block's `report`) are typed
+as mappings only: their presence is declared here, their content belongs to the command that writes
+them. The same holds for `metrics` beyond the keys every card needs (`dataset`, `split`, `n`).
 
 Changing the schema in a way an old card cannot satisfy means raising SCHEMA_VERSION, teaching
 `cards.py` to read both versions or rewriting every card (`medhub/cardblocks.py` `update_card_file`).
@@ -25,16 +27,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from medhub.constants import WINDOW_PRESETS
 
 SCHEMA_VERSION = 1
 FRAMEWORKS = ("torch", "keras")
 OUTPUTS = ("softmax", "graded_heads")  # graded_heads: see medhub/graded.py
 
-# The CT window presets (medhub/dicom.py WINDOW_PRESETS) plus "file" (the window stored in the DICOM
-# file). Kept as a literal list so the schema needs no DICOM import; tests/test_cards.py checks it
-# against medhub.dicom.WINDOW_CHOICES.
+# Literal sets that mirror registries defined elsewhere (tests/test_card_contract.py checks each one
+# against its registry), so that the schema needs no feature module:
+# the CT window presets (medhub/constants.py, medhub/dicom.py WINDOW_CHOICES) plus "file" (the window
+# stored in the DICOM file);
 DICOM_WINDOWS = ("brain", "subdural", "stroke", "bone", "file")
+# what a result adds, by name (medhub/result_extras.py REGISTRY);
+RESULT_EXTRAS = ("graded_heads", "ct_region", "abcd", "severity", "see_a_doctor_soon")
+# the domains of the medical disclaimer (medhub/disclaimers.py DOMAINS);
+DISCLAIMER_DOMAINS = ("general", "radiology", "dermatology", "scalp")
+# how the scope check measures distance (medhub/scope.py METHODS).
+SCOPE_METHODS = ("knn", "mahalanobis")
 
 
 class _Block(BaseModel):
@@ -51,6 +62,11 @@ class Bilingual(_Block):
 class HubFile(_Block):
     name: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
 
 
 class Hub(_Block):
@@ -91,6 +107,33 @@ class InputBlock(_Block):
             raise ValueError("size is one positive side or [height, width]")
         return v
 
+    @property
+    def height_width(self) -> tuple[int, int]:
+        sides = [self.size] if isinstance(self.size, int) else list(self.size)
+        return (int(sides[0]), int(sides[-1]))
+
+    @model_validator(mode="after")
+    def _dicom_window(self) -> InputBlock:
+        """A DICOM card names the window its uploads are rendered with by default; it must be the
+        window the model was trained on (`ct_window`) when that is a preset."""
+        if not self.dicom:
+            if self.dicom_window is not None:
+                raise ValueError("input.dicom_window is set but input.dicom is false")
+            return self
+        if self.dicom_window is None:
+            raise ValueError(
+                "a DICOM card (input.dicom: true) needs input.dicom_window, the window uploads are "
+                f"rendered with by default (one of {', '.join(DICOM_WINDOWS)})"
+            )
+        preset = WINDOW_PRESETS.get(self.dicom_window)
+        trained = self.ct_window
+        if preset is not None and trained is not None and preset != (trained.center, trained.width):
+            raise ValueError(
+                f"input.dicom_window '{self.dicom_window}' (C {preset[0]:g} / W {preset[1]:g}) is not the "
+                f"window the model was trained on, input.ct_window (C {trained.center:g} / W {trained.width:g})"
+            )
+        return self
+
     @field_validator("std")
     @classmethod
     def _std(cls, v: list[float]) -> list[float]:
@@ -107,6 +150,56 @@ class LabelBlock(_Block):
     aliases: list[str] = []
     # Position on a graded scale (0 good .. 3 severe).
     grade: int | None = None
+
+
+class HeadBlock(_Block):
+    """One graded head of an `output: graded_heads` card (medhub/graded.py): a symptom graded 0..n.
+
+    `bins` turn a labelled area fraction into the reference grade (one edge fewer than grades)."""
+
+    id: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    ko: str = Field(min_length=1)
+    grades: list[Bilingual] = Field(min_length=2)
+    bins: list[float]
+    area_columns: list[str] = []  # labels.csv columns, summed
+
+    @model_validator(mode="after")
+    def _bins(self) -> HeadBlock:
+        if len(self.bins) != len(self.grades) - 1:
+            raise ValueError(f"head '{self.id}': 'bins' needs {len(self.grades) - 1} edges (one fewer than grades)")
+        if any(b >= c for b, c in zip(self.bins, self.bins[1:])) or self.bins[0] < 0:
+            raise ValueError(f"head '{self.id}': 'bins' must increase strictly from >= 0")
+        return self
+
+
+def check_heads(heads: list[HeadBlock] | None) -> None:
+    """The heads of a graded-heads card, together: at least one, ids unique and not 'primary'."""
+    if not heads:
+        raise ValueError("output 'graded_heads' needs a non-empty 'heads' list")
+    ids = [h.id for h in heads]
+    if len(set(ids)) != len(ids) or "primary" in ids:
+        raise ValueError("head ids must be unique and not 'primary'")
+
+
+class ScopeBlock(_Block):
+    """The scope check's block (`medhub/scope.py`, fitted by training/fit_scope.py)."""
+
+    file: str = Field(default="scope.safetensors", min_length=1)
+    method: Literal[SCOPE_METHODS]  # type: ignore[valid-type]
+    k: int = Field(default=10, ge=1)
+    threshold: float
+    # tuples (not strict: YAML gives lists), so that a spec is hashable and reads like the card
+    accepts: tuple[str, ...] = Field(min_length=1, strict=False)
+    families: tuple[str, ...] = Field(min_length=1, strict=False)
+    min_family_probability: float = 0.5
+    report: dict[str, Any] | None = None  # acceptance and refusal rates (python -m medhub scope-report)
+
+    @model_validator(mode="after")
+    def _accepts(self) -> ScopeBlock:
+        if not set(self.accepts) <= set(self.families):
+            raise ValueError("scope.accepts must name some of scope.families")
+        return self
 
 
 class MetricsBlock(BaseModel):
@@ -135,15 +228,14 @@ class MedhubBlock(_Block):
     positive_class: str | None = None
     threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     gradcam_layer: str = Field(min_length=1)
-    # Graded heads {id, en, ko, grades, bins, area_columns}: validated by medhub/graded.py
-    # parse_heads (grades against bins), whose messages name the head.
-    heads: list[dict[str, Any]] | None = None
+    # Graded heads {id, en, ko, grades, bins, area_columns} of an `output: graded_heads` card.
+    heads: list[HeadBlock] | None = None
     grade_note: Bilingual | None = None  # what the grades of a graded model mean
     metrics: MetricsBlock
     license: str | None = None  # else the front matter's top-level `license`
     # Behaviour in the app, the CLI and the bench:
-    disclaimer: str = "general"  # a domain of medhub/disclaimers.py DOMAINS
-    result_extras: list[str] = []  # names in medhub/result_extras.py REGISTRY
+    disclaimer: Literal[DISCLAIMER_DOMAINS] = "general"  # type: ignore[valid-type]  # medhub/disclaimers.py
+    result_extras: list[Literal[RESULT_EXTRAS]] = []  # type: ignore[valid-type]  # medhub/result_extras.py
     heatmap_class: Literal["decision", "positive"] = "decision"
     tta: bool = False  # test-time augmentation offered: the tab's checkbox, the API's `tta`, predict --tta
     tab: str | None = None  # the tab it is served in (default: its own id)
@@ -153,8 +245,9 @@ class MedhubBlock(_Block):
     # `metrics`, `recall:<label>` / `precision:<label>` / `f1:<label>`, or a dotted path into `metrics`).
     # A card whose own figures miss one carries a caution on every result (medhub/caution.py).
     targets: dict[str, float] | None = None
-    # Measured by other commands (medhub/cardblocks.py OWNED_META_KEYS), typed loosely:
-    scope: dict[str, Any] | None = None
+    # Measured by other commands (medhub/cardblocks.py OWNED_META_KEYS); the scope check is typed,
+    # the measured tables loosely:
+    scope: ScopeBlock | None = None
     cross_collection: dict[str, Any] | None = None
     robustness: dict[str, Any] | None = None
 
@@ -164,6 +257,22 @@ class MedhubBlock(_Block):
         if v != SCHEMA_VERSION:
             raise ValueError(f"schema_version {v} is not one this hub reads (it reads {SCHEMA_VERSION})")
         return v
+
+    @model_validator(mode="after")
+    def _together(self) -> MedhubBlock:
+        """Checks of several keys at once."""
+        ids = [label.id for label in self.labels]
+        if len(set(ids)) != len(ids):
+            raise ValueError("label ids repeat")
+        if self.positive_class is not None and self.positive_class not in ids:
+            raise ValueError(f"positive_class '{self.positive_class}' is not a label")
+        if len(self.labels) == 2 and (self.positive_class is None or self.threshold is None):
+            raise ValueError("a binary model needs positive_class and threshold")
+        if self.output == "graded_heads":
+            check_heads(self.heads)
+        if self.scope is not None and self.scope.file not in [f.name for f in self.hub.files]:
+            raise ValueError(f"the scope file {self.scope.file} is not listed under medhub.hub.files")
+        return self
 
 
 def _is_type_tag(part: Any) -> bool:
@@ -182,9 +291,12 @@ def describe(err: ValidationError, where: str) -> str:
             hint = f" (this hub reads schema_version: {SCHEMA_VERSION})" if key == "medhub.schema_version" else ""
             problems.append(f"missing '{key}'{hint}")
         else:
+            msg = e["msg"].removeprefix("Value error, ")
+            if isinstance(e.get("input"), dict):  # a check of several keys at once: no value to show
+                problems.append(f"'{key}': {msg}")
+                continue
             got = repr(e.get("input"))
             got = got if len(got) <= 60 else got[:57] + "..."
-            msg = e["msg"].removeprefix("Value error, ")
             problems.append(f"'{key}': {msg} (got {got})")
     return f"{where}: " + "; ".join(problems)
 

@@ -18,7 +18,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from medhub.card_io import dump_yaml
+from medhub import cards
+from medhub.cards import parse_card, split_front_matter
 
 # Front-matter keys under `medhub:` that commands other than the card writer own.
 OWNED_META_KEYS = ("scope", "cross_collection", "robustness", "disclaimer", "tab", "result_extras", "heatmap_class", "tta", "order", "tab_title")
@@ -57,36 +59,12 @@ def set_block(text: str, name: str, markdown: str) -> str:
 
 
 def _split(text: str) -> tuple[dict[str, Any], str]:
-    from medhub.cards import split_front_matter
-
     return split_front_matter(text)
 
 
 def _dump(meta: dict[str, Any]) -> str:
-    """YAML in the card writers' layout: leaf mappings and lists in flow style, sha256 quoted."""
-
-    class Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data: Any) -> bool:  # no &id001 anchors in a card
-            return True
-
-    def represent_dict(dumper, d):
-        flow = all(not isinstance(v, (dict, list)) for v in d.values()) and len(d) <= 6
-        return dumper.represent_mapping("tag:yaml.org,2002:map", d.items(), flow_style=flow)
-
-    def represent_list(dumper, seq):
-        flow = all(not isinstance(v, (dict, list)) for v in seq) or all(
-            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v) for v in seq
-        )
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", seq, flow_style=flow)
-
-    def represent_str(dumper, s):
-        style = '"' if re.fullmatch(r"[0-9a-f]{64}", s) else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
-
-    Dumper.add_representer(dict, represent_dict)
-    Dumper.add_representer(list, represent_list)
-    Dumper.add_representer(str, represent_str)
-    return yaml.dump(meta, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110)
+    """YAML in the card writers' layout (`medhub.card_io.dump_yaml`, the one card writer's)."""
+    return dump_yaml(meta)
 
 
 def set_meta(text: str, key: str, value: Any) -> str:
@@ -141,13 +119,11 @@ def update_card_file(
 ) -> Path:
     """Apply `edit(text) -> text` to `model_cards/<id>.md` and write the same text to
     `weights/<id>/README.md` (the card is published with the weights)."""
-    from medhub.cards import CARDS_DIR, REPO_ROOT, parse_card
-
-    path = Path(cards_dir or CARDS_DIR) / f"{model_id}.md"
+    path = Path(cards_dir or cards.CARDS_DIR) / f"{model_id}.md"
     text = edit(path.read_text(encoding="utf-8"))
     parse_card(text, path)  # never write a card the hub cannot read
     path.write_text(text, encoding="utf-8")
-    copy = Path(weights_dir or REPO_ROOT / "weights") / model_id / "README.md"
+    copy = Path(weights_dir or cards.REPO_ROOT / "weights") / model_id / "README.md"
     if copy.parent.is_dir():
         copy.write_text(text, encoding="utf-8")
     return path

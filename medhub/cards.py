@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+from pydantic import BaseModel
 
-from medhub.card_schema import FRAMEWORKS, OUTPUTS, SCHEMA_VERSION, validate_block  # noqa: F401  (the schema of `medhub:`)
+from medhub.card_schema import (  # noqa: F401  (the schema of `medhub:`)
+    FRAMEWORKS,
+    OUTPUTS,
+    SCHEMA_VERSION,
+    MedhubBlock,
+    ScopeBlock,
+    validate_block,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CARDS_DIR = Path(os.environ.get("MEDHUB_CARDS_DIR", REPO_ROOT / "model_cards"))
@@ -52,6 +61,38 @@ class Label:
 
     def name(self, lang: str = "en") -> str:
         return self.ko if lang == "ko" else self.en
+
+
+@dataclass(frozen=True)
+class Grade:
+    en: str
+    ko: str
+
+    def name(self, lang: str = "en") -> str:
+        return self.ko if lang == "ko" else self.en
+
+
+def grade_from_area(area: float, bins: tuple[float, ...] | list[float]) -> int:
+    """Number of bin edges the area fraction exceeds (0 .. len(bins))."""
+    return int(sum(float(area) > float(b) for b in bins))
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One graded head of an `output: graded_heads` card (medhub/graded.py), parsed once with the card."""
+
+    id: str
+    en: str
+    ko: str
+    grades: tuple[Grade, ...]
+    bins: tuple[float, ...]
+    area_columns: tuple[str, ...] = ()
+
+    def name(self, lang: str = "en") -> str:
+        return self.ko if lang == "ko" else self.en
+
+    def grade_of_area(self, area: float) -> int:
+        return grade_from_area(area, self.bins)
 
 
 @dataclass(frozen=True)
@@ -103,11 +144,11 @@ class ModelCard:
     path: Path
     schema_version: int = 1  # medhub/card_schema.py SCHEMA_VERSION the card was written for
     backbone: str | None = None  # where the pretrained backbone came from (prose)
-    heads: list[dict[str, Any]] | None = None  # graded heads as the card lists them (medhub/graded.py)
+    heads: tuple[HeadSpec, ...] | None = None  # graded heads (output: graded_heads, medhub/graded.py)
     grade_note: dict[str, str] | None = None  # {en, ko}: what the grades of a graded model mean
     cross_collection: dict[str, Any] | None = None  # measured by `python -m medhub cross-collection`
     robustness: dict[str, Any] | None = None  # measured by `python -m medhub robustness`
-    scope: Any = None  # medhub.scope.ScopeSpec, or None for a card without a fitted scope check
+    scope: Any = None  # card_schema.ScopeBlock (medhub/scope.py), or None for a card without a fitted scope check
     disclaimer_domain: str = "general"  # medhub.disclaimers: which domain's disclaimer the results carry
     result_extras: tuple[str, ...] = ()  # medhub.result_extras: what a result adds (region, ABCD, ...)
     heatmap_class: str = "decision"  # which class the heat map explains: "decision" or "positive"
@@ -168,11 +209,52 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return meta, body
 
 
+def _convert(tp: Any, value: Any) -> Any:
+    """A validated schema value as the type a `ModelCard` field declares: nested pydantic blocks
+    become the card's frozen dataclasses (by field name), lists become tuples, mappings plain dicts.
+    A field typed `Any` keeps the validated block itself (the scope check's `ScopeBlock`)."""
+    if value is None or tp is Any:
+        return value
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, UnionType):
+        options = [a for a in args if a is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if is_dataclass(tp):
+        hints = get_type_hints(tp)
+        items = value if isinstance(value, dict) else {k: getattr(value, k) for k in type(value).model_fields}
+        return tp(**{k: _convert(hints[k], v) for k, v in items.items() if k in hints})
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict or tp is dict:
+        return value.model_dump() if isinstance(value, BaseModel) else dict(value)
+    if tp is float:
+        return float(value)
+    return value
+
+
+# Card keys that a ModelCard holds under another name, and the `hub:` keys it holds at the top.
+_RENAMED = {"disclaimer": "disclaimer_domain"}
+
+
+def card_from_block(m: MedhubBlock, *, license: str, body: str, path: Path) -> ModelCard:
+    """The ModelCard of a validated `medhub:` block: one generic conversion, field by field name."""
+    values: dict[str, Any] = {_RENAMED.get(k, k): getattr(m, k) for k in type(m).model_fields}
+    hub = values.pop("hub")
+    values.update(repo_id=hub.repo_id, revision=hub.revision, files=hub.files)
+    values["input"] = {**dict(m.input), "size": m.input.height_width}
+    values.update(license=license, body=body, path=path, tab=m.tab or m.id)
+    hints = get_type_hints(ModelCard)
+    return ModelCard(**{k: _convert(hints[k], v) for k, v in values.items()})
+
+
 def parse_card(text: str, path: Path | None = None) -> ModelCard:
     """Parse and validate one card; raises CardError naming the card file and the problem.
 
-    The `medhub:` block is checked against the schema first (`medhub/card_schema.py`: unknown keys,
-    `schema_version`, types), then against what needs the hub's registries or several keys at once."""
+    Every check of the `medhub:` block is the schema's (`medhub/card_schema.py`: unknown keys,
+    `schema_version`, types, literal sets, graded heads, several keys at once); what is outside the
+    block (the licence, the body's sections) is checked here."""
     meta, body = split_front_matter(text)
     where = str(path or "card")
     raw = meta.get("medhub")
@@ -184,128 +266,16 @@ def parse_card(text: str, path: Path | None = None) -> ModelCard:
         m = validate_block(raw, where)
     except ValueError as err:
         raise CardError(str(err)) from None
-    cid = m.id
-
-    files = tuple(WeightFile(name=f.name, sha256=f.sha256.lower()) for f in m.hub.files)
-    inp = m.input
-    size = [inp.size, inp.size] if isinstance(inp.size, int) else list(inp.size)
-    if len(size) == 1:
-        size = size * 2
-    window = inp.ct_window
-    contract = InputContract(
-        modality=inp.modality,
-        size=(int(size[0]), int(size[1])),
-        channels=inp.channels,
-        mean=tuple(float(v) for v in inp.mean),  # type: ignore[arg-type]
-        std=tuple(float(v) for v in inp.std),  # type: ignore[arg-type]
-        resize=inp.resize,
-        prescale=inp.prescale,
-        dicom=inp.dicom,
-        ct_window=CTWindow(float(window.center), float(window.width)) if window else None,
-        dicom_window=inp.dicom_window,
-    )
-    _check_dicom_window(contract, where)
-
-    labels = tuple(
-        Label(id=lab.id, en=lab.en, ko=lab.ko, aliases=tuple(lab.aliases), grade=lab.grade) for lab in m.labels
-    )
-    ids = [label.id for label in labels]
-    if len(set(ids)) != len(ids):
-        raise CardError(f"{where}: label ids repeat")
-
-    output = m.output
-    if output == "graded_heads":
-        from medhub.graded import parse_heads
-
-        parse_heads(raw.get("heads"), where)  # per-symptom heads, grades, bins
-    positive, threshold = m.positive_class, m.threshold
-    if positive is not None and positive not in ids:
-        raise CardError(f"{where}: positive_class '{positive}' is not a label")
-    if len(labels) == 2 and (positive is None or threshold is None):
-        raise CardError(f"{where}: a binary model needs positive_class and threshold")
-
     for section in REQUIRED_BODY_SECTIONS:
         if not re.search(rf"^#+\s*{re.escape(section)}", body, flags=re.MULTILINE | re.IGNORECASE):
             raise CardError(f"{where}: the body has no '{section}' section")
-
-    from medhub.scope import ScopeError, ScopeSpec
-
-    try:
-        scope = ScopeSpec.from_card(raw.get("scope"), where)
-    except ScopeError as err:
-        raise CardError(str(err)) from None
-    if scope is not None and scope.file not in [f.name for f in files]:
-        raise CardError(f"{where}: the scope file {scope.file} is not listed under medhub.hub.files")
-    from medhub.disclaimers import DOMAINS
-
-    if m.disclaimer not in DOMAINS:
-        raise CardError(f"{where}: disclaimer must be one of {sorted(DOMAINS)}")
-    from medhub.result_extras import REGISTRY
-
-    unknown = [name for name in m.result_extras if name not in REGISTRY]
-    if unknown:
-        raise CardError(f"{where}: unknown result_extras {unknown} (known: {sorted(REGISTRY)})")
-    card = ModelCard(
-        id=cid,
-        title={"en": m.title.en, "ko": m.title.ko},
-        framework=m.framework,
-        architecture=m.architecture,
-        repo_id=m.hub.repo_id,
-        revision=m.hub.revision,
-        files=files,
-        input=contract,
-        output=output,
-        labels=labels,
-        positive_class=positive,
-        threshold=float(threshold) if threshold is not None else None,
-        gradcam_layer=m.gradcam_layer,
-        metrics=dict(raw["metrics"]),
-        license=str(m.license or meta.get("license") or ""),
-        body=body,
-        path=path or Path(f"{cid}.md"),
-        schema_version=m.schema_version,
-        backbone=m.backbone,
-        heads=list(raw["heads"]) if raw.get("heads") is not None else None,
-        grade_note={"en": m.grade_note.en, "ko": m.grade_note.ko} if m.grade_note else None,
-        scope=scope,
-        cross_collection=dict(raw["cross_collection"]) if raw.get("cross_collection") is not None else None,
-        robustness=dict(raw["robustness"]) if raw.get("robustness") is not None else None,
-        disclaimer_domain=m.disclaimer,
-        result_extras=tuple(m.result_extras),
-        heatmap_class=m.heatmap_class,
-        tta=m.tta,
-        tab=m.tab or cid,
-        order=m.order,
-        tab_title={"en": m.tab_title.en, "ko": m.tab_title.ko} if m.tab_title else None,
-        targets=dict(m.targets) if m.targets else None,
+    card = card_from_block(
+        m, license=str(m.license or meta.get("license") or ""), body=body, path=path or Path(f"{m.id}.md")
     )
     if not card.license:
         raise CardError(f"{where}: missing licence")
     card.weights_file  # noqa: B018  (validates that the weights file is listed)
     return card
-
-
-def _check_dicom_window(contract: InputContract, where: str) -> None:
-    """A DICOM card names the window its uploads are rendered with by default; it must be the
-    window the model was trained on (`input.ct_window`) when that is a preset."""
-    if not contract.dicom:
-        if contract.dicom_window is not None:
-            raise CardError(f"{where}: input.dicom_window is set but input.dicom is false")
-        return
-    from medhub.dicom import WINDOW_CHOICES, WINDOW_PRESETS
-
-    if contract.dicom_window is None:
-        raise CardError(
-            f"{where}: a DICOM card (input.dicom: true) needs input.dicom_window, the window uploads are "
-            f"rendered with by default (one of {', '.join(WINDOW_CHOICES)})"
-        )
-    preset = WINDOW_PRESETS.get(contract.dicom_window)
-    trained = contract.ct_window
-    if preset is not None and trained is not None and preset != (trained.center, trained.width):
-        raise CardError(
-            f"{where}: input.dicom_window '{contract.dicom_window}' (C {preset[0]:g} / W {preset[1]:g}) is not "
-            f"the window the model was trained on, input.ct_window (C {trained.center:g} / W {trained.width:g})"
-        )
 
 
 def read_card(path: Path) -> ModelCard:

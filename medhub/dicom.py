@@ -15,7 +15,8 @@ most `MAX_INFLATED_BYTES` (pydicom would inflate all of it); pydicom reads throu
 `BudgetedReader` (CPU time and read count); a sequence nested deeper than `MAX_SEQUENCE_DEPTH` (or
 deep enough to exhaust Python's recursion) is `too_deep`; encapsulated Pixel Data may hold at most
 `MAX_DICOM_FRAGMENTS` fragments and a JPEG frame at most the scans `limits.check_jpeg_scans`
-allows. This module imports only `medhub.errors` and `medhub.limits` (not `medhub.imaging`).
+allows. This module imports only `medhub.errors`, `medhub.limits` and `medhub.constants` (not
+`medhub.imaging`).
 """
 
 from __future__ import annotations
@@ -33,16 +34,11 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 from pydicom.uid import UID
 
 from medhub import limits
+from medhub.constants import WINDOW_PRESETS
 from medhub.errors import InputError
 from medhub.limits import Budget, BudgetedReader, read_source
 
-# (centre, width) in HU. Standard head-CT windows (radiology teaching values).
-WINDOW_PRESETS: dict[str, tuple[float, float]] = {
-    "brain": (40.0, 80.0),
-    "subdural": (80.0, 200.0),
-    "stroke": (40.0, 40.0),
-    "bone": (600.0, 2800.0),
-}
+# (centre, width) in HU: medhub/constants.py (the card schema reads them too).
 # "file" means the window stored in the file (first value if multi-valued), else the brain window.
 WINDOW_CHOICES: tuple[str, ...] = (*WINDOW_PRESETS, "file")
 # For a decode that names no window and serves no card (e.g. the scope report's image sets). A model's

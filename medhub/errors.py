@@ -147,3 +147,7 @@ class BudgetError(InputError):
     inflated bytes (`inflated_too_large`), decode work (`too_complex`), nesting (`too_deep`) or
     time (`too_slow`). Pixel and frame counts (`too_many_pixels`, `too_many_frames`) stay plain
     `InputError`s, as before."""
+
+
+class EvaluationError(ValueError):
+    """The data directory or split file cannot be evaluated as given (`medhub.evaluation`)."""

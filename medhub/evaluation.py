@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from medhub import graded, registry
 from medhub.cards import ModelCard
+from medhub.errors import EvaluationError  # noqa: F401  (defined low: medhub.graded raises it too)
+from medhub.imaging import InputError, load_for_card, load_upload
+from medhub.inference import decide
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".dcm"}
 ECE_BINS = 10
-
-
-class EvaluationError(ValueError):
-    """The data directory or split file cannot be evaluated as given."""
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,6 @@ def compute_metrics(card: ModelCard, y_true: Iterable[str], probs: np.ndarray) -
     """Metrics of one model on labelled cases, with the card's own decision rule."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
-    from medhub.inference import decide
-
     labels = card.label_ids
     y = np.array([labels.index(t) for t in y_true])
     probs = np.asarray(probs, dtype=np.float64)
@@ -255,14 +253,9 @@ def evaluate_dir(
     """Run a model over a labelled folder: (metrics, one row per file with its probabilities).
 
     `metrics["skipped_folders"]` counts the images of folders that map to no label of the card."""
-    from medhub.imaging import InputError, load_for_card
-    from medhub.inference import get_predictor
-
-    predictor = get_predictor(model_id)
+    predictor = registry.get_predictor(model_id)
     card = predictor.card
-    if card.output == "graded_heads":  # per-symptom grades from the data set's labels.csv (medhub/graded.py)
-        from medhub.graded import evaluate_graded
-
+    if graded.is_graded(card):  # per-symptom grades from the data set's labels.csv (medhub/graded.py)
         return evaluate_graded(model_id, data_dir, split_file, subset, limit_per_label, batch_size)
     skipped_folders: dict[str, int] = {}
     cases = collect_cases(card, data_dir, split_file, subset, limit_per_label, keep_file, skipped_folders)
@@ -324,3 +317,76 @@ def _relative(path: Path, data_dir: Path) -> str:
         return Path(path).relative_to(data_dir).as_posix()
     except ValueError:
         return str(path)
+
+
+def evaluate_graded(
+    model_id: str,
+    data_dir: Path,
+    split_file: Path | None = None,
+    subset: str = "test",
+    limit: int | None = None,
+    batch_size: int = 32,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`python -m medhub evaluate` for a graded-heads card (medhub/graded.py): per-head metrics and one row per file."""
+    predictor = registry.get_predictor(model_id)
+    card = predictor.card
+    heads = graded.card_heads(card)
+    data_dir = Path(data_dir)
+    refs = graded.reference_grades(card, data_dir)
+    keep = _split_filter(Path(split_file), subset) if split_file else (lambda p: True)
+    files = [f for f in sorted(refs) if keep(data_dir / f)]
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise EvaluationError(f"no labelled image of {data_dir} is in split '{subset}'")
+    kept, skipped = [], []
+    probs: dict[str, list[np.ndarray]] = {h.id: [] for h in heads}
+    probs["primary"] = []
+    for start in range(0, len(files), batch_size):
+        images = []
+        for f in files[start : start + batch_size]:
+            try:
+                images.append(load_upload(data_dir / f).rgb)
+                kept.append(f)
+            except InputError as err:
+                skipped.append({"path": str(data_dir / f), "error": err.code})
+        if images:
+            out = graded.predict_heads(predictor, images)
+            for name in probs:
+                probs[name].append(out[name])
+    if not kept:
+        raise EvaluationError("no file could be decoded")
+    groups = [refs[f]["group"] for f in kept]
+    stacked = {name: np.concatenate(v) for name, v in probs.items()}
+    # The primary classifier (the card's labels): the overall grade = the worst head grade.
+    primary_truth = [graded.primary_label(card, max(refs[f][h.id] for h in heads)) for f in kept]
+    metrics = compute_metrics(card, primary_truth, stacked["primary"])
+    metrics.update(
+        {
+            "n_groups": len(set(groups)),
+            "output": graded.OUTPUT,
+            "heads": {},
+            "revision": predictor.revision,
+            "weights_source": predictor.source,
+            "skipped": skipped,
+        }
+    )
+    for h in heads:
+        ref = np.array([refs[f][h.id] for f in kept])
+        metrics["heads"][h.id] = graded.head_metrics(ref, stacked[h.id], groups)
+        metrics["heads"][h.id]["bins"] = list(h.bins)
+    rows = []
+    for i, f in enumerate(kept):
+        row: dict[str, Any] = {
+            "path": f,  # relative to DATA_DIR, as in evaluate_dir
+            "group": refs[f]["group"],
+            "label": primary_truth[i],
+            **{lid: round(float(q), 5) for lid, q in zip(card.label_ids, stacked["primary"][i])},
+        }
+        for h in heads:
+            row[f"{h.id}_ref"] = refs[f][h.id]
+            row[f"{h.id}_area"] = round(refs[f][h.id + "_area"], 5)
+            for g, q in enumerate(stacked[h.id][i]):
+                row[f"{h.id}_p{g}"] = round(float(q), 5)
+        rows.append(row)
+    return metrics, rows

@@ -23,104 +23,50 @@ is a proxy stated on the card, not a clinical grade. The network (see
 `medhub.architectures.torch_nets.GradedHeadsNet`) returns one softmax over each head's grades;
 P(present) = 1 - P(grade 0).
 
-Nothing here imports torch or gradio: `graded_summary` is a pure function the app calls with the
-backend's per-head probabilities, and `evaluate_graded` is what `python -m medhub evaluate` runs for
-such a card.
+Nothing here imports torch or gradio, nor a model: `graded_summary` is a pure function the app calls
+with the backend's per-head probabilities; `medhub.evaluation.evaluate_graded` is what `python -m
+medhub evaluate` runs for such a card, from the reference grades and metrics here.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
-from medhub.cards import CardError
-
-if TYPE_CHECKING:
-    from medhub.cards import ModelCard
+from medhub.card_schema import HeadBlock, check_heads, describe
+from medhub.cards import CardError, Grade, HeadSpec, ModelCard, _convert, grade_from_area  # noqa: F401
+from medhub.errors import EvaluationError
 
 OUTPUT = "graded_heads"
-
-
-@dataclass(frozen=True)
-class Grade:
-    en: str
-    ko: str
-
-    def name(self, lang: str = "en") -> str:
-        return self.ko if lang == "ko" else self.en
-
-
-@dataclass(frozen=True)
-class HeadSpec:
-    id: str
-    en: str
-    ko: str
-    grades: tuple[Grade, ...]
-    bins: tuple[float, ...]
-    area_columns: tuple[str, ...]
-
-    def name(self, lang: str = "en") -> str:
-        return self.ko if lang == "ko" else self.en
-
-    def grade_of_area(self, area: float) -> int:
-        return grade_from_area(area, self.bins)
-
-
-def grade_from_area(area: float, bins: Sequence[float]) -> int:
-    """Number of bin edges the area fraction exceeds (0 .. len(bins))."""
-    return int(sum(float(area) > float(b) for b in bins))
+_HEADS = TypeAdapter(list[HeadBlock])
 
 
 def parse_heads(raw: Any, where: str = "card") -> tuple[HeadSpec, ...]:
-    """Validate `medhub.heads` of a graded-heads card; raises CardError naming the problem."""
-    if not isinstance(raw, list) or not raw:
+    """The heads of a `medhub.heads` list, validated by the card schema (`HeadBlock`, `check_heads`);
+    raises CardError naming the problem. A card's own heads are parsed once, when it is read
+    (`card.heads`); this is for lists that are not (yet) on a card."""
+    if not isinstance(raw, list):
         raise CardError(f"{where}: output 'graded_heads' needs a non-empty 'heads' list")
-    heads = []
-    for entry in raw:
-        if not isinstance(entry, dict) or not entry.get("id"):
-            raise CardError(f"{where}: every head needs an 'id'")
-        hid = str(entry["id"])
-        for key in ("en", "ko", "grades", "bins"):
-            if key not in entry:
-                raise CardError(f"{where}: head '{hid}' needs '{key}'")
-        grades_raw = entry["grades"]
-        if not isinstance(grades_raw, list) or len(grades_raw) < 2:
-            raise CardError(f"{where}: head '{hid}': 'grades' must list at least two {{en, ko}} names")
-        grades = []
-        for g in grades_raw:
-            if not isinstance(g, dict) or not g.get("en") or not g.get("ko"):
-                raise CardError(f"{where}: head '{hid}': every grade needs 'en' and 'ko'")
-            grades.append(Grade(str(g["en"]), str(g["ko"])))
-        bins = entry["bins"]
-        if not isinstance(bins, list) or len(bins) != len(grades) - 1:
-            raise CardError(
-                f"{where}: head '{hid}': 'bins' needs {len(grades) - 1} edges (one fewer than grades)"
-            )
-        try:
-            edges = tuple(float(b) for b in bins)
-        except (TypeError, ValueError):
-            raise CardError(f"{where}: head '{hid}': 'bins' must be numbers") from None
-        if any(b >= c for b, c in zip(edges, edges[1:])) or edges[0] < 0:
-            raise CardError(f"{where}: head '{hid}': 'bins' must increase strictly from >= 0")
-        cols = entry.get("area_columns") or []
-        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
-            raise CardError(f"{where}: head '{hid}': 'area_columns' must be a list of column names")
-        heads.append(HeadSpec(hid, str(entry["en"]), str(entry["ko"]), tuple(grades), edges, tuple(cols)))
-    ids = [h.id for h in heads]
-    if len(set(ids)) != len(ids) or "primary" in ids:
-        raise CardError(f"{where}: head ids must be unique and not 'primary'")
-    return tuple(heads)
+    try:
+        heads = _HEADS.validate_python(raw)
+        check_heads(heads)
+    except ValidationError as err:
+        raise CardError(describe(err, where).replace("'medhub.", "'medhub.heads.")) from None
+    except ValueError as err:
+        raise CardError(f"{where}: {err}") from None
+    return tuple(_convert(HeadSpec, h) for h in heads)
 
 
 def card_heads(card: ModelCard) -> tuple[HeadSpec, ...]:
-    if card.output != OUTPUT:
+    """The card's heads, parsed when the card was read."""
+    if card.output != OUTPUT or not card.heads:
         raise CardError(f"{card.id}: output is {card.output!r}, not {OUTPUT!r}")
-    return parse_heads(card.heads, card.id)
+    return card.heads
 
 
 def is_graded(card: ModelCard) -> bool:
@@ -217,8 +163,6 @@ def reference_grades(
     heads = card_heads(card)
     path = Path(data_dir) / labels_file
     if not path.exists():
-        from medhub.evaluation import EvaluationError
-
         raise EvaluationError(f"{path} not found: a graded-heads evaluation reads the area fractions there")
     out: dict[str, dict[str, Any]] = {}
     with open(path, newline="", encoding="utf-8") as fh:
@@ -319,82 +263,3 @@ def predict_heads(predictor, images: list[np.ndarray]) -> dict[str, np.ndarray]:
     if fn is None:
         raise CardError(f"{predictor.card.id}: its backend has no graded heads")
     return {k: np.asarray(v, dtype=np.float64) for k, v in fn(batch).items()}
-
-
-def evaluate_graded(
-    model_id: str,
-    data_dir: Path,
-    split_file: Path | None = None,
-    subset: str = "test",
-    limit: int | None = None,
-    batch_size: int = 32,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`python -m medhub evaluate` for a graded-heads card: per-head metrics and one row per file."""
-    from medhub.evaluation import EvaluationError, _split_filter
-    from medhub.imaging import InputError, load_upload
-    from medhub.inference import get_predictor
-
-    predictor = get_predictor(model_id)
-    card = predictor.card
-    heads = card_heads(card)
-    data_dir = Path(data_dir)
-    refs = reference_grades(card, data_dir)
-    keep = _split_filter(Path(split_file), subset) if split_file else (lambda p: True)
-    files = [f for f in sorted(refs) if keep(data_dir / f)]
-    if limit:
-        files = files[:limit]
-    if not files:
-        raise EvaluationError(f"no labelled image of {data_dir} is in split '{subset}'")
-    kept, skipped = [], []
-    probs: dict[str, list[np.ndarray]] = {h.id: [] for h in heads}
-    probs["primary"] = []
-    for start in range(0, len(files), batch_size):
-        images = []
-        for f in files[start : start + batch_size]:
-            try:
-                images.append(load_upload(data_dir / f).rgb)
-                kept.append(f)
-            except InputError as err:
-                skipped.append({"path": str(data_dir / f), "error": err.code})
-        if images:
-            out = predict_heads(predictor, images)
-            for name in probs:
-                probs[name].append(out[name])
-    if not kept:
-        raise EvaluationError("no file could be decoded")
-    from medhub.evaluation import compute_metrics
-
-    groups = [refs[f]["group"] for f in kept]
-    stacked = {name: np.concatenate(v) for name, v in probs.items()}
-    # The primary classifier (the card's labels): the overall grade = the worst head grade.
-    primary_truth = [primary_label(card, max(refs[f][h.id] for h in heads)) for f in kept]
-    metrics = compute_metrics(card, primary_truth, stacked["primary"])
-    metrics.update(
-        {
-            "n_groups": len(set(groups)),
-            "output": OUTPUT,
-            "heads": {},
-            "revision": predictor.revision,
-            "weights_source": predictor.source,
-            "skipped": skipped,
-        }
-    )
-    for h in heads:
-        ref = np.array([refs[f][h.id] for f in kept])
-        metrics["heads"][h.id] = head_metrics(ref, stacked[h.id], groups)
-        metrics["heads"][h.id]["bins"] = list(h.bins)
-    rows = []
-    for i, f in enumerate(kept):
-        row: dict[str, Any] = {
-            "path": f,  # relative to DATA_DIR, as in evaluate_dir
-            "group": refs[f]["group"],
-            "label": primary_truth[i],
-            **{lid: round(float(q), 5) for lid, q in zip(card.label_ids, stacked["primary"][i])},
-        }
-        for h in heads:
-            row[f"{h.id}_ref"] = refs[f][h.id]
-            row[f"{h.id}_area"] = round(refs[f][h.id + "_area"], 5)
-            for g, q in enumerate(stacked[h.id][i]):
-                row[f"{h.id}_p{g}"] = round(float(q), 5)
-        rows.append(row)
-    return metrics, rows

@@ -1,9 +1,10 @@
 """The one code path from a decoded image to a result, shared by the app, the CLI and evaluation.
 
-`load_predictor(card)` resolves a card's weights and loads its backend; `get_predictor(model_id)`
-returns the process-wide `Predictor` held by `medhub.registry.REGISTRY` (loaded once, warmed, with a
-status per model); `Predictor.analyse(image)` gives probabilities over the card's labels, the
-decision (threshold for binary models, argmax otherwise) and, on request, a Grad-CAM heat map.
+`load_predictor(card)` resolves a card's weights and loads its backend (the process-wide predictors
+are `medhub.registry`'s: `get_predictor(model_id)`, loaded once, warmed, with a status per model);
+`Predictor.analyse(image)` gives probabilities over the card's labels, the decision (threshold for
+binary models, argmax otherwise), the scope verdict (`medhub.scope.decide`) and, on request, a
+Grad-CAM heat map. The JSON summary of an analysis is built by `medhub.summary`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from medhub.cards import ModelCard
+from medhub import scope
+from medhub.backends import decide_index, load_backend
+from medhub.cards import ModelCard, load_cards
 from medhub.preprocess import to_model_input
+from medhub.scope import ScopeError, ScopeModel
+from medhub.weights import WeightsError, resolve_weights
 
 
 class ModelUnavailable(RuntimeError):
@@ -45,56 +50,9 @@ class Analysis:
         pos = self.card.positive_class
         return self.probabilities[pos] if pos else None
 
-    def summary(
-        self, revision: str | None = None, source: str | None = None, show_anyway: bool = False
-    ) -> dict[str, Any]:
-        """The JSON summary the API returns next to the Label and the overlay.
-
-        Out of scope, `decision` is None (and so are its names) unless `show_anyway` is set; the
-        probabilities are always there, for a caller who wants to see what the model would have said.
-        """
-        from medhub.disclaimers import disclaimer
-
-        card = self.card
-        label = card.label(self.decision)
-        answered = self.in_scope or show_anyway
-        scope = self.scope
-        return {
-            "model_id": card.id,
-            "architecture": card.architecture,
-            "revision": revision or card.revision,
-            "weights_source": source,
-            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
-            "decision": self.decision if answered else None,
-            "decision_en": label.en if answered else None,
-            "decision_ko": label.ko if answered else None,
-            "positive_class": card.positive_class,
-            "threshold": card.threshold,
-            "decision_rule": decision_rule(card),
-            "explained_label": self.explained_label,
-            "in_scope": self.in_scope,
-            "scope_score": None if scope is None else round(scope.score, 6),
-            "scope_threshold": None if scope is None else round(scope.threshold, 6),
-            "scope_family": None if scope is None else scope.family,
-            "scope_reason": None if scope is None else scope.reason(),
-            "suggested_model": self.suggested_model,
-            "shown_anyway": bool(show_anyway and not self.in_scope),
-            **self.summary_fields,
-            "disclaimer": disclaimer(card.disclaimer_domain, "en"),
-            "disclaimer_ko": disclaimer(card.disclaimer_domain, "ko"),
-        }
-
-
-def decision_rule(card: ModelCard) -> str:
-    if card.is_binary:
-        return f"{card.positive_class} if P({card.positive_class}) >= {card.threshold:g}"
-    return "the label with the highest probability"
-
 
 def decide(card: ModelCard, probs: np.ndarray) -> str:
     """Decision from one probability row: the card's threshold for binary models, else argmax."""
-    from medhub.backends import decide_index
-
     return card.labels[decide_index(card, probs)].id
 
 
@@ -122,17 +80,6 @@ class Predictor:
         self.revision = revision or card.revision
         self.scope = scope  # medhub.scope.ScopeModel or None
 
-    def check_scope(self, features: np.ndarray, image: np.ndarray | None = None):
-        """(ScopeResult or None, suggested model id or None) for one image's pooled features."""
-        if self.scope is None or features is None:
-            return None, None
-        from medhub.cards import load_cards
-        from medhub.scope import appearance, suggested_model
-
-        looks = appearance(image) if (image is not None and self.scope.uses_appearance) else None
-        result = self.scope.check(features, looks)
-        return result, suggested_model(result, self.card, load_cards(self.card.path.parent))
-
     def model_input(self, image: np.ndarray) -> np.ndarray:
         return to_model_input(image, self.card.input)
 
@@ -158,10 +105,12 @@ class Predictor:
         explain_label: str | None = None,
         tta: bool = False,
         progress=None,
+        dicom_meta: dict[str, Any] | None = None,
     ) -> Analysis:
         """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image.
 
-        `tta` (the mean over flips/rotations) only where the card offers it (`tta: true`)."""
+        `tta` (the mean over flips/rotations) only where the card offers it (`tta: true`). The scope
+        verdict is `medhub.scope.decide`'s (`dicom_meta`: the DICOM header of a DICOM upload)."""
         if tta and not self.card.tta:
             raise ValueError(f"{self.card.id}: its card does not offer test-time augmentation (tta)")
         x = self.model_input(image)
@@ -206,7 +155,10 @@ class Predictor:
             _, features = self._probs_and_features(x)
         result.features = None if features is None else np.asarray(features, dtype=np.float32)
         result.heads = heads
-        result.scope, result.suggested_model = self.check_scope(result.features, image)
+        cards = load_cards(self.card.path.parent) if self.scope is not None else ()  # the tabs to suggest
+        result.scope, result.suggested_model = scope.decide(
+            self.scope, self.card, cards, result.features, image, dicom_meta
+        )
         return result
 
     def _probs_and_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -218,12 +170,10 @@ class Predictor:
 
     def scope_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, list]:
         """(probabilities [N, K], scope verdicts) for RGB uint8 images: evaluation and tests."""
-        from medhub.scope import appearance
-
         probs, feats = self.features_batch(images)
         if self.scope is None:
             return probs, [None] * len(images)
-        looks = np.stack([appearance(img) for img in images]) if self.scope.uses_appearance else None
+        looks = np.stack([scope.appearance(img) for img in images]) if self.scope.uses_appearance else None
         return probs, self.scope.check_many(feats, looks)
 
     def features_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -234,10 +184,7 @@ class Predictor:
 
 
 def load_predictor(card: ModelCard, order: list[str] | None = None) -> Predictor:
-    """Resolve a card's weights and load its backend (not cached; see get_predictor)."""
-    from medhub.backends import load_backend
-    from medhub.weights import WeightsError, resolve_weights
-
+    """Resolve a card's weights and load its backend (not cached; see medhub.registry.get_predictor)."""
     try:
         resolved = resolve_weights(card, order=order)
     except WeightsError as err:
@@ -246,29 +193,10 @@ def load_predictor(card: ModelCard, order: list[str] | None = None) -> Predictor
         backend = load_backend(card, resolved)
     except Exception as err:  # noqa: BLE001  (any load failure is reported to the user, never raised raw)
         raise ModelUnavailable(f"{card.id}: the weights could not be loaded: {err}") from err
-    scope = None
+    scope_model = None
     if card.scope is not None:
-        from medhub.scope import ScopeError, ScopeModel
-
         try:
-            scope = ScopeModel.load(card.scope, resolved.path(card.scope.file))
+            scope_model = ScopeModel.load(card.scope, resolved.path(card.scope.file))
         except (ScopeError, WeightsError) as err:
             raise ModelUnavailable(f"{card.id}: the scope check could not be loaded: {err}") from err
-    return Predictor(card, backend, source=resolved.source, revision=resolved.revision, scope=scope)
-
-
-def get_predictor(model_id: str) -> Predictor:
-    """The process-wide predictor for a model, loaded and warmed on first use (`medhub.registry`)."""
-    from medhub.registry import REGISTRY
-
-    return REGISTRY.get(model_id)
-
-
-def __getattr__(name: str):
-    # `_PREDICTORS` was the cache before the registry; training scripts still drop a retrained model
-    # from it. It is the registry's own table.
-    if name == "_PREDICTORS":
-        from medhub.registry import REGISTRY
-
-        return REGISTRY._predictors
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return Predictor(card, backend, source=resolved.source, revision=resolved.revision, scope=scope_model)

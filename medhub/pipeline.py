@@ -1,10 +1,11 @@
 """One request, from upload to result, for the app, the CLI and the bench.
 
-`run(card, source, ...)` decodes the upload through the one input gate (`medhub.imaging.load_upload`),
-runs the model once (probabilities, pooled features, Grad-CAM in one forward and one backward pass),
-applies the out-of-scope check (`medhub.scope`), maps the heat map onto the shown image, blends the
-overlay and builds the JSON summary the API returns, with the fields the card's `result_extras` add
-(`medhub.result_extras`). The summary is the same dict everywhere; the CLI adds `file`.
+`run(card, source, ...)` decodes the upload through the one input gate (`medhub.imaging.load_upload`,
+the DICOM window resolved once there), runs the model once (probabilities, pooled features, Grad-CAM
+in one forward and one backward pass) with the out-of-scope verdict decided once
+(`medhub.scope.decide`, which also applies the DICOM-header rule), maps the heat map onto the shown
+image, computes the card's `result_extras` (`medhub.result_extras`), blends the overlay and has the
+JSON summary built by `medhub.summary`. The summary is the same dict everywhere; the CLI adds `file`.
 
 Errors a user can cause or fix are `InputError` (bad upload) and `ModelUnavailable`; anything else is
 a bug, which callers log and replace by a generic message.
@@ -20,7 +21,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from medhub import registry, result_extras
 from medhub.cards import InputContract, ModelCard
+from medhub.explain import overlay
+from medhub.imaging import DecodedImage, load_for_card
+from medhub.inference import Analysis
+from medhub.summary import build as build_summary
 
 # Images are shown (and overlaid) at most this many pixels on the long side: the model sees 224-512 px
 # anyway, and a 40-megapixel photo kept at full size in every session's state would cost ~300 MB.
@@ -61,42 +67,19 @@ def fit_for_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.n
 
 def blend(image: np.ndarray, heat: np.ndarray, opacity: float) -> np.ndarray:
     """The Grad-CAM overlay at the image's size (colour map from medhub.explain)."""
-    from medhub.explain import overlay
-
     return overlay(image, heat, float(np.clip(opacity, 0.0, 1.0)))
-
-
-HEAD_BODY_PARTS = {"", "HEAD", "BRAIN", "SKULL", "HEADNECK", "HEAD_NECK"}
-
-
-def _trust_dicom_header(card: ModelCard, decoded, analysis):
-    """A DICOM file that says it is a CT of the head (Modality CT, body part head or unstated) is a head
-    CT, whatever its distance to the training slices: slices of other scanners and hospitals lie a
-    little further from the 160 training PNGs than the validation split, and refusing them would
-    refuse real head CTs. The distance is still reported; the reason says why it was accepted."""
-    scope = analysis.scope
-    if (scope is None or scope.in_scope or decoded.kind != "dicom" or card.scope is None
-            or "head_ct" not in card.scope.accepts or not scope.family_ok):
-        return analysis
-    meta = decoded.meta or {}
-    modality = str(meta.get("modality") or "").upper()
-    body = str(meta.get("body_part") or "").upper().replace(" ", "")
-    if modality == "CT" and body in HEAD_BODY_PARTS:
-        analysis.scope = dataclasses.replace(scope, in_scope=True, accepted_by="dicom_header")
-        analysis.suggested_model = None
-    return analysis
 
 
 @dataclass
 class Result:
     card: ModelCard
-    decoded: Any  # medhub.imaging.DecodedImage as the model read it
-    shown: Any  # the same, at most MAX_DISPLAY_SIDE long
-    analysis: Any  # medhub.inference.Analysis
+    decoded: DecodedImage  # as the model read it
+    shown: DecodedImage  # the same, at most MAX_DISPLAY_SIDE long
+    analysis: Analysis
     heat: np.ndarray  # float32 [0, 1] at the shown image's size
     overlay: np.ndarray  # uint8 RGB at the shown image's size
     summary: dict[str, Any]
-    result_extras: Any = None  # medhub.result_extras.ResultExtras (None out of scope)
+    result_extras: result_extras.ResultExtras | None = None  # None out of scope
 
 
 def run(
@@ -110,39 +93,29 @@ def run(
     progress: Callable[..., Any] | None = None,
 ) -> Result:
     """Decode, classify, check scope, explain and summarise one upload (path or bytes)."""
-    from medhub.imaging import load_for_card
-    from medhub.inference import get_predictor
-
     step = progress or (lambda *a, **k: None)
     # Decode first: a bad upload is refused at once, even while a model is still loading.
     step(0.05, desc="decoding")
     decoded = load_for_card(card, source, **(decode_options or {}))  # DICOM window: the card's unless asked
     step(0.2, desc="loading model")
-    predictor = get_predictor(card.id)
+    predictor = registry.get_predictor(card.id)
     step(0.35, desc="classifying")
-    analysis = predictor.analyse(decoded.rgb, explain=True, progress=progress, **(analyse_options or {}))
-    analysis = _trust_dicom_header(card, decoded, analysis)
+    # The scope verdict is decided once, in the analysis (medhub.scope.decide), with the DICOM header.
+    dicom_meta = (decoded.meta or {}) if decoded.kind == "dicom" else None
+    analysis = predictor.analyse(
+        decoded.rgb, explain=True, progress=progress, dicom_meta=dicom_meta, **(analyse_options or {})
+    )
     step(0.8, desc="heat map")
     # The model read the full image; what is shown, overlaid and analysed further is at most
     # MAX_DISPLAY_SIDE pixels long (the same geometry, so the heat map lands in the same place).
     shown = dataclasses.replace(decoded, rgb=fit_for_display(decoded.rgb))
     h, w = shown.rgb.shape[:2]
     heat = heat_on_image(analysis.heatmap, (h, w), card.input)
-    summary = analysis.summary(revision=predictor.revision, source=predictor.source, show_anyway=show_anyway)
-    summary["input"] = {
-        "kind": decoded.kind,
-        "format": decoded.format,
-        "width": int(decoded.rgb.shape[1]),
-        "height": int(decoded.rgb.shape[0]),
-    }
-    if shown.rgb is not decoded.rgb:
-        summary["input"]["shown_width"], summary["input"]["shown_height"] = w, h
-    extras = None
-    if analysis.in_scope or show_anyway:
-        from medhub import result_extras
-
-        extras = result_extras.compute(card, shown, analysis, heat)
-        summary.update(extras.json)
+    extras = result_extras.compute(card, shown, analysis, heat) if (analysis.in_scope or show_anyway) else None
+    summary = build_summary(
+        analysis, revision=predictor.revision, source=predictor.source, show_anyway=show_anyway,
+        decoded=decoded, shown=shown, extras=extras,
+    )
     return Result(
         card=card,
         decoded=decoded,

@@ -12,7 +12,7 @@ model that failed is retried on the next request (its weights may have been fixe
 reachable again) and keeps its error until then. Every load failure is a `ModelUnavailable` whose
 message says why; nothing else escapes `get`.
 
-`medhub.inference.get_predictor(id)` is `REGISTRY.get(id)`.
+`get_predictor(id)` is `REGISTRY.get(id)`; `REGISTRY.forget(id)` drops a retrained model.
 """
 
 from __future__ import annotations
@@ -22,13 +22,9 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from medhub.inference import ModelUnavailable
-
-if TYPE_CHECKING:
-    from medhub.cards import ModelCard
-    from medhub.inference import Predictor
+from medhub.cards import ModelCard, get_card
+from medhub.inference import ModelUnavailable, Predictor, load_predictor
 
 log = logging.getLogger("medhub.registry")
 
@@ -47,8 +43,6 @@ class ModelStatus:
 
 def load_and_warm(card: ModelCard) -> Predictor:
     """The default loader: resolve the weights, build the backend, run one dummy request."""
-    from medhub.inference import load_predictor
-
     predictor = load_predictor(card)
     warm = getattr(predictor.backend, "warmup", None)
     if warm is not None:
@@ -68,7 +62,6 @@ class ModelRegistry:
         self._loader = loader
         self._lock = threading.Lock()
         self._load_locks: dict[str, threading.Lock] = {}
-        # Also reachable as medhub.inference._PREDICTORS (training scripts drop a retrained model there).
         self._predictors: dict[str, Predictor] = {}
         self._status: dict[str, ModelStatus] = {}
 
@@ -79,7 +72,7 @@ class ModelRegistry:
             if model_id in self._predictors:
                 return ModelStatus(READY)
             status = self._status.get(model_id, ModelStatus(IDLE))
-            # ready but no longer held (dropped through medhub.inference._PREDICTORS): idle again
+            # ready but no longer held (dropped with `forget`): idle again
             return ModelStatus(IDLE) if status.ready else status
 
     def statuses(self) -> dict[str, ModelStatus]:
@@ -113,8 +106,6 @@ class ModelRegistry:
                 predictor = self._predictors.get(model_id)
                 if predictor is not None:  # loaded by the thread we waited for
                     return predictor
-            from medhub.cards import get_card
-
             card = get_card(model_id, self.cards_dir)
             self._set(model_id, ModelStatus(LOADING))
             try:
@@ -160,3 +151,8 @@ class ModelRegistry:
 
 
 REGISTRY = ModelRegistry()
+
+
+def get_predictor(model_id: str) -> Predictor:
+    """The process-wide predictor for a model, loaded and warmed on first use."""
+    return REGISTRY.get(model_id)

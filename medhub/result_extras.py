@@ -2,7 +2,9 @@
 
 A card lists what its results add, by name, under `medhub.result_extras`; each name is one function
 here, `fn(card, shown, analysis, heat) -> ResultExtras` (JSON fields for the summary, plus objects a
-tab may draw, such as the lesion outline). The tabs in `tabs/<id>.py` only render them.
+tab may draw, such as the lesion outline). The tab renders them by name (`tabs.views.VIEWS`), so a
+card that names an extra gets its view whatever its id. The names are mirrored by the card schema's
+`RESULT_EXTRAS`.
 
 | name | adds |
 |---|---|
@@ -21,7 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from medhub import registry
+from medhub.abcd import compute_abcd, draw_outline
 from medhub.cards import ModelCard
+from medhub.explain import brain_mask, hemorrhage_explanation, peak_region
+from medhub.graded import graded_summary, predict_heads
 from medhub.i18n import t
 
 CT_SHOWN_FIELDS = ("modality", "body_part", "slice_thickness_mm", "window", "rows", "columns", "transfer_syntax")
@@ -30,7 +36,8 @@ SEVERITY_SCALE = (0, 1, 2, 3)  # good, mild, moderate, severe
 
 @dataclass
 class ResultExtras:
-    """JSON fields for the API summary and data for a tab's own outputs."""
+    """JSON fields for the API summary and data for a tab's own outputs (`compute` keys `ui` by the
+    extra's name: `ui["severity"]` is what the severity view draws)."""
 
     json: dict[str, Any] = field(default_factory=dict)
     ui: dict[str, Any] = field(default_factory=dict)
@@ -48,8 +55,6 @@ def _json_number(value: Any) -> Any:
 
 
 def ct_region(card: ModelCard, decoded, analysis, heat: np.ndarray) -> ResultExtras:
-    from medhub.explain import brain_mask, hemorrhage_explanation, peak_region
-
     gray = decoded.rgb[:, :, 0]
     region = peak_region(heat, mask=brain_mask(gray))
     prob = analysis.positive_probability
@@ -67,8 +72,6 @@ def ct_region(card: ModelCard, decoded, analysis, heat: np.ndarray) -> ResultExt
 
 
 def abcd(card: ModelCard, decoded, analysis, heat: np.ndarray) -> ResultExtras:
-    from medhub.abcd import compute_abcd, draw_outline
-
     features = compute_abcd(decoded.rgb)
     numbers = {
         key: _json_number(getattr(features, key, None))
@@ -122,13 +125,9 @@ def graded_heads(card: ModelCard, decoded, analysis, heat: np.ndarray) -> Result
     The head probabilities come from the request's own forward pass (`analysis.heads`, filled by the
     backend's `analyse_one`); only an analysis without them (no heat map asked for) runs the heads
     once more, on the same model input."""
-    from medhub.graded import graded_summary, predict_heads
-
     one = analysis.heads
     if one is None:
-        from medhub.inference import get_predictor
-
-        one = {k: v[0] for k, v in predict_heads(get_predictor(card.id), [decoded.rgb]).items()}
+        one = {k: v[0] for k, v in predict_heads(registry.get_predictor(card.id), [decoded.rgb]).items()}
     en, ko = graded_summary(card, one, "en"), graded_summary(card, one, "ko")
     data = {"graded": {"heads": en["heads"], "sentence_en": en["sentence"], "sentence_ko": ko["sentence"],
                        "heads_ko": ko["heads"], "note_en": en["note"], "note_ko": ko["note"]}}
@@ -145,8 +144,10 @@ REGISTRY: dict[str, Callable[..., ResultExtras]] = {
 
 
 def compute(card: ModelCard, decoded, analysis, heat: np.ndarray) -> ResultExtras:
-    """Everything the card's `result_extras` names, merged."""
+    """Everything the card's `result_extras` names, merged (its JSON joins the summary in
+    `medhub.summary`)."""
     out = ResultExtras()
     for name in card.result_extras:
-        out = out.merge(REGISTRY[name](card, decoded, analysis, heat))
+        one = REGISTRY[name](card, decoded, analysis, heat)
+        out = out.merge(ResultExtras(one.json, {name: one.ui}))  # what a tab draws, by the extra's name
     return out

@@ -158,7 +158,7 @@ def evaluate_model(
     on the card's seeded test sample."""
     from medhub.evaluation import compute_metrics
     from medhub.imaging import load_for_card
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     predictor = get_predictor(model_id)
     card = predictor.card

@@ -33,14 +33,20 @@ The card's `medhub.scope` block:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
+
+from medhub.card_schema import SCOPE_METHODS, ScopeBlock, describe
+from medhub.cards import ModelCard
 
 SCOPE_FILE = "scope.safetensors"
-METHODS = ("knn", "mahalanobis")
+METHODS = SCOPE_METHODS
 # The image families of the modality check, and the words the UI uses for them.
 FAMILIES = (
     "head_ct",
@@ -69,18 +75,8 @@ class ScopeError(RuntimeError):
     """The scope statistics are missing or do not fit the card."""
 
 
-@dataclass(frozen=True)
-class ScopeSpec:
-    """The card's `medhub.scope` block, validated."""
-
-    file: str
-    method: str
-    k: int
-    threshold: float
-    accepts: tuple[str, ...]
-    families: tuple[str, ...]
-    min_family_probability: float = 0.5
-    report: dict[str, Any] | None = None
+class ScopeSpec(ScopeBlock):
+    """The card's `medhub.scope` block, validated by the card schema (`card_schema.ScopeBlock`)."""
 
     @classmethod
     def from_card(cls, raw: Any, where: str = "card") -> ScopeSpec | None:
@@ -88,39 +84,10 @@ class ScopeSpec:
             return None
         if not isinstance(raw, dict):
             raise ScopeError(f"{where}: scope must be a mapping")
-        known = {
-            "file",
-            "method",
-            "k",
-            "threshold",
-            "accepts",
-            "families",
-            "min_family_probability",
-            "report",
-        }
-        unknown = set(raw) - known
-        if unknown:
-            raise ScopeError(f"{where}: unknown scope keys {sorted(unknown)}")
         try:
-            spec = cls(
-                file=str(raw.get("file", SCOPE_FILE)),
-                method=str(raw["method"]),
-                k=int(raw.get("k", 10)),
-                threshold=float(raw["threshold"]),
-                accepts=tuple(raw["accepts"]),
-                families=tuple(raw["families"]),
-                min_family_probability=float(raw.get("min_family_probability", 0.5)),
-                report=raw.get("report"),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ScopeError(f"{where}: scope block is incomplete or mistyped: {err}") from None
-        if spec.method not in METHODS:
-            raise ScopeError(f"{where}: scope.method must be one of {METHODS}")
-        if not set(spec.accepts) <= set(spec.families) or not spec.accepts:
-            raise ScopeError(f"{where}: scope.accepts must name some of scope.families")
-        if spec.k < 1:
-            raise ScopeError(f"{where}: scope.k must be >= 1")
-        return spec
+            return cls.model_validate(raw)
+        except ValidationError as err:
+            raise ScopeError(describe(err, where).replace("'medhub.", "'medhub.scope.")) from None
 
 
 @dataclass(frozen=True)
@@ -278,6 +245,52 @@ class ScopeModel:
                 )
             )
         return out
+
+
+# Image families whose DICOM header can vouch for an image: family -> (modality, body parts). A DICOM
+# upload whose header says it is such an image is accepted by a card that accepts that family even
+# beyond the distance threshold (its family check must still pass): slices of other scanners and
+# hospitals lie a little further from the training images than the validation split, and refusing
+# them would refuse real scans. "" is an unstated body part.
+DICOM_HEADER_FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
+    "head_ct": ("CT", frozenset({"", "HEAD", "BRAIN", "SKULL", "HEADNECK", "HEAD_NECK"})),
+}
+
+
+def header_family(dicom_meta: dict[str, Any] | None) -> str | None:
+    """The image family a DICOM file's own header names (DICOM_HEADER_FAMILIES), or None."""
+    if dicom_meta is None:
+        return None
+    modality = str(dicom_meta.get("modality") or "").upper()
+    body = str(dicom_meta.get("body_part") or "").upper().replace(" ", "")
+    for family, (mod, parts) in DICOM_HEADER_FAMILIES.items():
+        if modality == mod and body in parts:
+            return family
+    return None
+
+
+def decide(
+    model: ScopeModel | None,
+    card: ModelCard,
+    cards: Sequence[ModelCard],
+    features: np.ndarray | None,
+    image: np.ndarray | None = None,
+    dicom_meta: dict[str, Any] | None = None,
+) -> tuple[ScopeResult | None, str | None]:
+    """The one place the scope verdict of a request is decided: (verdict or None, suggested tab or None).
+
+    The distance to the training features and the image family (`ScopeModel.check`, with the image's
+    appearance statistics when the fit reads them), then the DICOM-header rule (a DICOM upload whose
+    header names a family this card accepts is in scope when its family check passes; the reason says
+    `dicom_header`), then the tab to suggest for an image that is refused."""
+    if model is None or features is None:
+        return None, None
+    looks = appearance(image) if (image is not None and model.uses_appearance) else None
+    result = model.check(features, looks)
+    family = header_family(dicom_meta)
+    if not result.in_scope and result.family_ok and family is not None and family in model.spec.accepts:
+        result = dataclasses.replace(result, in_scope=True, accepted_by="dicom_header")
+    return result, suggested_model(result, card, cards)
 
 
 def suggested_model(result: ScopeResult, own, cards) -> str | None:

@@ -158,7 +158,7 @@ def report_sets(card: ModelCard, cards, per_set: int) -> dict[str, tuple[bool, l
 
 def model_report(card: ModelCard, cards=None, per_set: int = DEFAULT_PER_SET, log=None) -> dict[str, Any]:
     """Acceptance (in-scope sets) or refusal (out-of-scope sets) per set for one model, with n."""
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     cards = cards or load_cards()
     predictor = get_predictor(card.id)

@@ -29,7 +29,7 @@ SAMPLES = REPO / "assets" / "samples.yaml"
 
 
 def pick(model_id: str, per_label: int) -> list[dict]:
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     card = get_card(model_id)
     predictor = get_predictor(model_id)

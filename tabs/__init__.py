@@ -2,24 +2,18 @@
 
 | module | what |
 |---|---|
-| `layout.py` | `build_tab`, `TabParts`: the components of one tab |
+| `layout.py` | `build_tab`: lays out the components of one tab |
+| `parts.py` | `TabParts`: the components of one tab, for the layout, the events and the hooks |
 | `wiring.py` | its events: the public `/predict_<id>`, re-blend, gallery samples |
 | `handler.py` | the function behind `/predict_<id>` (`medhub.pipeline.run`, errors -> gr.Error) |
-| `hooks.py` | `TabHooks`: what one model's tab adds (extra inputs and outputs, UI-only events) |
+| `hooks.py` | `TabHooks`: what a tab adds (extra inputs and outputs, UI-only events); `ComposedHooks` |
+| `views.py` | `hooks_for(card)`: the hooks a card asks for (a view per result extra, DICOM input) |
 | `texts.py` | the Markdown/HTML a tab shows (decision, scope refusal, metrics, intro, disclaimer) |
 | `status.py` | the loading / unavailable line (from `medhub.registry`) |
 | `localise.py` | `Localiser` (the language radio) and name helpers |
 | `samples.py` | the sample gallery's images |
 
-`<model id>.py` (or a shared one, e.g. `graded.py`) defines `Hooks`, a `TabHooks` subclass, with only
-what is special about that tab. Hooks are registered here by card id (a test checks that every key
-is a card id and that every `tabs/<name>.py` with a `Hooks` class is registered, so a misspelt file
-cannot be skipped silently)."""
-
-TAB_HOOKS = {
-    "brain_hemorrhage": "tabs.brain_hemorrhage",
-    "melanoma": "tabs.melanoma",
-    "scalp_severity": "tabs.scalp_severity",
-    "scalp_microscope": "tabs.graded",
-    "shingles": "tabs.shingles",
-}
+The views, one per result extra (`medhub/result_extras.py`), each a `TabHooks` subclass named `Hooks`:
+`ct_region.py`, `abcd.py`, `severity.py`, `graded_heads.py`, `advice.py` (`see_a_doctor_soon`); and
+`dicom_window.py`, the CT window selector of any DICOM card. They are chosen by what a card asks for
+(`tabs.views.VIEWS`), never by card id, so a new card that reuses them needs no file here."""

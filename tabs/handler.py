@@ -16,20 +16,21 @@ import html
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
+from medhub import pipeline
 from medhub.cards import ModelCard
 from medhub.i18n import t
+from medhub.imaging import InputError
+from medhub.inference import ModelUnavailable
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
 from tabs.localise import label_names
 from tabs.output_files import image_file
-
-if TYPE_CHECKING:
-    from tabs.layout import TabParts
+from tabs.parts import TabParts
 
 log = logging.getLogger("medhub.app")
 
@@ -49,10 +50,6 @@ def analyse_file(
     map: no class bars, no decision; the summary says why. Raises gr.Error for everything a user can
     cause or fix; nothing else escapes.
     """
-    from medhub import pipeline
-    from medhub.imaging import InputError
-    from medhub.inference import ModelUnavailable
-
     if not file:
         raise gr.Error(f"{t('error.no_file', 'en')} / {t('error.no_file', 'ko')}", print_exception=False)
     analyse_options = {**({"tta": bool(options.get("tta"))} if card.tta else {}), **hooks.analyse_options(card, options)}

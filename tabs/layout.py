@@ -4,74 +4,26 @@
 model-input image beside the Grad-CAM overlay, an opacity slider, the decision with its threshold, the
 disclaimer, the model card and its metrics, a sample gallery) and wires its events
 (`tabs.wiring.wire_tab`): one public API event, `/predict_<id>`, that returns exactly (Label value,
-overlay image, JSON summary). What a tab adds beyond that lives in its `TabHooks` subclass in
-`tabs/<id>.py` (`tabs.hooks`).
+overlay image, JSON summary). What a tab adds beyond that comes from what its card asks for
+(`tabs.views.hooks_for`: a view per result extra, the DICOM window selector for a DICOM card).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import gradio as gr
 
 from medhub.cards import ModelCard
-from medhub.i18n import normalise_lang, t
+from medhub.i18n import t
 from medhub.imaging import upload_file_types
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
 from tabs.localise import Localiser
-from tabs.output_files import image_file
+from tabs.parts import IMAGE_FORMAT, TabParts
 from tabs.status import status_markdown
-from tabs.texts import card_body_markdown, decision_text, disclaimer_html, intro_markdown, metrics_markdown
+from tabs.texts import card_body_markdown, disclaimer_html, intro_markdown, metrics_markdown
+from tabs.wiring import wire_tab
 
-# Output images are sent as JPEG: Gradio encodes every numpy image it returns (no quality option:
-# Pillow's default 75). PNG cost 21-49 ms per request and WebP 4-11 ms on the same overlays
-# (docs/BENCHMARKS.md); on one 1600 x 1200 overlay Pillow's JPEG encoder was ~20x faster than WebP
-# and ~90x faster than PNG (measured in process, loaded machine; the ratios are what count).
-IMAGE_FORMAT = "jpeg"
-
-
-@dataclass
-class TabParts:
-    """The components of one tab that the app and the hooks wire events to."""
-
-    card: ModelCard
-    hooks: TabHooks
-    file: gr.File
-    button: gr.Button
-    option_names: list[str]
-    options: list[gr.components.Component]
-    label: gr.Label
-    model_input: gr.Image
-    overlay: gr.Image
-    opacity: gr.Slider
-    show_anyway: gr.Checkbox
-    summary: gr.JSON
-    decision: gr.Markdown
-    hook_outputs: list[gr.components.Component]
-    state: gr.State
-    status: gr.Markdown
-    gallery: gr.Gallery | None = None
-    samples: list[str] = field(default_factory=list)
-
-    @property
-    def result_outputs(self) -> list:
-        """The language-dependent result components (redrawn by `render_result`)."""
-        return [self.model_input, self.decision, *self.hook_outputs, self.status]
-
-    def render_result(self, state: dict[str, Any] | None, lang: str) -> list[Any]:
-        lang = normalise_lang(lang)
-        if not state:
-            return [None, t("result.placeholder", lang), *self.hooks.render(self.card, None, lang),
-                    status_markdown(self.card, lang)]
-        return [
-            image_file(state["image"], "input"),
-            decision_text(state["summary"], self.card, lang),
-            *self.hooks.render(self.card, state["result_extras"], lang),
-            status_markdown(self.card, lang),
-        ]
-
+__all__ = ["IMAGE_FORMAT", "TabParts", "build_tab", "tta_inputs"]
 
 def tta_inputs(card: ModelCard, ui: Localiser) -> list[tuple[str, gr.components.Component]]:
     """The test-time augmentation checkbox (API parameter `tta`), for a card with `tta: true`."""
@@ -84,8 +36,6 @@ def tta_inputs(card: ModelCard, ui: Localiser) -> list[tuple[str, gr.components.
 
 def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, samples: list) -> TabParts:
     """Lay out one tab inside the current gr.Tab and wire its events. Returns its parts."""
-    from tabs.wiring import wire_tab
-
     status = gr.Markdown(status_markdown(card, "en"), elem_classes=["medhub-status"])
     ui.value(gr.Markdown(ui.text(f"intro.{card.id}")), lambda lg: intro_markdown(card, lg))
 

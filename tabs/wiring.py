@@ -11,8 +11,8 @@ import numpy as np
 from medhub.cards import ModelCard
 from medhub.pipeline import blend, heat_on_image
 from tabs.handler import analyse_event
-from tabs.layout import TabParts
 from tabs.output_files import image_file
+from tabs.parts import TabParts
 
 # Analyses that may run at once across all models (one group): one per CPU core.
 MODEL_CONCURRENCY = 2

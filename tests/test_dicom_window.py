@@ -83,7 +83,7 @@ def test_decoded_slice_and_bench_follow_the_card_window(ct_card, subdural_cards,
 def test_evaluate_decodes_with_the_card_window(monkeypatch, tmp_path, subdural_cards, dcm):
     """`medhub.evaluation.evaluate_dir` (python -m medhub evaluate) hands the model the slice rendered
     with the card's window (the model is a stand-in that records what it is given)."""
-    from medhub import evaluation, inference
+    from medhub import evaluation, registry
     from medhub.imaging import load_upload
 
     _, sub = subdural_cards
@@ -99,7 +99,7 @@ def test_evaluate_decodes_with_the_card_window(monkeypatch, tmp_path, subdural_c
             seen.extend(images)
             return np.tile([0.5, 0.5], (len(images), 1))
 
-    monkeypatch.setattr(inference, "get_predictor", lambda model_id: Recorder())
+    monkeypatch.setattr(registry, "get_predictor", lambda model_id: Recorder())
     data = tmp_path / "data"
     for label in sub.label_ids:
         (data / label).mkdir(parents=True)
@@ -111,16 +111,18 @@ def test_evaluate_decodes_with_the_card_window(monkeypatch, tmp_path, subdural_c
 
 
 def test_the_tab_starts_on_and_passes_the_card_window(subdural_cards):
+    """Any DICOM card gets the window selector (tabs.views.hooks_for, not by id); it starts on the
+    card's window and hands the choice to the input gate, which resolves it once (none: the card's)."""
     import gradio as gr
 
-    from tabs import TAB_HOOKS
+    from medhub.imaging import dicom_window
     from tabs.localise import Localiser
+    from tabs.views import hooks_for
 
     _, sub = subdural_cards
-    import importlib
-
-    hooks = importlib.import_module(TAB_HOOKS[sub.id]).Hooks()
-    assert hooks.decode_options(sub, {}) == {"window": "subdural"}
+    hooks = hooks_for(sub)
+    assert hooks.decode_options(sub, {}) == {"window": None}
+    assert dicom_window(sub, hooks.decode_options(sub, {})["window"]) == "subdural"
     assert hooks.decode_options(sub, {"window": "bone"}) == {"window": "bone"}
     with gr.Blocks():
         inputs = dict(hooks.build_inputs(sub, Localiser(gr.I18n(en={}))))

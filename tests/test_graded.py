@@ -61,10 +61,10 @@ def test_a_graded_card_parses_and_lists_its_heads():
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda h: h[0].pop("bins"), "needs 'bins'"),
+    (lambda h: h[0].pop("bins"), r"missing 'medhub\.heads\.0\.bins'"),
     (lambda h: h[0].update(bins=[0.0, 0.01]), "3 edges"),
     (lambda h: h[0].update(bins=[0.0, 0.03, 0.01]), "increase strictly"),
-    (lambda h: h[0].update(grades=[{"en": "none"}, {"en": "mild", "ko": "경증"}]), "'en' and 'ko'"),
+    (lambda h: h[0].update(grades=[{"en": "none"}, {"en": "mild", "ko": "경증"}]), r"missing 'medhub\.heads\.0\.grades\.0\.ko'"),
     (lambda h: h[1].update(id="dandruff"), "unique"),
     (lambda h: h[0].update(area_columns="d"), "area_columns"),
     (lambda h: h.clear(), "non-empty"),

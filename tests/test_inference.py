@@ -9,6 +9,7 @@ import pytest
 
 from medhub.cards import get_card
 from medhub.inference import TTA_VIEWS, Predictor, decide
+from medhub.summary import build as build_summary
 
 
 class FixedBackend:
@@ -57,7 +58,7 @@ def test_analyse_summary_and_model_input():
     backend = FixedBackend([0.3, 0.7])
     result = Predictor(card, backend, source="local").analyse(IMAGE)
     assert backend.batches[0].shape == (1, *card.input.size, 3)
-    summary = result.summary()
+    summary = build_summary(result)
     assert summary["decision"] == "malignant" and summary["threshold"] == card.threshold
     assert abs(sum(summary["probabilities"].values()) - 1) < 1e-9
     assert "not a diagnosis" in summary["disclaimer"] and summary["disclaimer_ko"]

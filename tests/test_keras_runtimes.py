@@ -25,7 +25,7 @@ KERAS_CARDS = [c for c in load_cards() if c.framework == "keras"]
 SCRIPT = """
 import json, sys
 import numpy as np
-from medhub.inference import get_predictor
+from medhub.registry import get_predictor
 from medhub.imaging import load_for_card
 card_id, paths = sys.argv[1], sys.argv[2:]
 p = get_predictor(card_id)
@@ -71,7 +71,7 @@ def test_an_app_with_every_card_never_imports_tensorflow():
     script = """
 import sys
 from medhub.cards import load_cards
-from medhub.inference import get_predictor
+from medhub.registry import get_predictor
 for card in load_cards():
     get_predictor(card.id).backend.warmup()
 import keras
@@ -90,7 +90,7 @@ def test_native_graph_matches_keras_own_call(card, data_root):
     """`keras_graph.TorchGraph` (the request path on PyTorch) gives Keras' own logits, pooled features
     and Grad-CAM map on real images."""
     from medhub.imaging import load_for_card
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     predictor = get_predictor(card.id)
     backend = predictor.backend

@@ -13,6 +13,7 @@ import pytest
 
 from medhub.cards import CardError, load_cards, parse_card
 from medhub.scope import FAMILIES, ScopeError, ScopeModel, ScopeSpec, suggested_model
+from medhub.summary import build as build_summary
 from medhub.scope_sets import SPLITS_DIR, family_of, synthetic_image
 
 CARDS = load_cards()
@@ -120,7 +121,7 @@ def test_every_card_has_a_fitted_scope_check_with_its_figures(card):
 
 
 def _predictor(card_id):
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     return get_predictor(card_id)
 
@@ -257,11 +258,11 @@ def test_summary_has_the_scope_fields_and_no_decision_out_of_scope():
         pytest.skip("no fitted scope check")
     predictor = _predictor(card.id)
     analysis = predictor.analyse(synthetic_image("text", 5))
-    summary = analysis.summary()
+    summary = build_summary(analysis)
     for key in ("in_scope", "scope_score", "scope_threshold", "suggested_model"):
         assert key in summary
     assert summary["in_scope"] is False and summary["decision"] is None
     assert summary["scope_score"] > summary["scope_threshold"] or summary["scope_reason"] == "family"
-    shown = analysis.summary(show_anyway=True)
+    shown = build_summary(analysis, show_anyway=True)
     assert shown["decision"] in card.label_ids and shown["shown_anyway"] is True
     assert dataclasses.asdict(analysis.scope)["in_scope"] is False

@@ -14,10 +14,11 @@ import json
 import math
 from typing import Any
 
+from medhub.card_io import dump_card
 from medhub.cards import parse_card
 from medhub.disclaimers import card_section
 from training.common import RUNS, write_json
-from training.write_card import CARDS, WEIGHTS, Quoted, _dump, _table, evaluate_with_cli
+from training.write_card import CARDS, WEIGHTS, Quoted, _table, evaluate_with_cli
 
 MODEL_ID = "brain_hemorrhage"
 LABELS = [
@@ -100,7 +101,6 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
                                                        "letter_area_mean", "test_max_abs_dp",
                                                        "test_decision_flips", "cv_decision_flips")}
     medhub = {
-        "schema_version": 1,  # medhub/card_schema.py: the version of the `medhub:` block's schema
         "id": MODEL_ID,
         "title": {"en": "Brain hemorrhage (head CT)", "ko": "뇌출혈 (두부 CT)"},
         "framework": "keras",
@@ -314,7 +314,7 @@ def letters_check(record: dict[str, Any]) -> dict[str, Any]:
     import cv2
     import numpy as np
 
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
     from medhub.preprocess import read_rgb
     from training.common import DATA_ROOT, SPLITS, read_split_file
     from training.train_brain_hemorrhage import letter_mask, remove_letters
@@ -350,7 +350,7 @@ def letters_check(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(record: dict[str, Any]) -> str:
-    return "---\n" + _dump(front_matter(record)) + "---\n\n" + body(record)
+    return dump_card(front_matter(record), body=body(record))  # stamps schema_version and validates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         write_json(record_path, record)
         _save(render(record))  # the bundled files' sha256 in the card before loading the model again
-        from medhub.inference import _PREDICTORS
+        from medhub.registry import REGISTRY
 
-        _PREDICTORS.pop(MODEL_ID, None)
+        REGISTRY.forget(MODEL_ID)
         record["letters_check"] = letters_check(record)
         write_json(record_path, record)
     _save(render(record))

@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from medhub.cards import REPO_ROOT, get_card
+from medhub.registry import REGISTRY
 from medhub.scope import SCOPE_FILE
 from medhub.scope_report import (
     FIT_SEED,
@@ -281,7 +282,7 @@ def fit(model_id: str, per_family: int = 250, train_cap: int = 1000, val_cap: in
 
     update_card_file(model_id, with_scope())
     cards_mod._load_cards.cache_clear()
-    inference._PREDICTORS.pop(model_id, None)
+    REGISTRY.forget(model_id)
     report = model_report(get_card(model_id), per_set=per_set, log=_log)
     summary = summarise(report)
     summary["val_acceptance"] = {"rate": chosen["val_acceptance"], "n": len(va)}

@@ -68,7 +68,7 @@ def main() -> None:
     args = ap.parse_args()
     from medhub.abcd import compute_abcd
     from medhub.imaging import load_upload
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     items = [it for it in read_split_file(SPLITS / f"{args.split_model or args.model}.csv")
              if it.split == "test" and "seborrheic_keratosis" not in it.path]

@@ -19,12 +19,13 @@ import shutil
 import tempfile
 from typing import Any
 
+from medhub.card_io import dump_card
 from medhub.cards import parse_card
 from medhub.disclaimers import card_section
 from training.common import RUNS, write_json
 from training.train_scalp_microscope import GRADES, MODEL_ID, PRIMARY, SERVED
 from training.train_scalp_microscope import HEADS as TRAINED_HEADS
-from training.write_card import CARDS, WEIGHTS, Quoted, _dump, _table, evaluate_with_cli
+from training.write_card import CARDS, WEIGHTS, Quoted, _table, evaluate_with_cli
 
 HEADS = [h for h in TRAINED_HEADS if h["id"] in SERVED]
 
@@ -85,7 +86,6 @@ def front_matter(record: dict[str, Any]) -> dict[str, Any]:
         metrics["gradcam_in_polygons"] = {hid: {k: v for k, v in row.items() if k != "examples"}
                                           for hid, row in record["gradcam_check"].items()}
     medhub = {
-        "schema_version": 1,  # medhub/card_schema.py: the version of the `medhub:` block's schema
         "id": MODEL_ID,
         "title": {"en": "Scalp microscope: dandruff and oiliness", "ko": "두피 현미경: 비듬과 피지 과다"},
         "framework": "torch",
@@ -313,7 +313,7 @@ def gradcam_check(figure=None) -> dict[str, Any]:
 
 
 def render(record: dict[str, Any]) -> str:
-    return "---\n" + _dump(front_matter(record)) + "---\n\n" + body(record)
+    return dump_card(front_matter(record), body=body(record))  # stamps schema_version and validates
 
 
 def _save(text: str, publish: bool) -> None:

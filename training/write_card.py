@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from medhub.card_io import Quoted, dump_card  # noqa: F401  (Quoted: the writers' sha256)
 from training.common import DATA_ROOT, REPO, RUNS, SPLITS, write_json
 
 CARDS = REPO / "model_cards"
@@ -96,7 +95,6 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
     if record.get("hair_loss_vs_none"):
         metrics["hair_loss_vs_none_accuracy"] = {k: v["accuracy"] for k, v in record["hair_loss_vs_none"].items()}
     medhub = {
-        "schema_version": 1,  # medhub/card_schema.py: the version of the `medhub:` block's schema
         "id": mid,
         "title": dict(recipe["title"]),
         "framework": "torch",
@@ -129,31 +127,6 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
         "tags": recipe["tags"],
         "medhub": medhub,
     }
-
-
-class Quoted(str):
-    """A string always written in double quotes (a sha256 of digits must not turn into a number)."""
-
-
-def _dump(data: dict[str, Any]) -> str:
-    class Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data: Any) -> bool:  # no &id001 anchors in a card
-            return True
-
-    # Leaf lists/dicts in flow style ({id: x, en: y}) keep the card readable, as in the template.
-    def represent_dict(dumper, d):
-        flow = all(not isinstance(v, (dict, list)) for v in d.values()) and len(d) <= 6
-        return dumper.represent_mapping("tag:yaml.org,2002:map", d.items(), flow_style=flow)
-
-    def represent_list(dumper, seq):
-        flow = all(not isinstance(v, (dict, list)) for v in seq) or all(
-            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v) for v in seq)
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", seq, flow_style=flow)
-
-    Dumper.add_representer(Quoted, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"'))
-    Dumper.add_representer(dict, represent_dict)
-    Dumper.add_representer(list, represent_list)
-    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110)
 
 
 def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
@@ -435,7 +408,7 @@ def heatmap_lines(checks: list[dict[str, Any]]) -> list[str]:
 
 def render_card(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     """Card text from a recipe (labels, title, prose) and a run record (every number)."""
-    return "---\n" + _dump(front_matter(recipe, record)) + "---\n\n" + body(recipe, record)
+    return dump_card(front_matter(recipe, record), body=body(recipe, record))  # stamps and validates
 
 
 def evaluate_with_cli(

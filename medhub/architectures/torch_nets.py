@@ -113,5 +113,5 @@ def build_torch_model(card: ModelCard) -> nn.Module:
     if card.framework != "torch":
         raise CardError(f"{card.id}: build_torch_model needs a torch card, not {card.framework}")
     body = build_timm(card.architecture, len(card.labels))
-    heads = parse_heads({"heads": card.heads}, card.id)
+    heads = tuple(GradedHead(h.id, h.en, h.ko, len(h.grades)) for h in card.heads or ())
     return GradedHeadsNet(body, heads) if heads else body

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medhub.backends import (
+from medhub.backends.base import (
     BackendError,
     IncompatibleWeights,
     OnePass,

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from medhub._torch_compat import import_torch
-from medhub.backends import (
+from medhub.backends.base import (
     BackendError,
     IncompatibleWeights,
     OnePass,
     check_batch,
     check_class,
     check_image,
+    decide_index,
     normalise_map,
     thread_count,
 )
@@ -191,8 +192,6 @@ class TorchBackend:
         small matrix products, not a second forward pass.
         """
         import cv2
-
-        from medhub.backends import decide_index
 
         x = check_image(x, self.size)
         torch = self._torch

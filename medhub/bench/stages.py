@@ -29,7 +29,7 @@ def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:
 def bench_in_process(model_id: str, images: list[Path], repeats: int, handler: bool = True) -> dict[str, Any]:
     """Forward, predict + Grad-CAM and a per-stage breakdown of one request, in this process."""
     from medhub.cards import get_card
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     card = get_card(model_id)
     t0 = time.perf_counter()
@@ -130,7 +130,7 @@ def profile_handler(model_id: str, path: Path, out_dir: Path, calls: int = 10) -
 
     from medhub import pipeline
     from medhub.cards import get_card
-    from medhub.inference import get_predictor
+    from medhub.registry import get_predictor
 
     card = get_card(model_id)
     get_predictor(model_id)

@@ -1,5 +1,6 @@
-"""What the shingles tab adds: a plain-language note, with every result, to see a doctor promptly
-(antivirals work best when started early, within about 72 hours of the rash)."""
+"""How the `see_a_doctor_soon` result extra is shown (e.g. the shingles tab): a plain-language note,
+with every result, to see a doctor promptly (antivirals work best when started early, within about
+72 hours of the rash)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tabs.hooks import TabHooks
 from tabs.localise import Localiser
 
 
-class ShinglesHooks(TabHooks):
+class AdviceHooks(TabHooks):
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.Markdown(elem_id=f"advice-{card.id}", elem_classes=["medhub-advice"])]
 
@@ -21,4 +22,4 @@ class ShinglesHooks(TabHooks):
         return [t("shingles.note", lang)]
 
 
-Hooks = ShinglesHooks
+Hooks = AdviceHooks

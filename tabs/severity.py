@@ -1,4 +1,4 @@
-"""What the scalp tab adds: the result as a graded scale (0 good, 1 mild, 2 moderate, 3 severe) with a
+"""How the `severity` result extra is shown (e.g. the hair-loss tab): the result as a graded scale (0 good, 1 mild, 2 moderate, 3 severe) with a
 one-sentence result, and a plain statement of what the model does not assess.
 
 Grades come from the card (`grade` on each label), so a future multi-symptom model with its own
@@ -45,18 +45,18 @@ def scale_html(grade: int, expected: float, lang: str) -> str:
 from medhub.result_extras import severity_sentence as sentence  # noqa: E402,F401
 
 
-class ScalpSeverityHooks(TabHooks):
+class SeverityHooks(TabHooks):
     def build_outputs(self, card: ModelCard, ui: Localiser):
         return [gr.HTML(elem_id=f"scale-{card.id}"), gr.Markdown(elem_id=f"severity-{card.id}")]
 
     def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
         note = f"*{t('scalp.not_assessed', lang)}*"
-        if result is None or not result.ui:
+        d = result.ui.get("severity") if result is not None else None
+        if not d:
             return ["", note]
-        d = result.ui
         text = sentence(d["grade"], d["max_grade"], lang)
         expected = t("scalp.expected", lang, expected=d["expected_grade"], max_grade=d["max_grade"])
         return [scale_html(d["grade"], d["expected_grade"], lang), f"{text}\n\n{expected}\n\n{note}"]
 
 
-Hooks = ScalpSeverityHooks
+Hooks = SeverityHooks

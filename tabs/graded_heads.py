@@ -1,5 +1,5 @@
-"""What a tab of a graded-heads card (e.g. the scalp microscope) adds: one row per symptom with its
-grade and P(present), and the result sentence in the original project's style. The numbers come from
+"""How the `graded_heads` result extra is shown (e.g. the scalp microscope): one row per symptom with
+its grade and P(present), and the result sentence in the original project's style. The numbers come from
 the core (`medhub.result_extras.graded_heads`); this only lays them out."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ class GradedHooks(TabHooks):
         return [gr.Markdown(elem_id=f"graded-{card.id}")]
 
     def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
-        if result is None or not result.ui:
+        data = result.ui.get("graded_heads") if result is not None else None
+        if not data:
             return [""]
         lang = normalise_lang(lang)
-        data = result.ui
         heads = data["heads_ko"] if lang == "ko" else data["heads"]
         head = "| 증상 | 등급 | 있을 확률 |" if lang == "ko" else "| symptom | grade | P(present) |"
         rows = [f"| {h['name']} | {h['grade']} · {h['grade_name']} | {h['p_present']:.2f} |" for h in heads]

@@ -1,10 +1,7 @@
-"""What the head-CT tab adds: a CT window selector for DICOM, safe DICOM header fields, and where
-the Grad-CAM peak lies in a 3 x 3 grid of the brain with a confidence-dependent sentence.
-
-The heat map explains the positive class (hemorrhage) whatever the decision, as the originating
-project did: the question a teacher asks of the map is "where does the model see bleeding?".
-The overlay is drawn on the windowed slice, which is also what the model read.
-"""
+"""What a tab of any DICOM card (`input.dicom: true`) adds: a CT window selector, shown when the
+chosen file is a DICOM, starting on the card's `input.dicom_window` (the window its model was trained
+on, as `predict`, `evaluate` and the bench use). The choice goes to the input gate as is:
+`medhub.imaging.load_for_card` resolves it once per request (none chosen: the card's window)."""
 
 from __future__ import annotations
 
@@ -13,21 +10,15 @@ from typing import Any
 import gradio as gr
 
 from medhub.cards import ModelCard
-from medhub.i18n import t
+from medhub.dicom import WINDOW_PRESETS
+from medhub.i18n import STRINGS, t
 from medhub.imaging import dicom_window
-
-# DICOM header fields shown to users (safe_meta in medhub.dicom never holds patient identifiers).
-from medhub.result_extras import CT_SHOWN_FIELDS as SHOWN_FIELDS  # noqa: E402
-from medhub.result_extras import ResultExtras
 from tabs.hooks import TabHooks
-from tabs.layout import TabParts
 from tabs.localise import Localiser
+from tabs.parts import TabParts
 
 
 def window_choices(lang: str = "en") -> list[tuple[str, str]]:
-    from medhub.dicom import WINDOW_PRESETS
-    from medhub.i18n import STRINGS
-
     def named(name: str) -> str:
         return t(f"window.{name}", lang) if f"window.{name}" in STRINGS else name
 
@@ -47,7 +38,7 @@ def looks_like_dicom(path: str | None) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-class BrainHemorrhageHooks(TabHooks):
+class DicomWindowHooks(TabHooks):
     def build_inputs(self, card: ModelCard, ui: Localiser):
         self.window = gr.Radio(
             # starts on the card's window (input.dicom_window), as predict, evaluate and the bench use
@@ -62,28 +53,7 @@ class BrainHemorrhageHooks(TabHooks):
         return [("window", self.window)]
 
     def decode_options(self, card: ModelCard, options: dict[str, Any]) -> dict[str, Any]:
-        return {"window": dicom_window(card, options.get("window"))}
-
-
-    def build_outputs(self, card: ModelCard, ui: Localiser):
-        self.details = gr.Markdown(elem_id=f"details-{card.id}")
-        return [self.details]
-
-    def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
-        if result is None:
-            return [""]
-        data = result.ui
-        parts = [data[f"explanation_{lang}"]]
-        region = data.get("region")
-        # The explanation names the region when it matters (positive or borderline); say it otherwise.
-        if region and region[f"name_{lang}"] not in parts[0]:
-            parts.append(t("ct.region", lang, region=region[f"name_{lang}"]))
-        meta = data.get("dicom")
-        if meta:
-            rows = [f"| {t('ct.field.' + k, lang)} | {meta[k]} |" for k in SHOWN_FIELDS if k in meta]
-            head = f"| {t('ct.field', lang)} | {t('ct.value', lang)} |"
-            parts.append("\n".join([f"**{t('ct.header', lang)}**", "", head, "|---|---|", *rows]))
-        return ["\n\n".join(parts)]
+        return {"window": options.get("window")}  # resolved once, by load_for_card
 
     def wire(self, card: ModelCard, tab: TabParts) -> None:
         # The window selector only matters for DICOM: show it when the chosen file is one.
@@ -93,4 +63,4 @@ class BrainHemorrhageHooks(TabHooks):
         )
 
 
-Hooks = BrainHemorrhageHooks
+Hooks = DicomWindowHooks

@@ -1,5 +1,5 @@
-"""What the melanoma tab adds: ABCD features of the lesion with its outline (its test-time
-augmentation checkbox comes from the card's `tta: true`, in `tabs.layout`).
+"""How the `abcd` result extra is shown (e.g. the melanoma tab): ABCD features of the lesion with its
+outline (a test-time augmentation checkbox comes from a card's `tta: true`, in `tabs.layout`).
 
 The ABCD numbers come from an OpenCV segmentation (`medhub.abcd`); they are a teaching aid shown
 beside the classifier's result, not an input to it.
@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import gradio as gr
 
+from medhub.abcd import describe
 from medhub.cards import ModelCard
 from medhub.i18n import t
 from medhub.result_extras import ResultExtras
 from tabs.hooks import TabHooks
-from tabs.layout import IMAGE_FORMAT
 from tabs.localise import Localiser
 from tabs.output_files import image_file
+from tabs.parts import IMAGE_FORMAT
 
 
-class MelanomaHooks(TabHooks):
+class AbcdHooks(TabHooks):
     def build_outputs(self, card: ModelCard, ui: Localiser):
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
@@ -32,11 +33,10 @@ class MelanomaHooks(TabHooks):
         return [self.table, self.outline]
 
     def render(self, card: ModelCard, result: ResultExtras | None, lang: str):
-        if result is None:
+        data = result.ui.get("abcd") if result is not None else None
+        if not data:
             return ["", None]
-        from medhub.abcd import describe
-
-        abcd = result.ui["abcd"]
+        abcd = data["abcd"]
         described = describe(abcd, lang)
         if not abcd.found:
             reason = " ".join(meaning for _, _, meaning in described)
@@ -47,7 +47,7 @@ class MelanomaHooks(TabHooks):
             f"**{t('abcd.header', lang)}**", "", t("abcd.columns", lang), "|---|---|---|", *rows,
             "", " ".join([*notes, t("abcd.note", lang)]),
         ])
-        return [table, image_file(result.ui["outline"], "outline")]
+        return [table, image_file(data["outline"], "outline")]
 
 
-Hooks = MelanomaHooks
+Hooks = AbcdHooks
