@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from medhub.card_io import dump_yaml
 from medhub import cards
+from medhub.card_io import dump_yaml
 from medhub.cards import parse_card, split_front_matter
 
 # Front-matter keys under `medhub:` that commands other than the card writer own.

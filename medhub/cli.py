@@ -1,4 +1,5 @@
-"""Command line: `python -m medhub predict|evaluate|publish|bench ...`.
+"""Command line: `python -m medhub predict|evaluate` and the studies' commands (`publish`,
+`cross-collection`, `robustness`, `scope-report`, `bench`, registered from `STUDIES`).
 
 `predict` and `evaluate` go through `medhub.inference`, the code path the app uses.
 """
@@ -9,6 +10,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from medhub.studies import bench, crosscollection, publish, robustness, scope_report
+
+# The studies' commands (medhub/studies/), in the order `--help` lists them; each module has `add_parser`.
+STUDIES = (publish, crosscollection, robustness, scope_report, bench)
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -183,27 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reliability-plot", type=Path, default=None, help="PNG reliability diagram")
     e.set_defaults(func=_cmd_evaluate)
 
-    try:
-        from medhub.publish import add_publish_parser
-
-        add_publish_parser(sub)
-    except ImportError:
-        pass
-    from medhub.crosscollection import add_parser as add_cross_collection_parser
-
-    add_cross_collection_parser(sub)
-    from medhub.robustness import add_parser as add_robustness_parser
-
-    add_robustness_parser(sub)
-    from medhub.scope_report import add_scope_report_parser
-
-    add_scope_report_parser(sub)
-    try:
-        from medhub.bench import add_bench_parser
-
-        add_bench_parser(sub)
-    except ImportError:
-        pass
+    for study in STUDIES:
+        study.add_parser(sub)
     return parser
 
 

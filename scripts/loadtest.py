@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from medhub.bench import (  # noqa: E402  (the repo root must be importable first)
+from medhub.studies.bench import (  # noqa: E402  (the repo root must be importable first)
     AppProcess,
     BenchError,
     _ms,

@@ -390,7 +390,7 @@ def test_torch_app_never_imports_tensorflow(tmp_path):
 import sys
 from pathlib import Path
 from tests.test_backends import make_card, _save_torch, resolved, textured_image
-import medhub.backends, medhub.weights, medhub.publish
+import medhub.backends, medhub.weights, medhub.studies.publish
 assert "torch" not in sys.modules and "tensorflow" not in sys.modules, "imported too early"
 card = make_card("torch", "test_efficientnet", "conv_head", 32)
 _save_torch(card, Path({str(tmp_path)!r}))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medhub import bench
+from medhub.studies import bench
 from medhub.cards import load_cards
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,10 +72,10 @@ def test_unknown_model_is_a_clean_error():
 
 NO_APP_PROBE = """
 import importlib, pkgutil, sys
-import medhub.bench
-for info in pkgutil.iter_modules(medhub.bench.__path__):
+import medhub.studies.bench
+for info in pkgutil.iter_modules(medhub.studies.bench.__path__):
     if info.name != "__main__":
-        importlib.import_module(f"medhub.bench.{info.name}")
+        importlib.import_module(f"medhub.studies.bench.{info.name}")
 from medhub.cli import main
 code = main(["bench", "--json", "--models", "no_such_model"])  # the command's own path up to the models
 assert code == 2, code

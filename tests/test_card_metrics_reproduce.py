@@ -128,9 +128,9 @@ CROSS = [c for c in CARDS if c.cross_collection is not None]
 @pytest.mark.parametrize("card", CROSS, ids=[c.id for c in CROSS])
 def test_cross_collection_check_reproduces_card(card, data_root):
     """The light re-check stored on the card (`check_limit_per_label` images per label and
-    collection, chosen by file-name hash) comes out the same from `medhub.crosscollection`, the
+    collection, chosen by file-name hash) comes out the same from `medhub.studies.crosscollection`, the
     code behind `python -m medhub cross-collection` (the full figures use every eligible image)."""
-    from medhub.crosscollection import matrix
+    from medhub.studies.crosscollection import matrix
 
     stored = card.cross_collection
     result = matrix([card.id], data_root, int(stored["check_limit_per_label"]))[card.id]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from medhub import crosscollection as cc
+from medhub.studies import crosscollection as cc
 from medhub.cards import get_card
 
 REPO = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ def seven_cards(tmp_path, monkeypatch):
 
 
 def test_bench_fallback_folders_come_from_the_cards(seven_cards):
-    from medhub.bench.samples import FALLBACK_DATA_DIRS
+    from medhub.studies.bench.samples import FALLBACK_DATA_DIRS
 
     first, cards = seven_cards
     assert set(FALLBACK_DATA_DIRS) == {c.id for c in cards} and "seventh_model" in FALLBACK_DATA_DIRS

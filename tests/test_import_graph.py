@@ -59,7 +59,7 @@ def import_graph() -> dict[str, dict[str, str]]:
     for mod, path in known.items():
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
 
-        def visit(node: ast.AST, in_function: bool) -> None:
+        def visit(node: ast.AST, in_function: bool, mod: str = mod, package: str = package) -> None:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                     for other in child.orelse:

@@ -13,7 +13,7 @@ import pytest
 
 from medhub import cards as cards_module
 from medhub.cli import main as cli_main
-from medhub.publish import PublishError, publish
+from medhub.studies.publish import PublishError, publish
 from medhub.weights import resolve_weights
 from tests.hub_standin import HubStandIn
 from tests.test_weights import CARD, CONFIG, REPO_ID, WEIGHTS, make_card, sha
@@ -158,7 +158,7 @@ def test_cli_publish(isolated, hub, capsys):
 def test_publish_parser_defaults():
     import argparse
 
-    from medhub.publish import add_publish_parser, run_publish
+    from medhub.studies.publish import add_publish_parser, run_publish
 
     parser = argparse.ArgumentParser()
     add_publish_parser(parser.add_subparsers())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medhub import robustness as rb
+from medhub.studies import robustness as rb
 from medhub.cards import load_cards
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def test_robustness_table_on_card_reproduces(card, data_root):
 
 def test_default_run_skips_a_card_it_cannot_score(tmp_path, monkeypatch):
     """With no model named, a card whose data has no labelled folders is listed as skipped, not fatal."""
-    from medhub import robustness
+    from medhub.studies import robustness
     from medhub.evaluation import EvaluationError
 
     cards = load_cards()[:2]

@@ -52,7 +52,7 @@ except ImportError:  # not there: start the app ourselves (same launcher as the 
         app_file = Path(os.environ.get("MEDHUB_APP_FILE", APP_FILE))
         if not app_file.is_file():
             pytest.skip(f"{app_file} not found")
-        from medhub.bench import AppProcess
+        from medhub.studies.bench import AppProcess
 
         with AppProcess(app_file=app_file) as app:
             app.wait_ready(timeout=180)

@@ -75,3 +75,66 @@ def test_its_tab_and_endpoint_work(sixth, artifacts_dir, tmp_path):
         config = httpx.get(f"{url}/config", timeout=30).json()
         ids = [c.get("props", {}).get("elem_id") for c in config["components"]]
         assert "tab-tiny_sixth" in ids and "file-tiny_sixth" in ids
+
+
+def _variant(text: str, model_id: str, block: str, labels: str | None = None) -> str:
+    """The tiny card as another id, with extra `medhub:` keys (and other labels)."""
+    text = text.replace("tiny_sixth", model_id).replace("  disclaimer: dermatology\n", f"  disclaimer: dermatology\n{block}")
+    if labels is not None:
+        start = text.index("  labels:\n")
+        end = text.index("  positive_class:")
+        text = text[:start] + labels + text[end:].replace("  positive_class: busy\n  threshold: 0.5\n", "")
+    return text
+
+
+SEVERITY_LABELS = """  labels:
+  - {id: none, en: None, ko: 없음, grade: 0}
+  - {id: mild, en: Mild, ko: 경증, grade: 1}
+  - {id: severe, en: Severe, ko: 중증, grade: 3}
+"""
+HEADS = """  output: graded_heads
+  heads:
+  - id: flakes
+    en: flakes
+    ko: 각질
+    bins: [0.0, 0.1, 0.2]
+    grades:
+    - {en: none, ko: 양호}
+    - {en: mild, ko: 경증}
+    - {en: moderate, ko: 중등도}
+    - {en: severe, ko: 중증}
+  result_extras: [graded_heads]
+"""
+
+
+@pytest.mark.parametrize("variant", ["severity_dicom", "graded"])
+def test_a_sixth_card_that_reuses_views_and_dicom_input_needs_no_tab_file(sixth, variant):
+    """A new card that reuses `severity`, `graded_heads` or DICOM input gets their UI from what it asks
+    for (tabs.views.hooks_for), with no file under tabs/ naming it."""
+    import gradio as gr
+
+    from medhub.cards import parse_card
+    from tabs.layout import build_tab
+    from tabs.localise import Localiser
+    from tabs.views import hooks_for
+
+    cards, _ = sixth
+    base = (cards / "tiny_sixth.md").read_text(encoding="utf-8")
+    if variant == "severity_dicom":
+        text = _variant(base, "tiny_scale", "  result_extras: [severity]\n", SEVERITY_LABELS)
+        text = text.replace("mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}",
+                            "mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], dicom: true, dicom_window: brain}")
+        wanted = ["window-tiny_scale", "scale-tiny_scale", "severity-tiny_scale"]
+    else:
+        text = _variant(base, "tiny_graded", HEADS, SEVERITY_LABELS)
+        wanted = ["graded-tiny_graded"]
+    card = parse_card(text)
+    assert not list((REPO / "tabs").glob(f"{card.id}*.py"))
+    hooks = hooks_for(card)
+    with gr.Blocks() as demo:
+        lang = gr.Radio(["en", "ko"], value="en")
+        parts = build_tab(card, hooks, Localiser(gr.I18n(en={})), lang, [])
+    ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
+    assert set(wanted) <= ids, sorted(i for i in ids if i)
+    assert ("window" in parts.option_names) == card.input.dicom
+    assert len(parts.hook_outputs) == len(hooks.render(card, None, "en"))

@@ -314,8 +314,8 @@ def letters_check(record: dict[str, Any]) -> dict[str, Any]:
     import cv2
     import numpy as np
 
-    from medhub.registry import get_predictor
     from medhub.preprocess import read_rgb
+    from medhub.registry import get_predictor
     from training.common import DATA_ROOT, SPLITS, read_split_file
     from training.train_brain_hemorrhage import letter_mask, remove_letters
 

@@ -39,7 +39,8 @@ import numpy as np
 from medhub.cards import REPO_ROOT, get_card
 from medhub.registry import REGISTRY
 from medhub.scope import SCOPE_FILE
-from medhub.scope_report import (
+from medhub.scope_sets import Item, data_items, family_of, synthetic_items
+from medhub.studies.scope_report import (
     FIT_SEED,
     FeatureCache,
     cap,
@@ -49,7 +50,6 @@ from medhub.scope_report import (
     own_split,
     summarise,
 )
-from medhub.scope_sets import Item, data_items, family_of, synthetic_items
 
 TARGET_VAL_ACCEPTANCE = 0.97  # the distance threshold lets this share of the validation split through
 MIN_VAL_ACCEPTANCE = 0.96  # with the family check too (the project's target is 95 % on the test split)

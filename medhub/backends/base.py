@@ -13,7 +13,6 @@ from medhub.weights import WeightsError
 
 if TYPE_CHECKING:
     from medhub.cards import ModelCard
-    from medhub.weights import ResolvedWeights
 
 
 class OnePass(NamedTuple):

@@ -213,8 +213,8 @@ def run(
     data_root: Path | None = None,
     limit_per_label: int | None = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    from medhub.crosscollection import default_data_root
     from medhub.evaluation import EvaluationError
+    from medhub.studies.crosscollection import default_data_root
 
     data_root = Path(data_root or default_data_root())
     if model_ids:
@@ -286,7 +286,7 @@ def card_block(r: dict[str, Any]) -> str:
         "",
         f"Accuracy / AUROC on {r['n']} test images ({', '.join(f'{k} {v}' for k, v in r['support'].items())}; "
         f"{r['sample']}), clean: {_f(c['accuracy'])} / {_f(c['auroc'])}. Severity 1-3 as in "
-        "`medhub/robustness.py` (JPEG quality 50/30/15; blur sigma 1/2/3 px; noise sd 8/16/32; brightness "
+        "`medhub/studies/robustness.py` (JPEG quality 50/30/15; blur sigma 1/2/3 px; noise sd 8/16/32; brightness "
         "x0.85/0.7/0.55 with contrast x0.8/0.65/0.5; rotation 10/20/30 degrees; down-up-scaling by 2/3/4). "
         f"With n = {r['n']} a difference of a few points is within noise.",
         "",

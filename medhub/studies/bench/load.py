@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from medhub.bench.util import BenchError, _ms, percentile
+from medhub.studies.bench.util import BenchError, _ms, percentile
 
 
 def make_client(url: str, download_dir: Path):

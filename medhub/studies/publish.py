@@ -191,3 +191,6 @@ def run_publish(args: argparse.Namespace) -> int:
         print(f"commit {result.commit_id}  {result.commit_url}")
         print(f"pin it on the card: medhub.hub.revision: {result.commit_id}")
     return 0
+
+
+add_parser = add_publish_parser  # the CLI registers every study by `add_parser` (medhub/cli.py STUDIES)

@@ -256,3 +256,6 @@ def _cmd(args) -> int:
         else:
             print(f"## {card.id}\n{markdown(report)}\n")
     return 0
+
+
+add_parser = add_scope_report_parser  # the CLI registers every study by `add_parser` (medhub/cli.py STUDIES)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from medhub.bench.samples import decode
-from medhub.bench.util import _ms, percentile
+from medhub.studies.bench.samples import decode
+from medhub.studies.bench.util import _ms, percentile
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:

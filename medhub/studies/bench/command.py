@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from medhub.bench.load import bench_api, bench_http, make_client, run_clients
-from medhub.bench.samples import images_for
-from medhub.bench.server import AppProcess, wait_first_prediction
-from medhub.bench.stages import bench_in_process, profile_handler
-from medhub.bench.util import BenchError, _ms, machine_info, percentile
+from medhub.studies.bench.load import bench_api, bench_http, make_client, run_clients
+from medhub.studies.bench.samples import images_for
+from medhub.studies.bench.server import AppProcess, wait_first_prediction
+from medhub.studies.bench.stages import bench_in_process, profile_handler
+from medhub.studies.bench.util import BenchError, _ms, machine_info, percentile
 
 
 def model_ids(selection: str | None) -> list[str]:

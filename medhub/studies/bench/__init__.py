@@ -38,8 +38,8 @@ synthetic. Run it under `flock /tmp/medhub-cpu.lock` on a shared machine: timing
 meaningful when nothing else is using the cores.
 """
 
-from medhub.bench.command import add_bench_parser, bench, format_table, model_ids, run_bench
-from medhub.bench.load import (
+from medhub.studies.bench.command import add_bench_parser, bench, format_table, model_ids, run_bench
+from medhub.studies.bench.load import (
     api_predict,
     bench_api,
     bench_http,
@@ -48,7 +48,7 @@ from medhub.bench.load import (
     make_client,
     run_clients,
 )
-from medhub.bench.samples import (
+from medhub.studies.bench.samples import (
     FALLBACK_DATA_DIRS,
     IMAGE_SUFFIXES,
     _interleave,
@@ -58,9 +58,9 @@ from medhub.bench.samples import (
     sample_images,
     synthetic_images,
 )
-from medhub.bench.server import AppProcess, free_port, wait_first_prediction
-from medhub.bench.stages import bench_in_process, profile_handler, stage_breakdown
-from medhub.bench.util import DATA_ROOT, REPO_ROOT, BenchError, _ms, machine_info, percentile
+from medhub.studies.bench.server import AppProcess, free_port, wait_first_prediction
+from medhub.studies.bench.stages import bench_in_process, profile_handler, stage_breakdown
+from medhub.studies.bench.util import DATA_ROOT, REPO_ROOT, BenchError, _ms, machine_info, percentile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,3 +108,5 @@ __all__ = [
     "synthetic_images",
     "wait_first_prediction",
 ]
+
+add_parser = add_bench_parser  # the CLI registers every study by `add_parser` (medhub/cli.py STUDIES)
