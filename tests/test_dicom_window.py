@@ -65,8 +65,8 @@ def test_the_card_names_the_window_and_one_function_reads_it(ct_card, subdural_c
 
 
 def test_decoded_slice_and_bench_follow_the_card_window(ct_card, subdural_cards, dcm):
-    from medhub.studies.bench.samples import decode
     from medhub.imaging import load_for_card, load_upload
+    from medhub.studies.bench.samples import decode
 
     _, sub = subdural_cards
     brain = load_for_card(ct_card, dcm)

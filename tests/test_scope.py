@@ -13,8 +13,8 @@ import pytest
 
 from medhub.cards import CardError, load_cards, parse_card
 from medhub.scope import FAMILIES, ScopeError, ScopeModel, ScopeSpec, suggested_model
-from medhub.summary import build as build_summary
 from medhub.scope_sets import SPLITS_DIR, family_of, synthetic_image
+from medhub.summary import build as build_summary
 
 CARDS = load_cards()
 IDS = [c.id for c in CARDS]
