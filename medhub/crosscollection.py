@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from medhub.cards import REPO_ROOT, ModelCard, get_card, load_cards
+from medhub import paths
+from medhub.cards import ModelCard, get_card, load_cards
+from medhub.paths import REPO_ROOT, SPLITS
 
 # Collections (folders of the shared data root) that images of one modality come from.
 COLLECTIONS: dict[str, tuple[str, ...]] = {
@@ -42,15 +44,9 @@ COLLECTIONS: dict[str, tuple[str, ...]] = {
 HASH_MAX_BITS = 8  # measured: every confirmed copy here was within 4 bits
 CENTRE_MIN_CORR = 0.98
 CACHE_DIR = REPO_ROOT / ".cache" / "fingerprints"
-SPLITS_DIR = REPO_ROOT / "training" / "splits"
+SPLITS_DIR = SPLITS
 CHECK_LIMIT = 40  # images per label for the light re-check a test runs against the card
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-
-
-def default_data_root() -> Path:
-    import os
-
-    return Path(os.environ.get("MEDHUB_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -337,7 +333,7 @@ def matrix(
 ) -> dict[str, Any]:
     """{model_id: {"trained_on": [...], "collections": {collection: cell}}} for every model whose
     modality has more than one collection."""
-    data_root = Path(data_root or default_data_root())
+    data_root = Path(data_root or paths.data_root())
     fps = Fingerprints()
     cards = (
         [get_card(m) for m in model_ids]

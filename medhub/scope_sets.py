@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from medhub.cards import REPO_ROOT
+from medhub.paths import DATA_ROOT, SPLITS
 
-DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
-SPLITS_DIR = REPO_ROOT / "training" / "splits"
+SPLITS_DIR = SPLITS
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".dcm"}
 
 FOLDER_FAMILIES = (  # (path prefix, family); the first match wins

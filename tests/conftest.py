@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_ROOT", REPO.parent / "shared" / "data"))
+from medhub.paths import DATA_ROOT, REPO_ROOT
+
+REPO = REPO_ROOT
 
 
 def data_available() -> bool:

@@ -60,7 +60,8 @@ from medhub.bench.samples import (
 )
 from medhub.bench.server import AppProcess, free_port, wait_first_prediction
 from medhub.bench.stages import bench_in_process, profile_handler, stage_breakdown
-from medhub.bench.util import DATA_ROOT, REPO_ROOT, BenchError, _ms, machine_info, percentile
+from medhub.bench.util import BenchError, _ms, machine_info, percentile
+from medhub.paths import DATA_ROOT, REPO_ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from medhub.bench.load import api_predict, make_client
-from medhub.bench.util import DATA_ROOT, REPO_ROOT, BenchError
+from medhub.bench.util import BenchError
+from medhub.paths import DATA_ROOT, REPO_ROOT
 
 
 def free_port() -> int:
