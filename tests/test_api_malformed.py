@@ -30,6 +30,8 @@ CARDS = load_cards()
 DICOM_CARD = next((c for c in CARDS if c.input.dicom), None)
 PHOTO_CARD = next((c for c in CARDS if not c.input.dicom), None)
 
+pytestmark = pytest.mark.server  # every test goes through the session's app on 127.0.0.1
+
 
 @pytest.fixture(scope="module")
 def client(app_url):
@@ -156,6 +158,7 @@ def test_server_still_serves_after_the_corpus(client, corpus):
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(DICOM_CARD is None or not CHROMIUM.exists(), reason="needs a DICOM card and chromium")
 @pytest.mark.timeout(300)
 def test_extensionless_dicom_is_taken_by_the_upload_box_in_a_browser(app_url, corpus, tmp_path):

@@ -79,6 +79,7 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
     return summary
 
 
+@pytest.mark.server
 def test_view_api_lists_exactly_one_endpoint_per_card(client):
     api = client.view_api(return_format="dict", print_info=False)
     named = set(api["named_endpoints"])
@@ -91,6 +92,7 @@ def test_view_api_lists_exactly_one_endpoint_per_card(client):
         assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
 
 
+@pytest.mark.server
 def test_tta_parameter_exactly_where_the_card_offers_it(client):
     """The `tta` parameter (and the tab's checkbox) comes from the card's `tta: true`, nowhere else."""
     api = client.view_api(return_format="dict", print_info=False)
@@ -100,6 +102,8 @@ def test_tta_parameter_exactly_where_the_card_offers_it(client):
     assert any(card.tta for card in CARDS) and not all(card.tta for card in CARDS)
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.timeout(60, func_only=True)  # a hang guard on the request only; timings belong to the bench
 @pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
 def test_endpoint_on_a_real_test_sample(client, card, data_root):
@@ -128,6 +132,8 @@ def test_every_result_extra_has_its_summary_keys_listed():
     assert set(EXTRA_KEYS) == set(REGISTRY)
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.parametrize("card", WITH_EXTRAS, ids=[c.id for c in WITH_EXTRAS])
 def test_result_extras_are_in_the_summary(client, card, data_root):
     from gradio_client import handle_file
@@ -147,6 +153,8 @@ def test_result_extras_are_in_the_summary(client, card, data_root):
         assert [h["id"] for h in summary["graded"]["heads"]] == [h["id"] for h in card.heads]
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.skipif("melanoma" not in CARD_IDS, reason="no melanoma card")
 def test_melanoma_tta_averages_six_views(client, data_root):
     from gradio_client import handle_file
@@ -159,6 +167,8 @@ def test_melanoma_tta_averages_six_views(client, data_root):
     assert abs(sum(tta["probabilities"].values()) - 1.0) < 1e-3
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.skipif("brain_hemorrhage" not in CARD_IDS, reason="no brain_hemorrhage card")
 def test_dicom_with_subdural_window_and_no_identifiers(client, data_root):
     import pydicom
@@ -187,6 +197,8 @@ def test_dicom_with_subdural_window_and_no_identifiers(client, data_root):
             assert value not in text, f"{keyword} leaked into the summary"
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_bad_upload_is_a_clean_bilingual_error_and_the_server_keeps_serving(client, tmp_path, data_root):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -203,6 +215,8 @@ def test_bad_upload_is_a_clean_bilingual_error_and_the_server_keeps_serving(clie
                                       api_name=f"/predict_{card.id}"), sample_for(card, data_root))
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_plain_http_flow_of_the_about_tab(app_url, data_root):
     """The curl recipe shown in the About tab: upload, start the call, read the event stream."""
     import httpx
@@ -242,6 +256,8 @@ def test_large_images_are_shown_smaller_with_the_same_shape():
     assert big.shape == (MAX_DISPLAY_SIDE, 1200, 3)
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_a_large_upload_is_analysed_and_shown_downscaled(client, data_root, tmp_path):
     """An image longer than MAX_DISPLAY_SIDE: the model reads it all, the overlay comes back smaller
     with the same aspect, and the summary states both sizes."""
@@ -261,6 +277,8 @@ def test_a_large_upload_is_analysed_and_shown_downscaled(client, data_root, tmp_
         assert overlay.size == shown
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_out_of_scope_upload_gets_no_decision_and_names_the_right_tab(client, data_root):
     """A head-CT slice sent to a dermoscopy endpoint: no class bars, no decision, the reason, the
     suggested tab; asked to show it anyway, the probabilities and the decision come back flagged."""
@@ -330,6 +348,8 @@ def test_metrics_table_comes_from_the_card(card):
         assert card.label(label_id).en in text
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_dir, tmp_path, data_root):
     """No weights anywhere: the app still starts, every endpoint answers with how to fix it."""
     from gradio_client import handle_file
@@ -354,6 +374,7 @@ def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_di
         assert f"no weights for '{card.id}'" in str(err.value) and "To fix" in str(err.value)
 
 
+@pytest.mark.data
 def test_sample_gallery_is_hidden_without_a_source_and_filled_with_one(monkeypatch, tmp_path, data_root):
     from tabs.samples import load_samples
 

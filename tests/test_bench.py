@@ -106,6 +106,7 @@ def test_loadtest_refuses_other_hosts():
     assert proc.returncode == 2 and "--clients" in proc.stderr
 
 
+@pytest.mark.server
 @pytest.mark.timeout(300)
 def test_bench_quick_json_schema(artifacts_dir):
     model = smallest_model_with_weights()
@@ -135,6 +136,7 @@ def test_bench_quick_json_schema(artifacts_dir):
     assert set(row["stages_ms"]) >= {"decode", "preprocess", "forward", "gradcam"}
 
 
+@pytest.mark.server
 def test_loadtest_soak_smoke(app_url):
     """A tiny bounded soak through scripts/loadtest.py against the session's app: the JSON it reports."""
     model = smallest_model_with_weights()

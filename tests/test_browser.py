@@ -28,7 +28,12 @@ IMAGE_CARD = next((c for c in CARDS.values() if c.is_binary and not c.input.dico
 CT_CARD = next((c for c in CARDS.values() if c.input.dicom), None)
 ANALYSIS_TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed")
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.browser,
+    pytest.mark.data,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medhub import crosscollection as cc
@@ -112,6 +113,7 @@ def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           env=env, timeout=timeout)
 
 
+@pytest.mark.data
 def test_evaluate_melanoma_on_skin_lesion_maps_aliases_and_counts_skipped(data_root):
     out = _cli("evaluate", "melanoma", str(data_root / "skin_lesion"), "--limit-per-label", "4", "--json")
     assert out.returncode == 0, out.stderr[-2000:]
@@ -122,6 +124,7 @@ def test_evaluate_melanoma_on_skin_lesion_maps_aliases_and_counts_skipped(data_r
     assert all(v > 0 for v in m["skipped_folders"].values())
 
 
+@pytest.mark.data
 def test_evaluate_skin_lesion_on_melanoma_gives_melanoma_recall(data_root):
     out = _cli("evaluate", "skin_lesion", str(data_root / "melanoma"), "--limit-per-label", "5")
     assert out.returncode == 0, out.stderr[-2000:]

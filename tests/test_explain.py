@@ -80,6 +80,7 @@ def test_head_mask_on_a_gray_background():
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((70, 270, 30, 270), abs=3)
 
 
+@pytest.mark.data
 def test_head_masks_of_real_slices_leave_background_out(data_root):
     files = sorted((data_root / "head_ct").glob("*/*.png"))[::10]
     fractions = [brain_mask(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)).mean() for f in files]

@@ -142,6 +142,7 @@ def _load(path: Path) -> np.ndarray:
     return load_upload(path).rgb
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_own_test_images_are_accepted(card, data_root):
     if card.scope is None:
@@ -190,6 +191,7 @@ def test_a_portrait_is_refused(card):
     assert not verdict.in_scope, f"{card.id} accepted a portrait (score {verdict.score:.3f})"
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_other_tabs_images_are_refused_and_pointed_to_their_tab(card, data_root):
     """Ten test images of every other tab whose family this model does not accept: refused, and the
@@ -217,6 +219,7 @@ def test_other_tabs_images_are_refused_and_pointed_to_their_tab(card, data_root)
         del predictor
 
 
+@pytest.mark.data
 def test_real_dicom_head_ct_slices_of_other_collections_are_answered(data_root):
     """The CT tab answers the DICOM slices of other collections (CQ500, a public sample): their header
     says CT of the head, which vouches for them when their distance is a little over the threshold."""
@@ -233,6 +236,7 @@ def test_real_dicom_head_ct_slices_of_other_collections_are_answered(data_root):
         assert summary["scope_reason"] in ("in_scope", "dicom_header")
 
 
+@pytest.mark.data
 def test_the_issue_examples_point_to_the_right_tab(data_root):
     """A head CT in the melanoma tab -> brain hemorrhage; a dermoscopy image in the CT tab -> a
     dermoscopy tab (issue 9's table)."""

@@ -57,6 +57,7 @@ def test_its_cli_works(sixth, tmp_path):
     assert summary["in_scope"] is True and summary["scope_score"] is None  # no scope check fitted
 
 
+@pytest.mark.server
 def test_its_tab_and_endpoint_work(sixth, artifacts_dir, tmp_path):
     from gradio_client import handle_file
     from PIL import Image

@@ -71,6 +71,7 @@ def test_known_groupings_hold():
     assert pairs and all(len(g) == 1 for g in pairs)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("model_id", MODELS)
 def test_every_file_exists(model_id, data_root):
     missing = [r["path"] for r in _rows(model_id) if not (data_root / r["path"]).is_file()]
@@ -84,6 +85,7 @@ def _specified() -> list[str]:
     return [m for m in MODELS if m in SPECS]
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("model_id", _specified())
 def test_split_covers_the_data_folders(model_id, data_root):
     from training.datasets import POOL_OF, POOLS, SPECS
