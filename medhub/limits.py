@@ -1,8 +1,8 @@
 """The decode budget of the input gate: every limit an upload must stay under, in one place.
 
-Each limit was chosen by measurement on the 2-core machine (`python -m medhub gate-bench`, results in
-docs/SECURITY.md) so that no upload of at most `MAX_UPLOAD_BYTES` costs more than about 2 s of
-decode time or 200 MB of memory. Each limit can be changed through the environment variable named
+Each limit was chosen by measurement on the 2-core machine (`python scripts/gate_bench.py --stress`,
+results in docs/SECURITY.md) so that no upload of at most `MAX_UPLOAD_BYTES` costs more than about
+2 s of decode time or 200 MB of memory. Each limit can be changed through the environment variable named
 next to it; the functions below read the module attributes at call time (tests patch them).
 
 Kinds of cost and how they are bounded (one error code each, see `medhub.errors`):

@@ -1,6 +1,6 @@
 """Decode time and memory growth of the input gate, per file: `python scripts/gate_bench.py`.
 
-Every file of the malformed corpus (tests/malformed_corpus.py) and, with `--stress`, a set of valid
+Every file of the malformed corpus (scripts/malformed_corpus.py) and, with `--stress`, a set of valid
 files at the limits (the largest images and DICOM frames the gate accepts, built here) goes through
 `medhub.imaging.load_upload(..., allow_dicom=True)` in a process forked for that file alone (so one
 file's memory cannot hide behind another's), from a parent that has imported and warmed up every
@@ -102,7 +102,7 @@ def stress_items() -> list[tuple[str, bytes, str | None]]:
     from PIL import Image
 
     from medhub import limits
-    from tests import malformed_corpus as mc
+    from scripts import malformed_corpus as mc
 
     side = int(limits.MAX_PIXELS**0.5) // 16 * 16
     w, h = side, limits.MAX_PIXELS // side
@@ -190,7 +190,7 @@ def stress_items() -> list[tuple[str, bytes, str | None]]:
 
 
 def _bmp_rle8_runs(w: int, h: int) -> bytes:
-    from tests.malformed_corpus import _bmp_rle8
+    from scripts.malformed_corpus import _bmp_rle8
 
     row = b"".join(bytes([min(255, w - x), x % 256]) for x in range(0, w, 255)) + b"\x00\x00"
     return _bmp_rle8(w, h, row * h + b"\x00\x01")
@@ -199,7 +199,7 @@ def _bmp_rle8_runs(w: int, h: int) -> bytes:
 def warm_up() -> None:
     """Import and run every decoder once in the parent, so children measure decoding only."""
     from medhub.imaging import load_upload
-    from tests.malformed_corpus import corpus_bytes
+    from scripts.malformed_corpus import corpus_bytes
 
     for name, data, code in corpus_bytes():
         if code is None:
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     from medhub import limits
-    from tests.malformed_corpus import build_corpus, corpus_bytes
+    from scripts.malformed_corpus import build_corpus, corpus_bytes
 
     items = corpus_bytes()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Hostile and broken uploads through the running app's API: a clean typed error, every time.
 
-Every file of the malformed-input corpus (`tests/malformed_corpus.py`) goes to the endpoint of a
+Every file of the malformed-input corpus (`scripts/malformed_corpus.py`) goes to the endpoint of a
 DICOM-capable tab. A file the input gate refuses must come back as an error whose text contains the
 gate's English message for that file (the message is computed here by calling the gate directly, so
 sizes and names in it match; HTML-escaped, as gr.Error messages are HTML), without a traceback
@@ -23,8 +23,8 @@ import pytest
 
 from medhub.cards import load_cards
 from medhub.imaging import InputError, load_upload
+from scripts.malformed_corpus import build_corpus
 from tests.app_server import make_client
-from tests.malformed_corpus import build_corpus
 
 CARDS = load_cards()
 DICOM_CARD = next((c for c in CARDS if c.input.dicom), None)

@@ -227,7 +227,7 @@ def _code(data: bytes) -> str | None:
 
 
 def test_deflated_dicom_decodes_like_its_explicit_twin():
-    from tests.malformed_corpus import _dataset, _save, dicom_deflated
+    from scripts.malformed_corpus import _dataset, _save, dicom_deflated
 
     deflated = load_upload(dicom_deflated(), allow_dicom=True)
     plain = load_upload(_save(_dataset(), "1.2.840.10008.1.2.1"), allow_dicom=True)
@@ -237,7 +237,7 @@ def test_deflated_dicom_decodes_like_its_explicit_twin():
 
 def test_deflated_corrupt_and_truncated_are_typed():
     """Both escaped as zlib.error from pydicom before."""
-    from tests.malformed_corpus import dicom_deflate_corrupt, dicom_deflate_truncated
+    from scripts.malformed_corpus import dicom_deflate_corrupt, dicom_deflate_truncated
 
     assert _code(dicom_deflate_corrupt()) == "dicom_invalid"
     assert _code(dicom_deflate_truncated()) == "truncated"
@@ -249,7 +249,7 @@ def test_deflate_bomb_is_refused_before_it_is_all_inflated(monkeypatch):
     import zlib as zlib_module
 
     from medhub import dicom, limits
-    from tests.malformed_corpus import dicom_deflate_bomb
+    from scripts.malformed_corpus import dicom_deflate_bomb
 
     data = dicom_deflate_bomb(300)
     assert len(data) < 400_000
@@ -274,7 +274,7 @@ def test_deflate_bomb_is_refused_before_it_is_all_inflated(monkeypatch):
 
 
 def test_3000_nested_sequences_are_too_deep_not_a_recursion_error():
-    from tests.malformed_corpus import dicom_nested
+    from scripts.malformed_corpus import dicom_nested
 
     assert _code(dicom_nested(3000)) == "too_deep"
     assert _code(dicom_nested(40)) == "too_deep"  # parses, but deeper than MAX_SEQUENCE_DEPTH
@@ -282,7 +282,7 @@ def test_3000_nested_sequences_are_too_deep_not_a_recursion_error():
 
 
 def test_dicom_element_and_fragment_counts_are_bounded():
-    from tests.malformed_corpus import dicom_many_elements, dicom_many_fragments
+    from scripts.malformed_corpus import dicom_many_elements, dicom_many_fragments
 
     assert _code(dicom_many_elements(600_000)) == "too_complex"
     assert _code(dicom_many_elements(1000)) is None
@@ -291,7 +291,7 @@ def test_dicom_element_and_fragment_counts_are_bounded():
 
 
 def test_dicom_jpeg_frames_get_the_image_checks():
-    from tests.malformed_corpus import dicom_encapsulated, jpeg_scan_bomb
+    from scripts.malformed_corpus import dicom_encapsulated, jpeg_scan_bomb
 
     bomb = dicom_encapsulated("1.2.840.10008.1.2.4.50", [jpeg_scan_bomb(2048, 4000)], rows=2048, cols=2048)
     assert _code(bomb) == "too_complex"

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from medhub.imaging import DecodedImage, InputError, load_upload
-from tests.malformed_corpus import corpus_bytes
+from scripts.malformed_corpus import corpus_bytes
 
 SEED = 20261201
 MUTATIONS_PER_SEED = 40

@@ -15,7 +15,7 @@ from PIL import Image
 
 from medhub import imaging, limits
 from medhub.imaging import DecodedImage, InputError, load_upload
-from tests.malformed_corpus import _exif_rotated_jpeg, _gray16_png, _noise_image, build_corpus
+from scripts.malformed_corpus import _exif_rotated_jpeg, _gray16_png, _noise_image, build_corpus
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -37,7 +37,7 @@ def test_corpus_is_big_and_covers_the_categories(corpus):
     assert len(corpus) >= 150
     assert len(set(names)) == len(names)
     # The same bytes on every run (no generated UIDs or time stamps): a code cannot flip between runs.
-    from tests.malformed_corpus import corpus_bytes
+    from scripts.malformed_corpus import corpus_bytes
 
     assert [data for _, data, _ in corpus_bytes()] == [path.read_bytes() for _, path, _ in corpus[:-1]]
     codes = {code for _, _, code in corpus}
@@ -253,7 +253,7 @@ def test_multiframe_dicom_frames_differ():
 def test_jpeg_scan_bomb_is_refused_before_decoding():
     """80 KB, 2048 x 2048, 4,000 scans: took 3.5-8.9 s to decode; the scan count x pixels is
     over the budget, so it is refused from the marker count (no decoding)."""
-    from tests.malformed_corpus import jpeg_scan_bomb
+    from scripts.malformed_corpus import jpeg_scan_bomb
 
     data = jpeg_scan_bomb(2048, 4000)
     assert len(data) < 100_000
@@ -263,14 +263,14 @@ def test_jpeg_scan_bomb_is_refused_before_decoding():
 
 
 def test_jpeg_scans_within_the_budget_decode():
-    from tests.malformed_corpus import jpeg_scan_bomb
+    from scripts.malformed_corpus import jpeg_scan_bomb
 
     result = load_upload(jpeg_scan_bomb(1024, 100))
     assert result.rgb.shape == (1024, 1024, 3) and int(result.rgb.mean()) == 128
 
 
 def test_scan_budget_scales_with_the_pixel_count(monkeypatch):
-    from tests.malformed_corpus import jpeg_scan_bomb
+    from scripts.malformed_corpus import jpeg_scan_bomb
 
     data = jpeg_scan_bomb(1024, 100)
     monkeypatch.setattr(limits, "MAX_JPEG_SCAN_PIXELS", 1024 * 1024 * 50)
@@ -281,7 +281,7 @@ def test_scan_budget_scales_with_the_pixel_count(monkeypatch):
 def test_jpeg_cut_and_closed_with_an_eoi_is_truncated(progressive):
     """Cut at a third of its scan data, EOI appended: libjpeg pads the rest with grey and Pillow
     accepts it; the gate's strict entropy pass refuses it."""
-    from tests.malformed_corpus import _noise_image, jpeg_cut_with_eoi
+    from scripts.malformed_corpus import _noise_image, jpeg_cut_with_eoi
 
     assert load_upload_error(jpeg_cut_with_eoi(progressive)).code == "truncated"
     whole = io.BytesIO()
@@ -331,7 +331,7 @@ def test_budget_errors_are_input_errors_with_bilingual_messages():
 def test_cpu_budget_stops_a_python_level_parse(monkeypatch):
     """The CPU-time budget is checked on the reads decoders make: with a budget of zero, a PNG
     walked chunk by chunk by Pillow is stopped as too slow."""
-    from tests.malformed_corpus import _png, _png_chunk
+    from scripts.malformed_corpus import _png, _png_chunk
 
     monkeypatch.setattr(limits, "MAX_DECODE_CPU_S", 0.0)
     err = load_upload_error(_png(32, 32, _png_chunk(b"zzZz", b"") * 5000))
@@ -339,7 +339,7 @@ def test_cpu_budget_stops_a_python_level_parse(monkeypatch):
 
 
 def test_read_budget_is_a_typed_error(monkeypatch):
-    from tests.malformed_corpus import _png
+    from scripts.malformed_corpus import _png
 
     monkeypatch.setattr(limits, "MAX_READ_CALLS", 3)
     assert load_upload_error(_png(32, 32, idat_parts=50)).code == "too_complex"
@@ -347,7 +347,7 @@ def test_read_budget_is_a_typed_error(monkeypatch):
 
 def test_exif_orientation_is_read_without_parsing_every_value():
     """A 1.6 MB eXIf block with 400,000 values decodes (only IFD0's orientation is read)."""
-    from tests.malformed_corpus import _png_with_huge_exif
+    from scripts.malformed_corpus import _png_with_huge_exif
 
     assert load_upload(_png_with_huge_exif()).rgb.shape == (48, 64, 3)
 
@@ -356,7 +356,7 @@ def test_exif_orientation_is_read_without_parsing_every_value():
 def test_every_exif_orientation_matches_pillow(orientation):
     from PIL import ImageOps
 
-    from tests.malformed_corpus import _jpeg_with_exif_orientation
+    from scripts.malformed_corpus import _jpeg_with_exif_orientation
 
     data = _jpeg_with_exif_orientation(orientation)
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))

@@ -1,4 +1,5 @@
-"""Where things are is said once: medhub/paths.py is a leaf and the data root has one variable."""
+"""Where things are is said once: medhub/paths.py is a leaf, the data root has one variable, and the
+scripts do not borrow from the tests."""
 
 from __future__ import annotations
 
@@ -76,3 +77,10 @@ def test_every_module_sees_the_same_data_root(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == str([str(tmp_path)])
 
+
+def test_scripts_do_not_import_the_tests():
+    offenders = {
+        str(path.relative_to(REPO)): sorted(m for m in _imported(path) if m == "tests" or m.startswith("tests."))
+        for path in _python_files("scripts", "medhub", "tabs", "training", "app.py")
+    }
+    assert not {k: v for k, v in offenders.items() if v}
