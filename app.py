@@ -38,8 +38,8 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from medhub import DISCLAIMER  # noqa: E402
 from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
+from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
 from medhub.imaging import max_upload_bytes  # noqa: E402
 from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
@@ -105,7 +105,8 @@ def hooks_for(card: ModelCard) -> TabHooks:
 
 def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
     """Per-card strings for gr.I18n: tab titles and intros."""
-    out: dict[str, dict[str, str]] = {"disclaimer": dict(DISCLAIMER)}
+    # The page-wide banner: the general text of medhub/disclaimers.py (each result adds its card's domain).
+    out: dict[str, dict[str, str]] = {"disclaimer": {lang: disclaimer("general", lang) for lang in ("en", "ko")}}
     for card in cards:
         out[f"title.{card.id}"] = {lang: card.title_for(lang) for lang in ("en", "ko")}
         out[f"intro.{card.id}"] = {lang: intro_markdown(card, lang) for lang in ("en", "ko")}
@@ -158,7 +159,7 @@ def about_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | 
         model_table(cards, lang=lang),
         api_markdown(cards, lang, example),
         f"### {t('about.disclaimer', lang)}",
-        DISCLAIMER[normalise_lang(lang)],
+        disclaimer("general", normalise_lang(lang)),
     ])
 
 
