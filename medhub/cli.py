@@ -1,4 +1,4 @@
-"""Command line: `python -m medhub predict|evaluate|publish|bench ...`.
+"""Command line: `python -m medhub predict|evaluate|publish|cross-collection|robustness|scope-report|bench ...`.
 
 `predict` and `evaluate` go through `medhub.inference`, the code path the app uses.
 """
