@@ -63,7 +63,11 @@ RECIPES: dict[str, dict[str, Any]] = {
                    "8,585 dermoscopy images of 6,409 lesions, split by lesion",
         "data_licence": "HAM10000, CC BY-NC-SA 4.0 (Tschandl et al. 2018)",
         "license": "cc-by-nc-4.0",
-        "epochs": 8,
+        "epochs": 0,
+        # The network body of the seven-diagnosis model (fine-tuned on the same lesion split and the
+        # same cached views); only a class-weighted binary head (melanoma vs every other diagnosis) is
+        # fitted on its pooled features. One body, two readings of it; the same heat-map layer.
+        "tail_from": "skin_lesion",
         "targets": {"auroc": 0.90},
         "select": "auroc",
         "failure_notes": None,
