@@ -222,7 +222,7 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
                 f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
                 f"fine-tuning of blocks[{k}:], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
                 f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
-                f"{train["class_weights"]}, dropout, one random cached view per step); the epoch with the best "
+                f"{train['class_weights']}, dropout, one random cached view per step); the epoch with the best "
                 f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
                 "epoch 0 = the linear probe)."]
     if train.get("aux_training"):
