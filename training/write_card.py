@@ -260,11 +260,7 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     if recipe.get("targets"):
         rows = []
         for key, goal in recipe["targets"].items():
-            if key.startswith("f1:"):
-                value = m["per_class"][key[3:]]["f1"]
-                name = f"F1 of {key[3:]}"
-            else:
-                value, name = m[key], key.replace("_", " ")
+            value, name = target_value(key, m)
             rows.append([name, f">= {goal}", value, "yes" if value is not None and value >= goal else "**no**"])
         out += ["Project targets on this test split:", "", _table(["metric", "target", "test", "met"], rows), ""]
     if recipe["positive_class"]:
@@ -345,11 +341,19 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def target_value(key: str, m: dict[str, Any]) -> tuple[Any, str]:
+    """A target's measured value and name: `auroc`, `balanced_accuracy`, ... or `f1:<label>` /
+    `recall:<label>` (a per-class figure)."""
+    if ":" in key:
+        kind, label = key.split(":", 1)
+        return m["per_class"][label][kind], f"{'F1' if kind == 'f1' else kind} of {label}"
+    return m.get(key), key.replace("_", " ")
+
+
 def missed_targets(recipe: dict[str, Any], m: dict[str, Any]) -> list[str]:
     out = []
     for key, goal in (recipe.get("targets") or {}).items():
-        value = m["per_class"][key[3:]]["f1"] if key.startswith("f1:") else m.get(key)
-        name = f"F1 of {key[3:]}" if key.startswith("f1:") else key.replace("_", " ")
+        value, name = target_value(key, m)
         if value is None or value < goal:
             out.append(f"{name} {_fmt(value)} (target >= {goal})")
     return out
