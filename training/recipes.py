@@ -172,20 +172,18 @@ RECIPES: dict[str, dict[str, Any]] = {
         "positive_class": "herpes_zoster",
         "threshold_rule": "max_f1",
         "data_dir": "skin_condition",
-        "extra_data_dirs": ["skin_condition_web", "dermnet_nz"],
-        # Pooled (issue 11, and DermNet NZ with issue 17): DermNet + the web collection + DermNet NZ, split by source photo (groups.csv), loss
+        "extra_data_dirs": ["skin_condition_web"],
+        # Pooled (issue 11): DermNet + the web collection, split by source photo (groups.csv), loss
         # weights balanced by class and collection, a cached augmented view, val AUROC = mean over
         # collections.
         "augment_view": True,
         "balance": "collection_class",
         "select_by_collection": True,
-        "dataset": "pooled clinical photos of three collections: DermNet (Kaggle Skin Diseases Image Dataset; herpes "
-                   "files relabelled by their DermNet file names), the web-collected Kaggle Skin Disease Dataset "
-                   "(8 classes, chickenpox as a hard negative) and DermNet NZ (zoster and 15 look-alike conditions "
-                   "as hard negatives: herpes simplex, eczema herpeticum, impetigo, bullous pemphigoid, insect "
-                   "bites, ...)",
-        "data_licence": "DermNet images, non-commercial use; DermNet NZ CC BY-NC-ND 3.0 NZ; web images: original "
-                        "terms unknown (MIT-licensed re-publication)",
+        "dataset": "pooled clinical photos: DermNet (Kaggle Skin Diseases Image Dataset; herpes files relabelled "
+                   "by their DermNet file names) and the web-collected Kaggle Skin Disease Dataset (8 classes, "
+                   "chickenpox as a hard negative)",
+        "data_licence": "DermNet images, non-commercial use; web images: original terms unknown (MIT-licensed "
+                        "re-publication)",
         "license": "cc-by-nc-4.0",
         "epochs": 8,
         "cv_epochs": 8,
@@ -214,8 +212,6 @@ RECIPES: dict[str, dict[str, Any]] = {
             "deciding on antiviral treatment."
         ),
         "biases": [
-            "DermNet NZ (third collection, 19 zoster photos, 15 look-alike conditions) joined with issue 17; its files "
-            "carry no patient ids, so files whose names differ only by numbers are kept in one group (conservative). "
             "Few positives: 60 DermNet shingles photos plus 23 distinct web photos (the web set's 114 "
             "zoster files are augmented copies of about 22 photos; 91 copies were dropped by the "
             "perceptual de-duplication); the test split holds 11 shingles images (8 DermNet, 3 web), so "
