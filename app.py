@@ -44,6 +44,7 @@ from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E
 from medhub.imaging import max_upload_bytes  # noqa: E402
 from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
+from tabs.classmode import build_class_tab, class_tab_title  # noqa: E402  (issue 19)
 from tabs.hooks import TabHooks  # noqa: E402
 from tabs.layout import TabParts, build_tab  # noqa: E402
 from tabs.localise import Localiser  # noqa: E402
@@ -208,6 +209,9 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                 shared = len(group) > 1
                 ui.add(tab, lambda lg, c=first, shared=shared: gr.update(
                     label=c.tab_title_for(lg) if shared else c.title_for(lg)))
+            with gr.Tab(class_tab_title("en"), id="class", elem_id="tab-class") as class_tab:  # issue 19
+                build_class_tab(cards, ui, lang, demo)
+            ui.add(class_tab, lambda lg: gr.update(label=class_tab_title(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
                 example = tabs[0] if tabs else None
                 ui.value(gr.Markdown(about_markdown(cards, "en", example)),
