@@ -71,6 +71,21 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def _glossary_terms() -> None:
+    """The report's medical and statistical words in Korean come from the glossary."""
+    from medhub.teaching.glossary import ko
+
+    TEXTS["overlay"]["ko"] = f"Grad-CAM {ko('heat map')}"
+    TEXTS["probs"]["ko"] = ko("probability")
+    TEXTS["decision"]["ko"] = ko("decision")
+    TEXTS["threshold"]["ko"] = ko("threshold")
+    TEXTS["in_scope"]["ko"] = ko("in scope")
+    TEXTS["out_of_scope"]["ko"] = ko("out of scope")
+
+
+_glossary_terms()
+
+
 def _t(key: str, lang: str, **fields: Any) -> str:
     text = TEXTS[key]["ko" if lang == "ko" else "en"]
     return text.format(**fields) if fields else text
