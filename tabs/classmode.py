@@ -21,6 +21,7 @@ SHOW_PX = 720  # images kept at most this long for the projector
 
 TEXTS = {
     "tab": {"en": "Class mode", "ko": "수업 모드"},
+    "setup": {"en": "Deck: model, kind, cases, seed", "ko": "사례 묶음: 모델, 종류, 사례 수, 시드"},
     "model": {"en": "Model", "ko": "모델"},
     "kind": {"en": "Deck", "ko": "사례 묶음"},
     "kind.right": {"en": "the model is right", "ko": "모델이 맞힌 사례"},
@@ -54,7 +55,7 @@ CSS = """
 #medhub-class .class-big, #medhub-class .class-big * { font-size: 1.6rem !important; line-height: 1.35; }
 #medhub-class .class-case h2 { font-size: 2.2rem !important; }
 #medhub-class button.class-answer { font-size: 1.5rem !important; min-height: 3.2rem; font-weight: 700; }
-#medhub-class .class-reveal, #medhub-class .class-reveal * { font-size: 1.4rem !important; }
+#medhub-class .class-reveal, #medhub-class .class-reveal * { font-size: 1.25rem !important; }
 """
 
 KEYS_JS = """
@@ -192,14 +193,17 @@ def build_class_tab(cards, ui, lang: gr.Radio, demo: gr.Blocks) -> None:
 
     gr.HTML(f"<style>{CSS}</style>", padding=False)
     with gr.Column(elem_id="medhub-class"):
-        with gr.Row():
-            model = gr.Dropdown([(c.title_for("en"), c.id) for c in cards], value=cards[0].id,
-                                label=_t("model", "en"), elem_id="class-model")
-            kind = gr.Radio([(_t(f"kind.{k}", "en"), k) for k in KINDS], value="right", label=_t("kind", "en"),
-                            elem_id="class-kind")
-            n = gr.Slider(1, 20, value=DEFAULT_N, step=1, label=_t("n", "en"), elem_id="class-n")
-            seed = gr.Number(value=DEFAULT_SEED, precision=0, label=_t("seed", "en"), elem_id="class-seed")
-            start = gr.Button(_t("start", "en"), variant="primary", elem_id="class-start")
+        # The set-up folds away once a deck starts, so a case fills a 1280 x 800 projector.
+        with gr.Accordion(_t("setup", "en"), open=True, elem_id="class-setup") as setup:
+            with gr.Row():
+                model = gr.Dropdown([(c.title_for("en"), c.id) for c in cards], value=cards[0].id,
+                                    label=_t("model", "en"), elem_id="class-model")
+                kind = gr.Radio([(_t(f"kind.{k}", "en"), k) for k in KINDS], value="right",
+                                label=_t("kind", "en"), elem_id="class-kind")
+                n = gr.Slider(1, 20, value=DEFAULT_N, step=1, label=_t("n", "en"), elem_id="class-n")
+                seed = gr.Number(value=DEFAULT_SEED, precision=0, label=_t("seed", "en"), elem_id="class-seed")
+                start = gr.Button(_t("start", "en"), variant="primary", elem_id="class-start")
+        ui.add(setup, lambda lg: gr.update(label=_t("setup", lg)))
         ui.add(model, lambda lg: gr.update(label=_t("model", lg), choices=[(c.title_for(lg), c.id) for c in cards]))
         ui.add(kind, lambda lg: gr.update(label=_t("kind", lg), choices=[(_t(f"kind.{k}", lg), k) for k in KINDS]))
         ui.add(n, lambda lg: gr.update(label=_t("n", lg)))
@@ -207,9 +211,13 @@ def build_class_tab(cards, ui, lang: gr.Radio, demo: gr.Blocks) -> None:
         ui.add(start, lambda lg: gr.update(value=_t("start", lg)))
         header = gr.Markdown(_t("intro", "en"), elem_id="class-header", elem_classes=["class-case", "class-big"])
         with gr.Row(equal_height=False):
-            image = gr.Image(label=None, show_label=False, type="numpy", format="jpeg", interactive=False,
-                             height=460, elem_id="class-image")
-            with gr.Column():
+            with gr.Column(scale=3):
+                with gr.Row():
+                    image = gr.Image(label=None, show_label=False, type="numpy", format="jpeg", interactive=False,
+                                     height=430, elem_id="class-image")
+                    overlay = gr.Image(visible=False, show_label=False, type="numpy", format="jpeg",
+                                       interactive=False, height=430, elem_id="class-overlay")
+            with gr.Column(scale=2):
                 answer_buttons = [gr.Button(f"{k + 1}", visible=False, elem_id=f"class-answer-{k}",
                                             elem_classes=["class-answer"]) for k in range(MAX_ANSWERS)]
                 tally = gr.Markdown("", elem_id="class-tally", elem_classes=["class-big"])
@@ -220,20 +228,17 @@ def build_class_tab(cards, ui, lang: gr.Radio, demo: gr.Blocks) -> None:
                 ui.add(prev, lambda lg: gr.update(value=_t("prev", lg)))
                 ui.add(reveal, lambda lg: gr.update(value=_t("reveal", lg)))
                 ui.add(nxt, lambda lg: gr.update(value=_t("next", lg)))
-        reveal_md = gr.Markdown("", elem_id="class-reveal-text", elem_classes=["class-reveal"])
-        with gr.Row():
-            probs = gr.Label(visible=False, show_label=False, elem_id="class-probs")
-            overlay = gr.Image(visible=False, show_label=False, type="numpy", format="jpeg", interactive=False,
-                               height=360, elem_id="class-overlay")
+                reveal_md = gr.Markdown("", elem_id="class-reveal-text", elem_classes=["class-reveal"])
+                probs = gr.Label(visible=False, show_label=False, elem_id="class-probs")
     state = gr.State(None)
     outputs = [header, image, tally, reveal_md, probs, overlay, *answer_buttons]
     private = {"api_visibility": "private"}
 
     def on_start(card_id, k, count, s, lg):
         st = load_deck(card_id, k, int(count), int(s if s is not None else DEFAULT_SEED))
-        return [st, *render(st, lg)]
+        return [st, gr.update(open=not st["cases"]), *render(st, lg)]
 
-    start.click(on_start, [model, kind, n, seed, lang], [state, *outputs], concurrency_limit=2,
+    start.click(on_start, [model, kind, n, seed, lang], [state, setup, *outputs], concurrency_limit=2,
                 concurrency_id="models", **private)
 
     def vote(k):

@@ -25,6 +25,7 @@ def test_class_mode_flow_en_ko(app_url, data_root, artifacts_dir) -> None:
         context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
         page = context.new_page()
         page.set_default_timeout(30_000)
+        page.set_default_navigation_timeout(180_000)  # a loaded CI machine serves the first page slowly
         try:
             page.goto(app_url)
             page.wait_for_selector("button[role=tab]")
