@@ -44,9 +44,11 @@ from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E
 from medhub.imaging import max_upload_bytes  # noqa: E402
 from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
+from tabs.classmode import build_class_tab, class_tab_title  # noqa: E402  (issue 19)
 from tabs.hooks import TabHooks  # noqa: E402
 from tabs.layout import TabParts, build_tab  # noqa: E402
 from tabs.localise import Localiser  # noqa: E402
+from tabs.report import add_report  # noqa: E402  (issue 19)
 from tabs.samples import load_samples  # noqa: E402
 from tabs.status import status_markdown  # noqa: E402
 from tabs.texts import intro_markdown  # noqa: E402
@@ -191,6 +193,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                             elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
+                        add_report(tabs[-1], ui, lang)  # issue 19: Report (PDF), /report_<id>
                         tab_blocks.append(tab)
                     else:
                         # A tab that holds several models (e.g. whole-head photo and scalp microscope):
@@ -201,11 +204,15 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                             elem_id=f"tab-{card.id}") as sub:
                                     tabs.append(build_tab(card, hooks_for(card), ui, lang,
                                                           samples.get(card.id, [])))
+                                    add_report(tabs[-1], ui, lang)  # issue 19
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
                 shared = len(group) > 1
                 ui.add(tab, lambda lg, c=first, shared=shared: gr.update(
                     label=c.tab_title_for(lg) if shared else c.title_for(lg)))
+            with gr.Tab(class_tab_title("en"), id="class", elem_id="tab-class") as class_tab:  # issue 19
+                build_class_tab(cards, ui, lang, demo)
+            ui.add(class_tab, lambda lg: gr.update(label=class_tab_title(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
                 example = tabs[0] if tabs else None
                 ui.value(gr.Markdown(about_markdown(cards, "en", example)),

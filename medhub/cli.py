@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     from medhub.scope_report import add_scope_report_parser
 
     add_scope_report_parser(sub)
+    # Teaching commands (issue 19): ppv, report, deck.
+    from medhub.teaching.commands import add_teaching_parsers
+
+    add_teaching_parsers(sub)
     try:
         from medhub.bench import add_bench_parser
 
