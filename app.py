@@ -48,6 +48,7 @@ from tabs.hooks import TabHooks  # noqa: E402
 from tabs.layout import TabParts, build_tab  # noqa: E402
 from tabs.localise import Localiser  # noqa: E402
 from tabs.samples import load_samples  # noqa: E402
+from tabs.series import add_series_section  # noqa: E402 - CT series section (issue 20)
 from tabs.status import status_markdown  # noqa: E402
 from tabs.texts import intro_markdown  # noqa: E402
 
@@ -190,6 +191,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                             elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
+                        add_series_section(tabs[-1], ui, lang)  # only for a card that reads a CT series
                         tab_blocks.append(tab)
                     else:
                         # A tab that holds several models (e.g. whole-head photo and scalp microscope):
@@ -200,6 +202,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                             elem_id=f"tab-{card.id}") as sub:
                                     tabs.append(build_tab(card, hooks_for(card), ui, lang,
                                                           samples.get(card.id, [])))
+                                    add_series_section(tabs[-1], ui, lang)
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
                 shared = len(group) > 1
