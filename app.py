@@ -61,6 +61,8 @@ STATE_SESSIONS = 100
 # the two limits the gate answers, so a slightly-too-large file gets its English / Korean message.
 MAX_FILE_SIZE = max_upload_bytes() + 2**20
 DELETE_CACHE = (1800, 3600)  # every 30 min, delete cached uploads older than 1 h
+# The MCP server (gradio[mcp]): one tool per model, `predict_<id>`; MEDHUB_MCP=0 turns it off.
+MCP_SERVER = os.environ.get("MEDHUB_MCP", "1") != "0"
 
 CSS = """
 .medhub-disclaimer {border-left: 5px solid #c62828; background: #fdecea; color: #3b0d0c;
@@ -120,8 +122,9 @@ def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | No
     endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
     # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity and
     # show_anyway (false: an out-of-scope image gets no decision).
-    names = [*(example.option_names if example else []), "opacity", "show_anyway"]
-    values = [*(o.value for o in example.options), DEFAULT_OPACITY, False] if example else [DEFAULT_OPACITY, False]
+    names = [*(example.option_names if example else []), "opacity", "show_anyway", "image_url"]
+    values = ([*(o.value for o in example.options), DEFAULT_OPACITY, False, ""] if example
+              else [DEFAULT_OPACITY, False, ""])
     extra = "".join(", " + json.dumps(v).replace('"', '\\"') for v in values)
     file_data = '{\\"path\\": \\"$FILE\\", \\"meta\\": {\\"_type\\": \\"gradio.FileData\\"}}'
     python_code = f"""```python
@@ -282,6 +285,7 @@ def main() -> None:
         css=CSS + tab_bar_css(CARDS),
         footer_links=["api", "settings"],
         state_session_capacity=STATE_SESSIONS,
+        mcp_server=MCP_SERVER,  # every public endpoint is an MCP tool at /gradio_api/mcp/ (README)
     )
 
 

@@ -89,8 +89,9 @@ def test_view_api_lists_exactly_one_endpoint_per_card(client):
     assert not api["unnamed_endpoints"]
     for cid in CARD_IDS:
         params = api["named_endpoints"][f"/predict_{cid}"]["parameters"]
-        assert params[0]["parameter_name"] == "file" and not params[0]["parameter_has_default"]
-        assert all(p["parameter_has_default"] for p in params[1:]), "only the file may be required"
+        # file or image_url (issue 20: MCP clients send URLs): neither alone is required
+        assert params[0]["parameter_name"] == "file" and params[-1]["parameter_name"] == "image_url"
+        assert all(p["parameter_has_default"] for p in params), "file defaults to None, image_url to ''"
         assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
 
 
