@@ -15,7 +15,8 @@ Serving limits, chosen for a 2-core CPU Space:
 - at most STATE_SESSIONS sessions keep their last result (image + heat map) for re-blending: Gradio's
   default of 10,000 let memory grow 1.65x over a 1,000-request soak, 100 keeps it flat (1.28x);
 - at most QUEUE_MAX_SIZE waiting requests: beyond that a user is told the queue is full instead of
-  waiting minutes (one analysis takes ~0.1-0.5 s, so 24 queued requests clear in a few seconds);
+  waiting minutes (one analysis takes ~0.1-0.5 s: 256 queued requests clear in about a minute at worst,
+  and a class sending the same sample is served from the result cache);
 - uploads above MAX_FILE_SIZE (the input gate's 20 MiB + 1 MiB) are refused by Gradio before our
   code runs; the gate refuses anything above its own limit, and decompression bombs;
 - uploaded files are deleted from Gradio's cache after an hour.
@@ -54,7 +55,9 @@ from tabs.texts import intro_markdown  # noqa: E402
 
 log = logging.getLogger("medhub.app")
 
-QUEUE_MAX_SIZE = 24
+# Far above a class (issue 20: 30 students clicking together got "Queue is full" at 24): a request
+# waits its turn instead; identical ones are served once (tabs/result_cache.py).
+QUEUE_MAX_SIZE = 256
 DEFAULT_CONCURRENCY = 2
 STATE_SESSIONS = 100
 # Gradio refuses uploads 1 MiB above the input gate's own limit before they reach the disk; between

@@ -105,8 +105,12 @@ def analyse_event(parts: TabParts) -> Callable[..., Any]:
         file, *rest = args
         options = dict(zip(names, rest[: len(names)], strict=True))
         opacity, show_anyway, image_url, progress = rest[len(names) :]
-        return analyse_file(card, hooks, file, options, opacity, progress, show_anyway=show_anyway,
-                            image_url=image_url)
+        # Identical uploads (same bytes, model revision and options) are analysed once (issue 20).
+        from tabs.result_cache import RESULTS, request_key
+
+        key = request_key(card, file, {**options, "opacity": opacity, "show_anyway": bool(show_anyway)})
+        return RESULTS.get_or_compute(key, lambda: analyse_file(
+            card, hooks, file, options, opacity, progress, show_anyway=show_anyway, image_url=image_url))
 
     # `file` defaults to None so that a caller may give `image_url` instead (MCP clients send URLs).
     params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
