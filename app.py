@@ -280,6 +280,10 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
     warm_models(CARDS)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
+    if MCP_SERVER:
+        from tabs.mcp_compat import install as fix_mcp_state_outputs
+
+        fix_mcp_state_outputs()  # gradio 6.31 pops State outputs twice on queued tool calls
     demo.launch(
         show_error=False,
         max_file_size=MAX_FILE_SIZE,
