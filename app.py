@@ -284,6 +284,9 @@ def main() -> None:
         from tabs.mcp_compat import install as fix_mcp_state_outputs
 
         fix_mcp_state_outputs()  # gradio 6.31 pops State outputs twice on queued tool calls
+        from tabs.mcp_compat import install_server_start_timeout
+
+        install_server_start_timeout()  # gradio's 5 s start limit + MCP's run-once lifespan (see there)
     demo.launch(
         show_error=False,
         max_file_size=MAX_FILE_SIZE,

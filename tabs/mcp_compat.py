@@ -41,3 +41,42 @@ def install() -> bool:
     pop_returned_state._medhub_fixed = True  # type: ignore[attr-defined]
     server.pop_returned_state = staticmethod(pop_returned_state)
     return True
+
+
+# Gradio gives its server 5 s to start (`gradio.http_server.Server.run_in_thread`), then gives up on it
+# and starts another. With the MCP server that second start always fails: the abandoned server's
+# lifespan has already entered the MCP session manager, whose `run()` may be entered once per
+# instance ("StreamableHTTPSessionManager .run() can only be called once per instance", then
+# "Application startup failed" for every retry; seen on the 2-core machine at load average 12, where
+# the start took longer than 5 s). A longer allowance, and an early stop if the server thread dies.
+SERVER_START_TIMEOUT_S = float(__import__("os").environ.get("MEDHUB_SERVER_START_TIMEOUT_S", "120"))
+
+
+def install_server_start_timeout(timeout_s: float = SERVER_START_TIMEOUT_S) -> bool:
+    import threading
+    import time
+
+    try:
+        from gradio import http_server
+        from gradio.exceptions import ServerFailedToStartError
+    except ImportError:
+        return False
+    server = http_server.Server
+    if getattr(server.run_in_thread, "_medhub_fixed", False):
+        return True
+
+    def run_in_thread(self):
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        if self.reloader:
+            self.watch_thread = threading.Thread(target=self.watch, daemon=True)
+            self.watch_thread.start()
+        self.thread.start()
+        start = time.time()
+        while not self.started:
+            time.sleep(1e-3)
+            if not self.thread.is_alive() or time.time() - start > timeout_s:
+                raise ServerFailedToStartError("Server failed to start. Please check that the port is available.")
+
+    run_in_thread._medhub_fixed = True  # type: ignore[attr-defined]
+    server.run_in_thread = run_in_thread
+    return True
