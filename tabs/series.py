@@ -128,7 +128,7 @@ def series_event(card: ModelCard):
     """The public `/predict_<id>_series` function, named for the API (and MCP) by `__name__`."""
 
     def predict_series(files, window=None, aggregate=DEFAULT_AGGREGATE, show_anyway=False,
-                       progress=gr.Progress()):
+                       progress=gr.Progress()):  # noqa: B008 - gradio finds gr.Progress by its default
         from medhub.imaging import InputError
         from medhub.inference import ModelUnavailable
         from medhub.series import analyse_series

@@ -9,7 +9,6 @@ one through the CLI and one through the running app.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random

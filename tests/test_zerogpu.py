@@ -3,8 +3,6 @@ path and gives the same probabilities on a real dermoscopy image."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
