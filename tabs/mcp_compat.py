@@ -2,11 +2,12 @@
 
 A queued tool call without a progress token runs the endpoint through `gradio_client` and keeps
 `[job.result()]` (`GradioMCPServer._execute_tool_without_progress`): for an endpoint with several
-outputs that is ONE item, the tuple of outputs, from which the client has already dropped the State
-outputs. `pop_returned_state` then pops the State by its index in the endpoint's outputs, and every
+outputs that is ONE item, the tuple of all outputs (its client keeps the State values:
+`_skip_components=False`). `pop_returned_state` then pops the State by its index in the endpoint's
+outputs from that one-item list, and every
 tool call of `/predict_<id>` (Label, overlay, summary, State) failed with "pop index out of range"
 (read in gradio/mcp.py; seen calling predict_melanoma through the MCP endpoint). `install()` makes
-that step unwrap the tuple and skip the pop when the State values are gone already, so the tool
+that step unwrap the tuple and leave out the State values, so the tool
 returns the Label, the overlay image and the summary as three items, as the progress path does.
 Remove it once Gradio fixes this.
 """
@@ -31,9 +32,12 @@ def install() -> bool:
     def pop_returned_state(components, data: Any) -> list:
         states = sum(isinstance(c, State) for c in components)
         visible = len(components) - states
-        if (isinstance(data, list) and len(data) == 1 and isinstance(data[0], (tuple, list))
-                and visible > 1 and len(data[0]) == visible):
-            return list(data[0])  # [job.result()] of a multi-output endpoint, State already dropped
+        if isinstance(data, list) and len(data) == 1 and isinstance(data[0], (tuple, list)) and len(components) > 1:
+            inner = list(data[0])  # [job.result()] of a multi-output endpoint
+            if len(inner) == len(components):  # the MCP's client keeps State values (_skip_components=False)
+                return [v for v, c in zip(inner, components, strict=True) if not isinstance(c, State)]
+            if len(inner) == visible:
+                return inner
         if isinstance(data, list) and states and len(data) == visible:
             return data  # gradio_client has dropped the State values already
         return original(components, data)
