@@ -166,7 +166,6 @@ def test_mcp_tool_call_by_url_gives_the_endpoint_summary(mcp_app, image_server, 
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
-    from tests.app_server import make_client
     from tests.test_app_api import sample_for
 
     card = next(c for c in CARDS if c.id == "melanoma")
@@ -187,7 +186,13 @@ def test_mcp_tool_call_by_url_gives_the_endpoint_summary(mcp_app, image_server, 
     assert {t.name for t in tools} == expected_tools()
     assert not result.isError, result.content
     by_mcp = _summary_from(result.content)
-    by_api = make_client(mcp_app).predict(handle_file(str(path)), api_name=f"/predict_{card.id}")[2]
+    from gradio_client import Client
+
+    from tests.app_server import offline_env
+
+    with offline_env():  # a long timeout: the config fetch timed out at httpx's default under load
+        api = Client(mcp_app, verbose=False, httpx_kwargs={"timeout": 300})
+    by_api = api.predict(handle_file(str(path)), api_name=f"/predict_{card.id}")[2]
     assert by_mcp == by_api
 
     # A URL the gate refuses (not an image) is a clean error, not a traceback.
