@@ -83,4 +83,21 @@ def install_server_start_timeout(timeout_s: float = SERVER_START_TIMEOUT_S) -> b
 
     run_in_thread._medhub_fixed = True  # type: ignore[attr-defined]
     server.run_in_thread = run_in_thread
+
+    # Then launch() checks the page with 5 HEAD requests of 3 s (`gradio.networking.url_ok`) and exits
+    # with "When localhost is not accessible, a shareable link must be created" when none answers in
+    # time (seen at load average 15 while the models warmed up): the same check, for up to timeout_s.
+    from gradio import networking
+
+    original_url_ok = networking.url_ok
+
+    def url_ok(url: str) -> bool:
+        deadline = time.time() + timeout_s
+        while True:
+            if original_url_ok(url):
+                return True
+            if time.time() > deadline:
+                return False
+
+    networking.url_ok = url_ok
     return True
