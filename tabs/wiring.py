@@ -30,7 +30,7 @@ def reblend_state(card: ModelCard, state: dict[str, Any] | None, opacity: float)
 
 def wire_tab(parts: TabParts, lang: gr.Radio) -> None:
     card = parts.card
-    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway]
+    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway, parts.image_url]
     outputs = [parts.label, parts.overlay, parts.summary, parts.state]
     analyse = analyse_event(parts)
     # All analyses share one group of MODEL_CONCURRENCY workers (2 cores): measured with 8 mixed
