@@ -28,6 +28,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from medhub import pipeline
     from medhub.cards import get_card
     from medhub.disclaimers import disclaimer
+    from medhub.i18n import t
     from medhub.imaging import InputError
     from medhub.inference import ModelUnavailable
 
@@ -91,7 +92,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print("  WARNING: out of scope, shown anyway for teaching: not a result")
         for label in card.labels:
             print(f"  {label.en:<32} {result.analysis.probabilities[label.id]:7.2%}")
-        print(f"  decision: {summary['decision_en']}  [{summary['decision_rule']}]")
+        # the result text's rules (medhub/result_text.py): a weak model's hedge, the borderline band
+        caution = summary.get("caution")
+        lead = f"{t('hedge.' + caution['level'], 'en')}: " if caution else ""
+        tag = " (borderline)" if summary.get("borderline") else ""
+        print(f"  decision: {lead}{summary['decision_en']}{tag}  [{summary['decision_rule']}]")
+        if caution:
+            print(f"  caution: {caution['en']}")
     if not args.json:
         print(disclaimer(card.disclaimer_domain, "en"))
     return 4 if failures and failures == len(files) else 0

@@ -50,28 +50,37 @@ class Analysis:
     ) -> dict[str, Any]:
         """The JSON summary the API returns next to the Label and the overlay.
 
-        Out of scope, `decision` is None (and so are its names) unless `show_anyway` is set; the
-        probabilities are always there, for a caller who wants to see what the model would have said.
+        Out of scope, unless `show_anyway` is set, the summary answers nothing: `probabilities`,
+        `decision` (and its names), `explained_label` and `borderline` are None, as the Label and the
+        overlay are empty; the scope fields say why and `suggested_model` which tab would answer.
+        `labels` maps each label id to its display names; `caution` is the card's warning about its
+        own figures (`medhub.caution`), None for a model within its targets.
         """
+        from medhub.caution import card_caution
         from medhub.disclaimers import disclaimer
+        from medhub.result_text import borderline_of
 
         card = self.card
         label = card.label(self.decision)
         answered = self.in_scope or show_anyway
         scope = self.scope
+        caution = card_caution(card)
+        extra = {k: v for k, v in self.summary_fields.items() if answered or k != "heatmap_empty"}
         return {
             "model_id": card.id,
             "architecture": card.architecture,
             "revision": revision or card.revision,
             "weights_source": source,
-            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()} if answered else None,
+            "labels": {lab.id: {"en": lab.en, "ko": lab.ko} for lab in card.labels},
             "decision": self.decision if answered else None,
             "decision_en": label.en if answered else None,
             "decision_ko": label.ko if answered else None,
             "positive_class": card.positive_class,
             "threshold": card.threshold,
             "decision_rule": decision_rule(card),
-            "explained_label": self.explained_label,
+            "borderline": borderline_of(card, self.probabilities) if answered else None,
+            "explained_label": self.explained_label if answered else None,
             "in_scope": self.in_scope,
             "scope_score": None if scope is None else round(scope.score, 6),
             "scope_threshold": None if scope is None else round(scope.threshold, 6),
@@ -79,7 +88,8 @@ class Analysis:
             "scope_reason": None if scope is None else scope.reason(),
             "suggested_model": self.suggested_model,
             "shown_anyway": bool(show_anyway and not self.in_scope),
-            **self.summary_fields,
+            **extra,
+            "caution": caution.json(card) if caution else None,
             "disclaimer": disclaimer(card.disclaimer_domain, "en"),
             "disclaimer_ko": disclaimer(card.disclaimer_domain, "ko"),
         }
@@ -123,7 +133,12 @@ class Predictor:
         self.scope = scope  # medhub.scope.ScopeModel or None
 
     def check_scope(self, features: np.ndarray, image: np.ndarray | None = None):
-        """(ScopeResult or None, suggested model id or None) for one image's pooled features."""
+        """(ScopeResult or None, suggested model id or None) for one image's pooled features.
+
+        A refused image's suggestion is a tab whose scope accepts the family the image looks like and
+        whose own model, run on the image, accepts it too (`accepted_by`): a tab is never suggested
+        for an image it would refuse as well (a retina photo that looks most like dermoscopy to this
+        model's family head is not sent to a dermoscopy tab that refuses it)."""
         if self.scope is None or features is None:
             return None, None
         from medhub.cards import load_cards
@@ -131,7 +146,8 @@ class Predictor:
 
         looks = appearance(image) if (image is not None and self.scope.uses_appearance) else None
         result = self.scope.check(features, looks)
-        return result, suggested_model(result, self.card, load_cards(self.card.path.parent))
+        verify = None if image is None or result.in_scope else (lambda card: accepted_by(card, image))
+        return result, suggested_model(result, self.card, load_cards(self.card.path.parent), accepts=verify)
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         return to_model_input(image, self.card.input)
@@ -255,6 +271,19 @@ def load_predictor(card: ModelCard, order: list[str] | None = None) -> Predictor
         except (ScopeError, WeightsError) as err:
             raise ModelUnavailable(f"{card.id}: the scope check could not be loaded: {err}") from err
     return Predictor(card, backend, source=resolved.source, revision=resolved.revision, scope=scope)
+
+
+def accepted_by(card: ModelCard, image: np.ndarray) -> bool:
+    """Whether `card`'s own model takes `image` as in scope (its scope check on its own features).
+    A model that cannot be loaded takes nothing."""
+    try:
+        predictor = get_predictor(card.id)
+    except (ModelUnavailable, KeyError):
+        return False
+    if predictor.scope is None:
+        return True
+    _, (verdict,) = predictor.scope_batch([image])
+    return bool(verdict.in_scope)
 
 
 def get_predictor(model_id: str) -> Predictor:

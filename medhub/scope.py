@@ -280,15 +280,18 @@ class ScopeModel:
         return out
 
 
-def suggested_model(result: ScopeResult, own, cards) -> str | None:
+def suggested_model(result: ScopeResult, own, cards, accepts=None) -> str | None:
     """For an out-of-scope image: the first other card (tab order) whose scope accepts the family the
-    image looks like; None when it looks like this model's own kind of image, or like none of them."""
+    image looks like and, when `accepts(card)` is given (the request path: that card's own model run
+    on the image), whose model would answer it; None when it looks like this model's own kind of
+    image, like none of them, or when every such tab would refuse it too."""
     if result.in_scope or result.family == "other" or (own.scope and result.family in own.scope.accepts):
         return None
     for card in cards:
         spec = card.scope
         if card.id != own.id and spec is not None and result.family in spec.accepts:
-            return card.id
+            if accepts is None or accepts(card):
+                return card.id
     return None
 
 

@@ -25,7 +25,6 @@ from medhub.cards import ModelCard
 from medhub.i18n import t
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
-from tabs.localise import label_names
 from tabs.output_files import image_file
 
 if TYPE_CHECKING:
@@ -43,12 +42,14 @@ def analyse_file(
     progress: Callable[..., Any] | None = None,
     show_anyway: bool = False,
     image_url: str = "",
-) -> tuple[dict[str, float] | None, str, dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, float] | None, str | None, dict[str, Any], dict[str, Any]]:
     """One upload through `medhub.pipeline.run` -> (Label value, overlay, summary, state for the UI).
 
-    Out of scope (and not `show_anyway`), the Label is empty and the image comes back without a heat
-    map: no class bars, no decision; the summary says why. Raises gr.Error for everything a user can
-    cause or fix; nothing else escapes.
+    The Label value is keyed by label id ({"benign": 0.3, "malignant": 0.7}); the summary's `labels`
+    gives their display names, and the page's own Label shows those (`TabParts.render_result`).
+    Out of scope (and not `show_anyway`), there is no Label value and no overlay (None): no class bars,
+    no heat map, no decision; the summary says why. Raises gr.Error for everything a user can cause or
+    fix; nothing else escapes.
     """
     from medhub import pipeline
     from medhub.imaging import InputError
@@ -82,15 +83,14 @@ def analyse_file(
         raise gr.Error(generic, print_exception=False) from None
     summary, shown = result.summary, result.shown
     answered = result.analysis.in_scope or bool(show_anyway)
-    names = label_names(card)
-    label_value = ({names[lid]: float(p) for lid, p in result.analysis.probabilities.items()}
-                   if answered else None)
+    label_value = {lid: float(p) for lid, p in result.analysis.probabilities.items()} if answered else None
     # Kept for re-blending on an opacity change: the heat map at the model's input size as uint8
     # (224 x 224: 50 KB a session, instead of 1.9 MB at a 1600 x 1200 shown size), mapped onto the
     # shown image again by `tabs.wiring` (one small resize per slider move).
     heat8 = np.rint(result.analysis.heatmap * 255).astype(np.uint8) if answered else None
-    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "result_extras": result.result_extras}
-    return label_value, image_file(result.overlay if answered else shown.rgb, "overlay"), summary, state
+    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "result_extras": result.result_extras,
+             "label": label_value}
+    return label_value, image_file(result.overlay, "overlay") if answered else None, summary, state
 
 
 def analyse_event(parts: TabParts) -> Callable[..., Any]:

@@ -20,10 +20,18 @@ from medhub.i18n import normalise_lang, t
 from medhub.imaging import upload_file_types
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
-from tabs.localise import Localiser
+from tabs.localise import Localiser, label_names
 from tabs.output_files import image_file
 from tabs.status import status_markdown
-from tabs.texts import card_body_markdown, decision_text, disclaimer_html, intro_markdown, metrics_markdown
+from tabs.texts import (
+    card_body_markdown,
+    decision_text,
+    disclaimer_html,
+    intro_markdown,
+    metrics_markdown,
+    placeholder_markdown,
+    read_first_markdown,
+)
 
 # Output images are sent as JPEG: Gradio encodes every numpy image it returns (no quality option:
 # Pillow's default 75). PNG cost 21-49 ms per request and WebP 4-11 ms on the same overlays
@@ -42,7 +50,8 @@ class TabParts:
     button: gr.Button
     option_names: list[str]
     options: list[gr.components.Component]
-    label: gr.Label
+    label: gr.Label  # the page's class bars, under display names (drawn by render_result)
+    api_label: gr.Label  # the endpoint's Label output, keyed by label id (hidden)
     model_input: gr.Image
     overlay: gr.Image
     opacity: gr.Slider
@@ -58,20 +67,30 @@ class TabParts:
 
     @property
     def result_outputs(self) -> list:
-        """The language-dependent result components (redrawn by `render_result`)."""
-        return [self.model_input, self.decision, *self.hook_outputs, self.status]
+        """The result components the page draws from the state (redrawn by `render_result`; the first,
+        the model-input image, does not change with the language)."""
+        return [self.model_input, self.label, self.decision, *self.hook_outputs, self.status]
 
     def render_result(self, state: dict[str, Any] | None, lang: str) -> list[Any]:
         lang = normalise_lang(lang)
         if not state:
-            return [None, t("result.placeholder", lang), *self.hooks.render(self.card, None, lang),
+            return [None, None, placeholder_markdown(self.card, lang), *self.hooks.render(self.card, None, lang),
                     status_markdown(self.card, lang)]
         return [
             image_file(state["image"], "input"),
+            page_label(self.card, state.get("label")),
             decision_text(state["summary"], self.card, lang),
             *self.hooks.render(self.card, state["result_extras"], lang),
             status_markdown(self.card, lang),
         ]
+
+
+def page_label(card: ModelCard, by_id: dict[str, float] | None) -> dict[str, float] | None:
+    """The endpoint's Label value (keyed by label id) under the bilingual display names the page shows."""
+    if not by_id:
+        return None
+    names = label_names(card)
+    return {names[lid]: p for lid, p in by_id.items()}
 
 
 def tta_inputs(card: ModelCard, ui: Localiser) -> list[tuple[str, gr.components.Component]]:
@@ -124,6 +143,15 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                 ui.add(gallery, lambda lg: gr.update(label=t("samples.label", lg),
                                                      value=[(s.thumb, s.caption(lg)) for s in samples]))
         with gr.Column(scale=3, min_width=320):
+            # The card's own "Read this first" stays on screen beside the result, not only in the
+            # collapsed card below.
+            if read_first_markdown(card, "en"):
+                ui.value(gr.Markdown(read_first_markdown(card, "en"), elem_id=f"readfirst-{card.id}"),
+                         lambda lg: read_first_markdown(card, lg))
+            # The endpoint's Label, keyed by label id (the API's answer); hidden: the page shows the
+            # same probabilities under display names in `label`, drawn by the private render step.
+            api_label = gr.Label(label=ui.api_text("probs.label"), num_top_classes=len(card.labels),
+                                 show_heading=False, visible=False, elem_id=f"probs-api-{card.id}")
             label = ui.label(
                 # No heading: gr.Label would head it with the most probable class, but a binary model's
                 # decision follows the card's threshold (P = 0.45 >= 0.43 is positive); the decision
@@ -133,7 +161,9 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                          elem_id=f"probs-{card.id}"),
                 "probs.label",
             )
-            decision = gr.Markdown(ui.text("result.placeholder"), elem_id=f"decision-{card.id}")
+            placeholder = placeholder_markdown(card, "en")
+            decision = gr.Markdown(ui.text("result.placeholder") if placeholder == t("result.placeholder", "en")
+                                   else placeholder, elem_id=f"decision-{card.id}")
             with gr.Row():
                 model_input = ui.label(
                     gr.Image(label=ui.text("input.label"), type="numpy", format=IMAGE_FORMAT, interactive=False,
@@ -167,7 +197,7 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
     parts = TabParts(
         card=card, hooks=hooks, file=file, button=button,
         option_names=[name for name, _ in named_inputs], options=[c for _, c in named_inputs],
-        label=label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
+        label=label, api_label=api_label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
         summary=summary,
         decision=decision, hook_outputs=hook_outputs, state=state, status=status, gallery=gallery,
         samples=[s.path for s in samples], image_url=image_url,

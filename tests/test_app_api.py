@@ -19,7 +19,6 @@ from medhub.cards import ModelCard, load_cards
 from medhub.disclaimers import disclaimer
 from medhub.imaging import load_upload
 from medhub.pipeline import MAX_DISPLAY_SIDE
-from tabs.localise import label_names
 from tabs.samples import sample_list
 from tests.app_server import make_client
 
@@ -47,15 +46,15 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
     assert isinstance(result, (tuple, list)) and len(result) == 3, "expected (label, overlay, summary)"
     label, overlay_path, summary = result
 
-    names = label_names(card)
     confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
-    assert set(confidences) == set(names.values()), "the Label must list every class of the card"
+    assert set(confidences) == set(card.label_ids), "the Label lists every class of the card, by label id"
     assert abs(sum(confidences.values()) - 1.0) < 1e-3
+    assert summary["labels"] == {lab.id: {"en": lab.en, "ko": lab.ko} for lab in card.labels}
 
     assert list(summary["probabilities"]) == card.label_ids, "probabilities over exactly the card's labels"
     assert abs(sum(summary["probabilities"].values()) - 1.0) < 1e-3
     for lid, p in summary["probabilities"].items():
-        assert abs(confidences[names[lid]] - p) < 1e-4, "Label and JSON disagree"
+        assert abs(confidences[lid] - p) < 1e-4, "Label and JSON disagree"
     assert summary["model_id"] == card.id
     assert summary["decision"] in card.label_ids
     assert summary["threshold"] == card.threshold
@@ -121,7 +120,7 @@ def test_endpoint_on_a_real_test_sample(client, card, data_root):
 
 # What each result extra (medhub/result_extras.py, named by a card's `result_extras`) adds to the summary.
 EXTRA_KEYS = {
-    "ct_region": ("region", "explanation_en", "explanation_ko"),
+    "ct_region": ("hotspot_outside_head", "explanation_en", "explanation_ko"),  # region: None outside the head
     "abcd": ("abcd",),
     "severity": ("severity",),
     "see_a_doctor_soon": ("advice_en", "advice_ko"),
@@ -297,6 +296,7 @@ def test_out_of_scope_upload_gets_no_decision_and_names_the_right_tab(client, da
     assert summary["suggested_model"] == "brain_hemorrhage"
     assert summary["scope_score"] > summary["scope_threshold"] or summary["scope_reason"] == "family"
     assert not (label or {}).get("confidences"), "no class bars out of scope"
+    assert summary["probabilities"] is None and overlay_path is None, "no probabilities, no heat map"
     assert "not a diagnosis" in summary["disclaimer"]
     label, _, anyway = client.predict(handle_file(str(ct)), False, 0.45, True, api_name="/predict_melanoma")
     assert anyway["decision"] in ("benign", "malignant") and anyway["shown_anyway"] is True
