@@ -10,6 +10,7 @@ export MALLOC_ARENA_MAX ?= 2
 
 install:
 	$(PYTHON) -m pip install -q -r requirements.txt
+	bash scripts/ensure_korean_font.sh
 
 install-dev:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt

@@ -40,6 +40,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.tta and not card.tta:
         print(f"error: {card.id} does not offer --tta (its card has no `tta: true`)", file=sys.stderr)
         return 2
+    if getattr(args, "series", False):
+        return _cmd_predict_series(args, card)
     files = _inputs(args.inputs)
     if args.overlay is not None and len(files) != 1:
         print("error: --overlay takes one input; use --overlay-dir for several", file=sys.stderr)
@@ -100,6 +102,53 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if not args.json:
         print(disclaimer(card.disclaimer_domain, "en"))
     return 4 if failures and failures == len(files) else 0
+
+
+def _cmd_predict_series(args: argparse.Namespace, card) -> int:
+    """`predict --series`: all inputs are the slices of one CT series (files, folders or a zip);
+    prints one result for the study (medhub.series), one JSON object with --json."""
+    from medhub.imaging import InputError
+    from medhub.inference import ModelUnavailable
+    from medhub.series import analyse_series
+
+    if not (card.input.dicom and card.is_binary):
+        print(f"error: {card.id} does not read CT series (a binary model that reads DICOM)", file=sys.stderr)
+        return 2
+    if args.tta or args.overlay is not None or args.overlay_dir is not None:
+        print("error: --series takes no --tta, --overlay or --overlay-dir", file=sys.stderr)
+        return 2
+    try:
+        result = analyse_series(card, args.inputs, window=args.window, aggregate=args.aggregate,
+                                show_anyway=args.show_anyway)
+    except ModelUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except InputError as err:
+        if args.json:
+            print(json.dumps({"inputs": args.inputs, "error": str(err), "error_code": err.code,
+                              "error_en": err.message_en, "error_ko": err.message_ko}, ensure_ascii=False))
+        else:
+            print(f"error: {err}", file=sys.stderr)
+        return 4
+    summary = result.summary
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False), flush=True)
+        return 0
+    study = summary["study"]
+    print(f"{card.title_for('en')} ({card.id}, revision {summary['revision']}): a series of "
+          f"{study['n_slices']} slices, window {summary['window']}")
+    for s in summary["slices"]:
+        mark = "" if s["in_scope"] else "  (out of scope)"
+        print(f"  {s['index']:>3}  z {s['z']:>9.2f} mm  {s['file']:<28} P({card.positive_class}) {s['score']:.3f}{mark}")
+    if study["decision"] is None:
+        print(f"  study: no decision ({study.get('reason', '')})")
+    else:
+        d = study["driving_slice"]
+        print(f"  study: {study['decision_en']}: {study['aggregate']} {study['score']:.3f} "
+              f"(max {study['max_score']:.3f}, top-3 mean {study['top3_mean']:.3f}; threshold "
+              f"{study['threshold']:g}); driven by slice {d['index']} ({d['file']}, z {d['z']:.2f} mm)")
+    print(summary["disclaimer"])
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -177,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", default=None, help="CT window preset for DICOM (brain, subdural, ...)")
     p.add_argument("--tta", action="store_true", help="average over flips/rotations (cards with `tta: true`)")
     p.add_argument("--overlay", type=Path, default=None, help="write the Grad-CAM overlay PNG here")
+    # CT as a series (medhub/series.py)
+    p.add_argument("--series", action="store_true",
+                   help="the inputs are the slices of ONE CT series (files, folders or a zip): one study "
+                        "result; with --json one object with 'study' and 'slices' (position order)")
+    p.add_argument("--aggregate", choices=("top3_mean", "max"), default="top3_mean",
+                   help="with --series: the study score (default: the mean of the top 3 slice scores)")
     p.set_defaults(func=_cmd_predict)
 
     e = sub.add_parser("evaluate", help="metrics on a folder with one sub-folder per label")
@@ -205,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     from medhub.scope_report import add_scope_report_parser
 
     add_scope_report_parser(sub)
+    # Teaching commands (issue 19): ppv, report, deck.
+    from medhub.teaching.commands import add_teaching_parsers
+
+    add_teaching_parsers(sub)
     try:
         from medhub.bench import add_bench_parser
 

@@ -510,3 +510,10 @@ def translations(extra: dict[str, dict[str, str]] | None = None) -> dict[str, di
         lang: {key: value.get(lang) or value["en"] for key, value in merged.items() if "{" not in value["en"]}
         for lang in LANGS
     }
+
+
+# --- issue 20: an image URL instead of an upload (tabs/layout.py, API parameter `image_url`) -------
+STRINGS.setdefault("url.label", {
+    "en": "... or an image URL (http/https)",
+    "ko": "... 또는 이미지 URL (http/https)",
+})

@@ -278,3 +278,15 @@ def check_jpeg_coefficients(width: int, height: int, sampling: list[tuple[int, i
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+# --- CT series (medhub.series): several DICOM slices in one request -----------------------------
+# Each slice still passes the gate above on its own (MAX_UPLOAD_BYTES, the decode budget, ...); these
+# bound the request as a whole. A thin-slice head CT has ~250-300 slices of ~0.5 MB.
+MAX_SERIES_FILES = _env_int("MEDHUB_MAX_SERIES_FILES", 300)
+# Bytes of all slices together (files as given, or the members of a zip once decompressed).
+MAX_SERIES_TOTAL_BYTES = _env_int("MEDHUB_MAX_SERIES_TOTAL_BYTES", 200 * 1024 * 1024)
+# Entries of a zip's central directory (folders and skipped files included), read before Python's
+# zipfile parses the directory; and the largest ratio of decompressed to compressed size per member.
+MAX_ZIP_ENTRIES = _env_int("MEDHUB_MAX_ZIP_ENTRIES", 1000)
+MAX_ZIP_RATIO = _env_int("MEDHUB_MAX_ZIP_RATIO", 200)

@@ -41,6 +41,7 @@ def analyse_file(
     opacity: float,
     progress: Callable[..., Any] | None = None,
     show_anyway: bool = False,
+    image_url: str = "",
 ) -> tuple[dict[str, float] | None, str | None, dict[str, Any], dict[str, Any]]:
     """One upload through `medhub.pipeline.run` -> (Label value, overlay, summary, state for the UI).
 
@@ -54,10 +55,15 @@ def analyse_file(
     from medhub.imaging import InputError
     from medhub.inference import ModelUnavailable
 
-    if not file:
+    image_url = (image_url or "").strip() if not file else ""  # an http(s) URL instead of a file (MCP)
+    if not file and not image_url:
         raise gr.Error(f"{t('error.no_file', 'en')} / {t('error.no_file', 'ko')}", print_exception=False)
     analyse_options = {**({"tta": bool(options.get("tta"))} if card.tta else {}), **hooks.analyse_options(card, options)}
     try:
+        if image_url:
+            from medhub.urlfetch import fetch
+
+            file = fetch(image_url)  # bytes, checked by the input gate in pipeline.run like an upload
         result = pipeline.run(
             card, file, decode_options=hooks.decode_options(card, options), analyse_options=analyse_options,
             opacity=opacity, show_anyway=bool(show_anyway),
@@ -72,7 +78,7 @@ def analyse_file(
     except gr.Error:
         raise
     except Exception:  # noqa: BLE001 - logged with its traceback here; users get a plain message
-        log.exception("analysis failed (model %s, file %s)", card.id, file)
+        log.exception("analysis failed (model %s, file %s)", card.id, image_url or file)
         generic = f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}"
         raise gr.Error(generic, print_exception=False) from None
     summary, shown = result.summary, result.shown
@@ -98,17 +104,28 @@ def analyse_event(parts: TabParts) -> Callable[..., Any]:
     def analyse(*args):
         file, *rest = args
         options = dict(zip(names, rest[: len(names)], strict=True))
-        opacity, show_anyway, progress = rest[len(names) :]
-        return analyse_file(card, hooks, file, options, opacity, progress, show_anyway=show_anyway)
+        opacity, show_anyway, image_url, progress = rest[len(names) :]
+        # Identical uploads (same bytes, model revision and options) are analysed once (issue 20).
+        from tabs.result_cache import RESULTS, request_key
 
-    params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+        key = request_key(card, file, {**options, "opacity": opacity, "show_anyway": bool(show_anyway)})
+        return RESULTS.get_or_compute(key, lambda: analyse_file(
+            card, hooks, file, options, opacity, progress, show_anyway=show_anyway, image_url=image_url))
+
+    # `file` defaults to None so that a caller may give `image_url` instead (MCP clients send URLs).
+    params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+    # (each option defaults to its component's initial value, the API default: `file` has one now)
+    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=c.value)
+               for n, c in zip(names, parts.options, strict=True)]
     params += [
         inspect.Parameter("opacity", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_OPACITY),
         inspect.Parameter("show_anyway", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False),
+        inspect.Parameter("image_url", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=""),
         inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
     ]
     analyse.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     analyse.__name__ = f"predict_{card.id}"
-    analyse.__doc__ = f"Classify one image for '{card.id}' and explain it with Grad-CAM."
+    from tabs.tool_docs import tool_docstring  # the MCP tool's description (Args / Returns) from the card
+
+    analyse.__doc__ = tool_docstring(card, names)
     return analyse

@@ -63,6 +63,7 @@ class TabParts:
     status: gr.Markdown
     gallery: gr.Gallery | None = None
     samples: list[str] = field(default_factory=list)
+    image_url: gr.Textbox | None = None  # an http(s) URL instead of an upload (API parameter `image_url`)
 
     @property
     def result_outputs(self) -> list:
@@ -116,6 +117,11 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                 gr.File(label=ui.api_text(upload_key), type="filepath", file_types=types, file_count="single",
                         height=170, elem_id=f"file-{card.id}"),
                 upload_key,
+            )
+            image_url = ui.label(
+                gr.Textbox(value="", label=ui.api_text("url.label"), placeholder="https://...", max_lines=1,
+                           elem_id=f"url-{card.id}"),
+                "url.label",
             )
             named_inputs = tta_inputs(card, ui) + hooks.build_inputs(card, ui)
             show_anyway = ui.label(
@@ -194,7 +200,7 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
         label=label, api_label=api_label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
         summary=summary,
         decision=decision, hook_outputs=hook_outputs, state=state, status=status, gallery=gallery,
-        samples=[s.path for s in samples],
+        samples=[s.path for s in samples], image_url=image_url,
     )
     wire_tab(parts, lang)
     hooks.wire(card, parts)

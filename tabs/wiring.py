@@ -30,7 +30,7 @@ def reblend_state(card: ModelCard, state: dict[str, Any] | None, opacity: float)
 
 def wire_tab(parts: TabParts, lang: gr.Radio) -> None:
     card = parts.card
-    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway]
+    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway, parts.image_url]
     # The public answer: (Label keyed by label id, overlay, summary) + the page's state; the page's
     # own Label (display names), texts and extras are drawn from the state by `render_result`.
     outputs = [parts.api_label, parts.overlay, parts.summary, parts.state]

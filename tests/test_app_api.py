@@ -81,13 +81,17 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
 @pytest.mark.server
 def test_view_api_lists_exactly_one_endpoint_per_card(client):
     api = client.view_api(return_format="dict", print_info=False)
-    named = set(api["named_endpoints"])
-    assert named == {f"/predict_{cid}" for cid in CARD_IDS}, "UI-only events must stay private"
+    named = set(api["named_endpoints"]) - {f"/report_{cid}" for cid in CARD_IDS}  # issue 19: PDF reports
+    from tabs.series import supports_series  # a CT card also has /predict_<id>_series (issue 20)
+
+    series = {f"/predict_{c.id}_series" for c in CARDS if supports_series(c)}
+    assert named == {f"/predict_{cid}" for cid in CARD_IDS} | series, "UI-only events must stay private"
     assert not api["unnamed_endpoints"]
     for cid in CARD_IDS:
         params = api["named_endpoints"][f"/predict_{cid}"]["parameters"]
-        assert params[0]["parameter_name"] == "file" and not params[0]["parameter_has_default"]
-        assert all(p["parameter_has_default"] for p in params[1:]), "only the file may be required"
+        # file or image_url (issue 20: MCP clients send URLs): neither alone is required
+        assert params[0]["parameter_name"] == "file" and params[-1]["parameter_name"] == "image_url"
+        assert all(p["parameter_has_default"] for p in params), "file defaults to None, image_url to ''"
         assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
 
 
