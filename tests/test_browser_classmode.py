@@ -14,7 +14,8 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 CARD = load_cards()[0]  # the class tab's default model
 DECK_TIMEOUT_MS = 300_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed")
+pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
+              pytest.mark.browser, pytest.mark.server, pytest.mark.data]
 
 
 @pytest.mark.timeout(900)

@@ -53,3 +53,6 @@ def test_scope_answers_and_empty_deck() -> None:
     empty = {"card": "melanoma", "kind": "wrong", "cases": [], "i": 0, "revealed": False, "votes": []}
     assert "No cases" in classmode.render(empty, "en")[0]
     assert classmode.render(None, "ko")[0].startswith("모델과")
+
+
+pytestmark = pytest.mark.data

@@ -94,3 +94,6 @@ def test_cli_deck_json_lines(data_root, capsys) -> None:
         assert FIELDS <= set(line)
         assert line["decision"] != line["truth"] and line["in_scope"] is True
     assert main(["deck", "brain_hemorrhage", "--kind", "right", "--n", "1", "--data-dir", "/nonexistent"]) == 2
+
+
+pytestmark = [pytest.mark.data, pytest.mark.slow]

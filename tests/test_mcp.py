@@ -134,6 +134,7 @@ def expected_tools() -> set[str]:
     return {f"predict_{c.id}" for c in CARDS} | {f"predict_{c.id}_series" for c in CARDS if supports_series(c)}
 
 
+@pytest.mark.server
 def test_mcp_schema_lists_one_tool_per_card(mcp_app):
     import httpx
 
@@ -159,6 +160,7 @@ def _summary_from(content) -> dict:
     raise AssertionError(f"no summary in {content!r}")
 
 
+@pytest.mark.server
 def test_mcp_tool_call_by_url_gives_the_endpoint_summary(mcp_app, image_server, data_root):
     """A tool call through /gradio_api/mcp/ with an image URL on 127.0.0.1 returns the summary that
     /predict_<id> returns for the same file."""
@@ -207,3 +209,6 @@ def test_mcp_tool_call_by_url_gives_the_endpoint_summary(mcp_app, image_server, 
     refused = asyncio.run(asyncio.wait_for(bad(), timeout=300))
     assert refused.isError
     assert "not a supported image" in " ".join(getattr(c, "text", "") for c in refused.content)
+
+
+pytestmark = pytest.mark.data

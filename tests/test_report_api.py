@@ -58,3 +58,6 @@ def test_report_endpoint_returns_a_pdf(app_url, data_root, lang, tmp_path) -> No
     used = lang if find_font() else "en"
     assert "".join(disclaimer("dermatology", used).split()) in text
     assert ("판정" if used == "ko" else "Decision") in text
+
+
+pytestmark = [pytest.mark.server, pytest.mark.data]

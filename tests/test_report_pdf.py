@@ -86,3 +86,6 @@ def test_cli_report(data_root, tmp_path, lang, capsys) -> None:
     expected = disclaimer("dermatology", lang if report.find_font() else "en")
     assert _squash(expected) in _squash(text)
     assert main(["report", "melanoma", str(tmp_path / "missing.jpg"), "--out", str(out)]) == 4
+
+
+pytestmark = pytest.mark.data

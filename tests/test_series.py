@@ -240,6 +240,7 @@ def test_cli_series_json(series_dir, tmp_path):
     assert error["error_code"] in {"series_mixed", "series_mixed_study"} and "CT000000.dcm" in error["error_en"]
 
 
+@pytest.mark.server
 def test_api_series_endpoint(app_url, series_dir, tmp_path):
     """`/predict_brain_hemorrhage_series`: files in, summary JSON and a per-slice plot out; the
     single-slice endpoint keeps its parameters and outputs."""
@@ -269,3 +270,6 @@ def test_api_series_endpoint(app_url, series_dir, tmp_path):
     with pytest.raises(Exception) as info:
         client.predict(files, api_name="/predict_brain_hemorrhage_series")
     assert "CT000000.dcm" in str(info.value)
+
+
+pytestmark = pytest.mark.data

@@ -44,3 +44,6 @@ def test_decorated_path_gives_the_plain_probabilities(model_id, rel, data_root):
     b = np.array([decorated.probabilities[k] for k in card.label_ids])
     assert np.allclose(a, b, atol=1e-6)
     assert decorated.decision == plain.decision
+
+
+pytestmark = pytest.mark.data
