@@ -92,6 +92,7 @@ def _sample(rows: list[dict[str, str]], k: int) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: hashlib.sha1(r["path"].encode()).hexdigest())[:k]
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_cli_on_a_sample_gives_the_stored_predictions(card, data_root, tmp_path):
@@ -127,6 +128,7 @@ def test_cli_on_a_sample_gives_the_stored_predictions(card, data_root, tmp_path)
 CROSS = [c for c in CARDS if c.cross_collection is not None]
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("card", CROSS, ids=[c.id for c in CROSS])
 def test_cross_collection_check_reproduces_card(card, data_root):

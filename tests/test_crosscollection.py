@@ -113,6 +113,7 @@ def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           env=env, timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_evaluate_melanoma_on_skin_lesion_maps_aliases_and_counts_skipped(data_root):
     out = _cli("evaluate", "melanoma", str(data_root / "skin_lesion"), "--limit-per-label", "4", "--json")
@@ -124,6 +125,7 @@ def test_evaluate_melanoma_on_skin_lesion_maps_aliases_and_counts_skipped(data_r
     assert all(v > 0 for v in m["skipped_folders"].values())
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_evaluate_skin_lesion_on_melanoma_gives_melanoma_recall(data_root):
     out = _cli("evaluate", "skin_lesion", str(data_root / "melanoma"), "--limit-per-label", "5")

@@ -129,6 +129,7 @@ def test_the_tab_starts_on_and_passes_the_card_window(subdural_cards):
     assert inputs["window"].value == "subdural"
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_predict_cli_renders_with_the_card_window(subdural_cards, dcm):
     folder, sub = subdural_cards

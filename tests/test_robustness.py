@@ -69,6 +69,7 @@ def test_robustness_cli_rejects_unknown_model():
 CARDS = [c for c in load_cards() if c.robustness is not None]
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=[c.id for c in CARDS])
 def test_robustness_table_on_card_reproduces(card, data_root):

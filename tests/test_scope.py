@@ -142,6 +142,7 @@ def _load(path: Path) -> np.ndarray:
     return load_upload(path).rgb
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_own_test_images_are_accepted(card, data_root):
@@ -155,6 +156,7 @@ def test_own_test_images_are_accepted(card, data_root):
     assert accepted >= 0.85 * len(paths), f"{card.id}: accepted {accepted}/{len(paths)} of its own test images"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_images_made_in_code_are_refused(card):
     from medhub.scope_sets import SYNTHETIC_KINDS
@@ -165,6 +167,7 @@ def test_images_made_in_code_are_refused(card):
     assert refused == len(images), f"{card.id}: accepted {len(images) - refused} synthetic images"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_photos_of_things_are_refused(card):
     """scikit-learn's two sample photos (a temple, a flower): no tab is for them."""
@@ -174,6 +177,7 @@ def test_photos_of_things_are_refused(card):
     assert not any(v.in_scope for v in verdicts), f"{card.id}: {[round(v.score, 3) for v in verdicts]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_a_portrait_is_refused(card):
     """The issue's portrait (matplotlib's grace_hopper.jpg), except for a model of whole-head photos,
@@ -191,6 +195,7 @@ def test_a_portrait_is_refused(card):
     assert not verdict.in_scope, f"{card.id} accepted a portrait (score {verdict.score:.3f})"
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_other_tabs_images_are_refused_and_pointed_to_their_tab(card, data_root):
@@ -219,6 +224,7 @@ def test_other_tabs_images_are_refused_and_pointed_to_their_tab(card, data_root)
         del predictor
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_real_dicom_head_ct_slices_of_other_collections_are_answered(data_root):
     """The CT tab answers the DICOM slices of other collections (CQ500, a public sample): their header
@@ -236,6 +242,7 @@ def test_real_dicom_head_ct_slices_of_other_collections_are_answered(data_root):
         assert summary["scope_reason"] in ("in_scope", "dicom_header")
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_the_issue_examples_point_to_the_right_tab(data_root):
     """A head CT in the melanoma tab -> brain hemorrhage; a dermoscopy image in the CT tab -> a

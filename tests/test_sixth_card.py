@@ -44,6 +44,7 @@ def test_the_card_validates(sixth):
     assert read_card(cards / "tiny_sixth.md") == card
 
 
+@pytest.mark.slow
 def test_its_cli_works(sixth, tmp_path):
     from PIL import Image
 
