@@ -53,7 +53,10 @@ def test_synthetic_images_pass_the_input_gate(tmp_path):
 
 
 def test_sample_images_from_a_data_root(tmp_path):
-    folder = tmp_path / "melanoma" / "benign"
+    from medhub.cards import get_card
+
+    # the card's data folder and one of its label folders (no split-file row lies under tmp_path)
+    folder = tmp_path / get_card("melanoma").metrics["data_dir"] / "benign"
     folder.mkdir(parents=True)
     bench.synthetic_images(folder, 2, size=32)
     (folder / "notes.txt").write_text("not an image")
