@@ -30,13 +30,18 @@ def test_every_card_has_a_report_endpoint(api_info) -> None:
 
 
 def test_predict_endpoints_unchanged(api_info) -> None:
-    """The /predict_<id> parameters are still (file, <tab options>, opacity, show_anyway), three returns."""
+    """The /predict_<id> parameters are still (file, <tab options>, opacity, show_anyway, image_url), three
+    returns; the report endpoints come beside them (and the CT series endpoint of issue 20)."""
+    from tabs.series import supports_series
+
     named = api_info["named_endpoints"]
-    assert {k for k in named if k.startswith("/predict_")} == {f"/predict_{cid}" for cid in CARD_IDS}
-    assert set(named) == {f"/predict_{cid}" for cid in CARD_IDS} | {f"/report_{cid}" for cid in CARD_IDS}
+    series = {f"/predict_{c.id}_series" for c in load_cards() if supports_series(c)}
+    assert {k for k in named if k.startswith("/predict_")} == {f"/predict_{cid}" for cid in CARD_IDS} | series
+    assert set(named) == ({f"/predict_{cid}" for cid in CARD_IDS} | {f"/report_{cid}" for cid in CARD_IDS}
+                          | series)
     for cid in CARD_IDS:
         params = [p["parameter_name"] for p in named[f"/predict_{cid}"]["parameters"]]
-        assert params[0] == "file" and params[-2:] == ["opacity", "show_anyway"]
+        assert params[0] == "file" and params[-3:] == ["opacity", "show_anyway", "image_url"]
         assert len(named[f"/predict_{cid}"]["returns"]) == 3
 
 
