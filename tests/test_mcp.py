@@ -131,7 +131,10 @@ def mcp_app(artifacts_dir) -> Iterator[str]:
 def expected_tools() -> set[str]:
     from tabs.series import supports_series
 
-    return {f"predict_{c.id}" for c in CARDS} | {f"predict_{c.id}_series" for c in CARDS if supports_series(c)}
+    # one predict_<id> per card, the CT series tool, and each card's PDF report (issue 19's /report_<id>,
+    # public and so a tool too); no UI event
+    return ({f"predict_{c.id}" for c in CARDS} | {f"predict_{c.id}_series" for c in CARDS if supports_series(c)}
+            | {f"report_{c.id}" for c in CARDS})
 
 
 @pytest.mark.server
@@ -141,7 +144,7 @@ def test_mcp_schema_lists_one_tool_per_card(mcp_app):
     tools = httpx.get(f"{mcp_app}/gradio_api/mcp/schema", timeout=60).json()
     names = [t["name"] for t in tools]
     assert len(names) == len(set(names))
-    assert set(names) == expected_tools(), "one predict_<id> per card (and the CT series tool); no UI event"
+    assert set(names) == expected_tools(), "one predict_<id> per card (+ series and report tools); no UI event"
     by_name = {t["name"]: t for t in tools}
     for card in CARDS:
         tool = by_name[f"predict_{card.id}"]
