@@ -251,7 +251,7 @@ def test_api_series_endpoint(app_url, series_dir, tmp_path):
     client = make_client(app_url)
     api = client.view_api(return_format="dict", print_info=False)
     single = api["named_endpoints"]["/predict_brain_hemorrhage"]
-    assert [p["parameter_name"] for p in single["parameters"]] == ["file", "window", "opacity", "show_anyway"]
+    assert [p["parameter_name"] for p in single["parameters"]] == ["file", "window", "opacity", "show_anyway", "image_url"]
     assert len(single["returns"]) == 3
     series = api["named_endpoints"]["/predict_brain_hemorrhage_series"]
     assert [p["parameter_name"] for p in series["parameters"]] == ["files", "window", "aggregate", "show_anyway"]
