@@ -88,6 +88,7 @@ print(keras.backend.backend(), "tensorflow" in sys.modules)
     assert out.stdout.split()[-2:] == ["torch", "False"]
 
 
+@pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("card", KERAS_CARDS, ids=[c.id for c in KERAS_CARDS])
 def test_native_graph_matches_keras_own_call(card, data_root):

@@ -196,6 +196,7 @@ def test_study_result_from_slice_scores():
     assert none["decision"] is None and none["driving_slice"] is None
 
 
+@pytest.mark.slow
 def test_cli_series_json(series_dir, tmp_path):
     """`predict --series --json` prints ONE object: study and slices in position order; each slice's
     score is the single-slice pipeline's P(hemorrhage) for that file."""
