@@ -16,7 +16,8 @@ Serving limits, chosen for a 2-core CPU Space:
 - at most STATE_SESSIONS sessions keep their last result (image + heat map) for re-blending: Gradio's
   default of 10,000 let memory grow 1.65x over a 1,000-request soak, 100 keeps it flat (1.28x);
 - at most QUEUE_MAX_SIZE waiting requests: beyond that a user is told the queue is full instead of
-  waiting minutes (one analysis takes ~0.1-0.5 s, so 24 queued requests clear in a few seconds);
+  waiting minutes (one analysis takes ~0.1-0.5 s: 256 queued requests clear in about a minute at worst,
+  and a class sending the same sample is served from the result cache);
 - uploads above MAX_FILE_SIZE (the input gate's 20 MiB + 1 MiB) are refused by Gradio before our
   code runs; the gate refuses anything above its own limit, and decompression bombs;
 - uploaded files are deleted from Gradio's cache after an hour.
@@ -38,28 +39,35 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from medhub import DISCLAIMER  # noqa: E402
 from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
+from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
 from medhub.imaging import max_upload_bytes  # noqa: E402
 from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
+from tabs.classmode import build_class_tab, class_tab_title  # noqa: E402  (issue 19)
 from tabs.layout import TabParts, build_tab  # noqa: E402
 from tabs.localise import Localiser  # noqa: E402
+from tabs.report import add_report  # noqa: E402  (issue 19)
 from tabs.samples import load_samples  # noqa: E402
+from tabs.series import add_series_section  # noqa: E402 - CT series section (issue 20)
 from tabs.status import status_markdown  # noqa: E402
 from tabs.texts import intro_markdown  # noqa: E402
 from tabs.views import hooks_for  # noqa: E402
 
 log = logging.getLogger("medhub.app")
 
-QUEUE_MAX_SIZE = 24
+# Far above a class (issue 20: 30 students clicking together got "Queue is full" at 24): a request
+# waits its turn instead; identical ones are served once (tabs/result_cache.py).
+QUEUE_MAX_SIZE = 256
 DEFAULT_CONCURRENCY = 2
 STATE_SESSIONS = 100
 # Gradio refuses uploads 1 MiB above the input gate's own limit before they reach the disk; between
 # the two limits the gate answers, so a slightly-too-large file gets its English / Korean message.
 MAX_FILE_SIZE = max_upload_bytes() + 2**20
 DELETE_CACHE = (1800, 3600)  # every 30 min, delete cached uploads older than 1 h
+# The MCP server (gradio[mcp]): one tool per model, `predict_<id>`; MEDHUB_MCP=0 turns it off.
+MCP_SERVER = os.environ.get("MEDHUB_MCP", "1") != "0"
 
 CSS = """
 .medhub-disclaimer {border-left: 5px solid #c62828; background: #fdecea; color: #3b0d0c;
@@ -97,7 +105,8 @@ def tab_bar_css(cards: tuple[ModelCard, ...]) -> str:
 
 def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
     """Per-card strings for gr.I18n: tab titles and intros."""
-    out: dict[str, dict[str, str]] = {"disclaimer": dict(DISCLAIMER)}
+    # The page-wide banner: the general text of medhub/disclaimers.py (each result adds its card's domain).
+    out: dict[str, dict[str, str]] = {"disclaimer": {lang: disclaimer("general", lang) for lang in ("en", "ko")}}
     for card in cards:
         out[f"title.{card.id}"] = {lang: card.title_for(lang) for lang in ("en", "ko")}
         out[f"intro.{card.id}"] = {lang: intro_markdown(card, lang) for lang in ("en", "ko")}
@@ -111,8 +120,9 @@ def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | No
     endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
     # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity and
     # show_anyway (false: an out-of-scope image gets no decision).
-    names = [*(example.option_names if example else []), "opacity", "show_anyway"]
-    values = [*(o.value for o in example.options), DEFAULT_OPACITY, False] if example else [DEFAULT_OPACITY, False]
+    names = [*(example.option_names if example else []), "opacity", "show_anyway", "image_url"]
+    values = ([*(o.value for o in example.options), DEFAULT_OPACITY, False, ""] if example
+              else [DEFAULT_OPACITY, False, ""])
     extra = "".join(", " + json.dumps(v).replace('"', '\\"') for v in values)
     file_data = '{\\"path\\": \\"$FILE\\", \\"meta\\": {\\"_type\\": \\"gradio.FileData\\"}}'
     python_code = f"""```python
@@ -150,7 +160,7 @@ def about_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | 
         model_table(cards, lang=lang),
         api_markdown(cards, lang, example),
         f"### {t('about.disclaimer', lang)}",
-        DISCLAIMER[normalise_lang(lang)],
+        disclaimer("general", normalise_lang(lang)),
     ])
 
 
@@ -182,6 +192,8 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                             elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
+                        add_report(tabs[-1], ui, lang)  # issue 19: Report (PDF), /report_<id>
+                        add_series_section(tabs[-1], ui, lang)  # only for a card that reads a CT series
                         tab_blocks.append(tab)
                     else:
                         # A tab that holds several models (e.g. whole-head photo and scalp microscope):
@@ -192,11 +204,16 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                             elem_id=f"tab-{card.id}") as sub:
                                     tabs.append(build_tab(card, hooks_for(card), ui, lang,
                                                           samples.get(card.id, [])))
+                                    add_report(tabs[-1], ui, lang)  # issue 19
+                                    add_series_section(tabs[-1], ui, lang)
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
                 shared = len(group) > 1
                 ui.add(tab, lambda lg, c=first, shared=shared: gr.update(
                     label=c.tab_title_for(lg) if shared else c.title_for(lg)))
+            with gr.Tab(class_tab_title("en"), id="class", elem_id="tab-class") as class_tab:  # issue 19
+                build_class_tab(cards, ui, lang, demo)
+            ui.add(class_tab, lambda lg: gr.update(label=class_tab_title(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
                 example = tabs[0] if tabs else None
                 ui.value(gr.Markdown(about_markdown(cards, "en", example)),
@@ -263,6 +280,13 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
     warm_models(CARDS)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
+    if MCP_SERVER:
+        from tabs.mcp_compat import install as fix_mcp_state_outputs
+
+        fix_mcp_state_outputs()  # gradio 6.31 pops State outputs twice on queued tool calls
+        from tabs.mcp_compat import install_server_start_timeout
+
+        install_server_start_timeout()  # gradio's 5 s start limit + MCP's run-once lifespan (see there)
     demo.launch(
         show_error=False,
         max_file_size=MAX_FILE_SIZE,
@@ -271,6 +295,7 @@ def main() -> None:
         css=CSS + tab_bar_css(CARDS),
         footer_links=["api", "settings"],
         state_session_capacity=STATE_SESSIONS,
+        mcp_server=MCP_SERVER,  # every public endpoint is an MCP tool at /gradio_api/mcp/ (README)
     )
 
 

@@ -1,5 +1,6 @@
-"""Command line: `python -m medhub predict|evaluate` and the studies' commands (`publish`,
-`cross-collection`, `robustness`, `scope-report`, `bench`, registered from `STUDIES`).
+"""Command line: `python -m medhub predict|evaluate` and, registered from `COMMANDS`, the studies'
+commands (`publish`, `cross-collection`, `robustness`, `scope-report`, `bench`) and the teaching
+commands (`ppv`, `report`, `deck`).
 
 `predict` and `evaluate` go through `medhub.inference`, the code path the app uses.
 """
@@ -12,9 +13,13 @@ import sys
 from pathlib import Path
 
 from medhub.studies import bench, crosscollection, publish, robustness, scope_report
+from medhub.teaching import commands as teaching
 
-# The studies' commands (medhub/studies/), in the order `--help` lists them; each module has `add_parser`.
+# The studies' commands (medhub/studies/), each module with `add_parser`.
 STUDIES = (publish, crosscollection, robustness, scope_report, bench)
+# Every command beyond predict/evaluate, in the order `--help` lists them: the studies and the teaching
+# commands (medhub/teaching/commands.py: ppv, report, deck).
+COMMANDS = (publish, crosscollection, robustness, scope_report, teaching, bench)
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -34,6 +39,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from medhub import pipeline
     from medhub.cards import get_card
     from medhub.disclaimers import disclaimer
+    from medhub.i18n import t
     from medhub.imaging import InputError
     from medhub.inference import ModelUnavailable
 
@@ -45,6 +51,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.tta and not card.tta:
         print(f"error: {card.id} does not offer --tta (its card has no `tta: true`)", file=sys.stderr)
         return 2
+    if getattr(args, "series", False):
+        return _cmd_predict_series(args, card)
     files = _inputs(args.inputs)
     if args.overlay is not None and len(files) != 1:
         print("error: --overlay takes one input; use --overlay-dir for several", file=sys.stderr)
@@ -95,10 +103,63 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print("  WARNING: out of scope, shown anyway for teaching: not a result")
         for label in card.labels:
             print(f"  {label.en:<32} {result.analysis.probabilities[label.id]:7.2%}")
-        print(f"  decision: {summary['decision_en']}  [{summary['decision_rule']}]")
+        # the result text's rules (medhub/result_text.py): a weak model's hedge, the borderline band
+        caution = summary.get("caution")
+        lead = f"{t('hedge.' + caution['level'], 'en')}: " if caution else ""
+        tag = " (borderline)" if summary.get("borderline") else ""
+        print(f"  decision: {lead}{summary['decision_en']}{tag}  [{summary['decision_rule']}]")
+        if caution:
+            print(f"  caution: {caution['en']}")
     if not args.json:
         print(disclaimer(card.disclaimer_domain, "en"))
     return 4 if failures and failures == len(files) else 0
+
+
+def _cmd_predict_series(args: argparse.Namespace, card) -> int:
+    """`predict --series`: all inputs are the slices of one CT series (files, folders or a zip);
+    prints one result for the study (medhub.series), one JSON object with --json."""
+    from medhub.imaging import InputError
+    from medhub.inference import ModelUnavailable
+    from medhub.series import analyse_series
+
+    if not (card.input.dicom and card.is_binary):
+        print(f"error: {card.id} does not read CT series (a binary model that reads DICOM)", file=sys.stderr)
+        return 2
+    if args.tta or args.overlay is not None or args.overlay_dir is not None:
+        print("error: --series takes no --tta, --overlay or --overlay-dir", file=sys.stderr)
+        return 2
+    try:
+        result = analyse_series(card, args.inputs, window=args.window, aggregate=args.aggregate,
+                                show_anyway=args.show_anyway)
+    except ModelUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except InputError as err:
+        if args.json:
+            print(json.dumps({"inputs": args.inputs, "error": str(err), "error_code": err.code,
+                              "error_en": err.message_en, "error_ko": err.message_ko}, ensure_ascii=False))
+        else:
+            print(f"error: {err}", file=sys.stderr)
+        return 4
+    summary = result.summary
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False), flush=True)
+        return 0
+    study = summary["study"]
+    print(f"{card.title_for('en')} ({card.id}, revision {summary['revision']}): a series of "
+          f"{study['n_slices']} slices, window {summary['window']}")
+    for s in summary["slices"]:
+        mark = "" if s["in_scope"] else "  (out of scope)"
+        print(f"  {s['index']:>3}  z {s['z']:>9.2f} mm  {s['file']:<28} P({card.positive_class}) {s['score']:.3f}{mark}")
+    if study["decision"] is None:
+        print(f"  study: no decision ({study.get('reason', '')})")
+    else:
+        d = study["driving_slice"]
+        print(f"  study: {study['decision_en']}: {study['aggregate']} {study['score']:.3f} "
+              f"(max {study['max_score']:.3f}, top-3 mean {study['top3_mean']:.3f}; threshold "
+              f"{study['threshold']:g}); driven by slice {d['index']} ({d['file']}, z {d['z']:.2f} mm)")
+    print(summary["disclaimer"])
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -176,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", default=None, help="CT window preset for DICOM (brain, subdural, ...)")
     p.add_argument("--tta", action="store_true", help="average over flips/rotations (cards with `tta: true`)")
     p.add_argument("--overlay", type=Path, default=None, help="write the Grad-CAM overlay PNG here")
+    # CT as a series (medhub/series.py)
+    p.add_argument("--series", action="store_true",
+                   help="the inputs are the slices of ONE CT series (files, folders or a zip): one study "
+                        "result; with --json one object with 'study' and 'slices' (position order)")
+    p.add_argument("--aggregate", choices=("top3_mean", "max"), default="top3_mean",
+                   help="with --series: the study score (default: the mean of the top 3 slice scores)")
     p.set_defaults(func=_cmd_predict)
 
     e = sub.add_parser("evaluate", help="metrics on a folder with one sub-folder per label")
@@ -189,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reliability-plot", type=Path, default=None, help="PNG reliability diagram")
     e.set_defaults(func=_cmd_evaluate)
 
-    for study in STUDIES:
-        study.add_parser(sub)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
 
 

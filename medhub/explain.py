@@ -158,44 +158,46 @@ def peak_region(heat: np.ndarray, mask: np.ndarray | None = None) -> Region | No
     return Region(row, col, name_en, name_ko, float(heat.max()), fraction)
 
 
-def hemorrhage_explanation(prob: float, threshold: float, region: Region | None, lang: str = "en") -> str:
-    """A short sentence that depends on the confidence, as the originating project wrote one."""
-    ko = lang == "ko"
-    where = region.name(lang) if region is not None else None
-    if prob >= max(0.9, threshold):
-        text = (
-            f"모델은 출혈 가능성을 강하게 시사합니다 (P = {prob:.2f})."
-            if ko
-            else f"The model strongly suggests a hemorrhage (P = {prob:.2f})."
-        )
-        look = True
-    elif prob >= threshold:
-        text = (
-            f"모델은 출혈 가능성을 시사합니다 (P = {prob:.2f}, 기준 {threshold:.2f})."
-            if ko
-            else f"The model suggests a hemorrhage (P = {prob:.2f}, threshold {threshold:.2f})."
-        )
-        look = True
-    elif prob >= threshold - 0.15:
-        text = (
-            f"경계선 결과입니다: 출혈 확률이 기준({threshold:.2f})에 가깝습니다 (P = {prob:.2f})."
-            if ko
-            else f"Borderline: the hemorrhage probability is close to the threshold "
-            f"{threshold:.2f} (P = {prob:.2f})."
-        )
-        look = True
-    else:
-        text = (
-            f"모델은 출혈의 뚜렷한 징후를 찾지 못했습니다 (P = {prob:.2f})."
-            if ko
-            else f"The model found no clear sign of hemorrhage (P = {prob:.2f})."
-        )
-        look = False
-    if look and where:
-        text += f" 모델이 주로 본 곳: {where}." if ko else f" It looked mostly at the {where}."
-    text += (
-        " 이는 진단이 아니며, 영상은 반드시 전문의가 판독해야 합니다."
-        if ko
-        else " This is not a diagnosis; a radiologist must read the scan."
-    )
-    return text
+def hot_spot_share(heat: np.ndarray, mask: np.ndarray) -> float | None:
+    """The share of the heat map's hot spot that lies inside `mask` (the head), from 0 to 1.
+
+    The hot spot is the hottest PEAK_TOP_FRACTION of the (slightly smoothed) map over the whole image,
+    weighted by its heat, as `peak_region` takes it; None for a flat map (no hot spot)."""
+    heat = np.nan_to_num(np.asarray(heat, np.float32))
+    mask = np.asarray(mask, bool)
+    if heat.shape != mask.shape:
+        heat = cv2.resize(heat, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if float(heat.max() - heat.min()) < 1e-6:
+        return None
+    smooth = cv2.GaussianBlur(heat, (0, 0), sigmaX=max(1.0, min(heat.shape) / 100))
+    hot = smooth >= np.quantile(smooth, 1.0 - PEAK_TOP_FRACTION)
+    weights = smooth[hot] - float(smooth.min()) + 1e-12
+    return float(weights[mask[hot]].sum() / weights.sum())
+
+
+# The hot spot lies outside the head when less than this share of it is inside the head mask.
+INSIDE_HEAD_SHARE = 0.5
+
+
+def hemorrhage_explanation(
+    prob: float,
+    threshold: float,
+    region: Region | None,
+    lang: str = "en",
+    *,
+    outside: bool = False,
+    band: float | None = None,
+    hedge: str | None = None,
+) -> str:
+    """The slice's sentence (medhub/result_text.py rules): the verdict (strong / positive / borderline,
+    symmetric around the threshold / negative), where the hot spot is (a region of the head, or outside
+    it), and that this is not a diagnosis. `hedge` (a weak model's caution) replaces a confident lead."""
+    from medhub.i18n import t
+    from medhub.result_text import BORDERLINE_BAND, ct_location_sentence, ct_verdict_sentence
+
+    parts = [ct_verdict_sentence(prob, threshold, lang, BORDERLINE_BAND if band is None else band, hedge)]
+    where = ct_location_sentence(region, outside, lang)
+    if where:
+        parts.append(where)
+    parts.append(t("ct.not_diagnosis", lang))
+    return " ".join(parts)

@@ -76,46 +76,61 @@ def is_graded(card: ModelCard) -> bool:
 # ------------------------------------------------------------------------------- the result
 
 
-def _has_batchim(word: str) -> bool:
-    """Whether the last Hangul syllable of a word ends in a consonant (for 과/와, 이/가)."""
-    for ch in reversed(word.strip()):
-        if "\uac00" <= ch <= "\ud7a3":
-            return (ord(ch) - 0xAC00) % 28 != 0
-    return False
+# A head's result states the symptom when its P(present) = 1 - P(grade 0), the number the result
+# table shows, reaches this; then at the most probable grade above 0 (`head_grade`).
+PRESENCE_THRESHOLD = 0.5
+
+
+def head_grade(probs: Sequence[float]) -> int:
+    """The grade a result states for one head: 0 unless P(present) >= PRESENCE_THRESHOLD, else the most
+    probable grade above 0. The sentence and the table then follow the same number: the flat argmax
+    could say "no dandruff" (P(grade 0) = 0.37, the largest single grade) with P(present) = 0.63."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if len(p) < 2 or 1.0 - p[0] < PRESENCE_THRESHOLD:
+        return 0
+    return 1 + int(np.argmax(p[1:]))
 
 
 def _join(parts: list[str], lang: str) -> str:
     if len(parts) == 1:
         return parts[0]
     if lang == "ko":
-        head = ", ".join(parts[:-1])
-        return f"{head}{'과' if _has_batchim(parts[-2]) else '와'} {parts[-1]}"
+        from medhub.i18n import josa
+
+        return f"{', '.join(parts[:-2] + [josa(parts[-2], '과/와')])} {parts[-1]}"
     return f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def result_sentence(heads: Sequence[HeadSpec], grades: Sequence[int], lang: str = "en") -> str:
-    """'Your scalp shows mild dandruff and moderate oiliness.' / '두피에 경증 비듬과 중등도 유분이 보입니다.'"""
+def result_sentence(heads: Sequence[HeadSpec], grades: Sequence[int], lang: str = "en", hedge: str | None = None) -> str:
+    """'Your scalp shows mild dandruff and moderate oiliness.' / '두피에 경증 비듬과 중등도 피지 과다가 보입니다.'
+
+    A weak model's result (`hedge`, from `medhub.caution`) leads with the hedge and claims nothing:
+    'Near-chance guess: mild dandruff and moderate oiliness.' / '... 추정: 경증 비듬과 중등도 피지 과다.'"""
+    from medhub.i18n import josa
+
     found = [f"{h.grades[g].name(lang)} {h.name(lang)}" for h, g in zip(heads, grades) if g > 0]
-    if not found:
-        names = [h.name(lang) for h in heads]
-        if lang == "ko":
-            listed = (
-                f"{names[0]}{'이나' if _has_batchim(names[0]) else '나'} {names[1]}"
-                if len(names) == 2
-                else ", ".join(names)
-            )
-            return f"두피에 {listed}{'이' if _has_batchim(names[-1]) else '가'} 보이지 않습니다."
-        return f"Your scalp shows no {' or '.join(names) if len(names) == 2 else ', '.join(names)}."
+    names = [h.name(lang) for h in heads]
     if lang == "ko":
-        return f"두피에 {_join(found, 'ko')}{'이' if _has_batchim(found[-1]) else '가'} 보입니다."
+        absent = f"{josa(names[0], '이나/나')} {names[1]}" if len(names) == 2 else ", ".join(names)
+        if hedge:
+            return f"{hedge}: {_join(found, 'ko')}." if found else f"{hedge}: {absent} 없음."
+        if not found:
+            return f"두피에 {josa(absent, '이/가')} 보이지 않습니다."
+        return f"두피에 {josa(_join(found, 'ko'), '이/가')} 보입니다."
+    absent = " or ".join(names) if len(names) == 2 else ", ".join(names)
+    if hedge:
+        return f"{hedge}: {_join(found, 'en')}." if found else f"{hedge}: no {absent}."
+    if not found:
+        return f"Your scalp shows no {absent}."
     return f"Your scalp shows {_join(found, 'en')}."
 
 
 def graded_summary(
-    card: ModelCard, probs_per_head: Mapping[str, Sequence[float]], lang: str = "en"
+    card: ModelCard, probs_per_head: Mapping[str, Sequence[float]], lang: str = "en", hedge: str | None = None
 ) -> dict[str, Any]:
-    """Per head: grade (argmax), its name, P(present) = 1 - P(grade 0), the grade probabilities;
-    plus the one-sentence result in the original project's style. Pure: no model, no I/O.
+    """Per head: grade (`head_grade`: present when P(present) >= 0.5, then the most probable grade above
+    0), its name, P(present) = 1 - P(grade 0), the grade probabilities; plus the one-sentence result in
+    the original project's style (led by `hedge` for a weak model). Pure: no model, no I/O.
 
     `probs_per_head` maps head id -> probabilities over that head's grades (one image), as
     `TorchBackend.predict_heads` returns them (row 0 of each array). Extra keys (e.g. 'primary')
@@ -133,7 +148,7 @@ def graded_summary(
                 f"{card.id}: head '{h.id}' needs {len(h.grades)} probabilities, got {p.tolist()}"
             )
         p = p / p.sum() if p.sum() > 0 else np.full(len(h.grades), 1.0 / len(h.grades))
-        g = int(np.argmax(p))
+        g = head_grade(p)
         grades.append(g)
         out.append(
             {
@@ -147,7 +162,7 @@ def graded_summary(
         )
     return {
         "heads": out,
-        "sentence": result_sentence(heads, grades, lang),
+        "sentence": result_sentence(heads, grades, lang, hedge=hedge),
         "note": (card.grade_note or {}).get(lang, ""),
     }
 

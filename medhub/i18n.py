@@ -7,6 +7,13 @@ the app's language radio uses `t()` to redraw result texts and labels, because a
 is often set to English while the audience reads Korean.
 
 Everything about a model (titles, label names, threshold) comes from its card, not from here.
+
+Korean particles follow the word they attach to (영상을 / 이미지를, 사진으로 / 이미지로 / 길로):
+`josa(word, "을/를")` gives the word with its particle, `particle(word, "을/를")` the particle alone,
+from whether the word is read with a final consonant (the last Hangul syllable; digits and Latin
+letters by how they are read aloud, e.g. "3" 삼, "CT" 티, "URL" 엘). In STRINGS a format field takes
+its particle as a format spec: "{expects:을/를}" (word and particle) or "**{label}**{label:~을/를}"
+(the particle alone, after Markdown around the word).
 """
 
 from __future__ import annotations
@@ -90,9 +97,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "metrics.threshold": {"en": "decision threshold", "ko": "판정 임계값"},
     "disclaimer.title": {"en": "Not a diagnosis", "ko": "진단이 아닙니다"},
     # decision sentences
+    # p and threshold come printed by medhub.result_text.compare (the precision that keeps "<" true)
     "decision.binary": {
-        "en": "P({positive}) = {p:.2f} {op} threshold {threshold:.2f} (the model's decision rule)",
-        "ko": "P({positive}) = {p:.2f} {op} 임계값 {threshold:.2f} (모델의 판정 규칙)",
+        "en": "P({positive}) = {p} {op} threshold {threshold} (the model's decision rule)",
+        "ko": "P({positive}) = {p} {op} 임계값 {threshold} (모델의 판정 규칙)",
     },
     "decision.multi": {
         "en": "The most probable of {n} classes (P = {p:.2f}).",
@@ -106,19 +114,21 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "### Not answered: this image is outside what this model was made for",
         "ko": "### 답하지 않음: 이 모델이 다루도록 만들어진 영상이 아닙니다",
     },
+    # Why an image was refused: what the tab reads, why this image is not that (said once), and the
+    # tab that would answer it, if one would (tabs/texts.py scope_text).
     "scope.why": {
-        "en": "This tab's model reads {expects}. This image looks like {seen} to it "
-        "(distance from its training images {score:.3f}, limit {threshold:.3f}).",
-        "ko": "이 탭의 모델은 {expects}을(를) 판독합니다. 모델에게 이 영상은 {seen}(으)로 보입니다 "
-        "(학습 영상과의 거리 {score:.3f}, 한계 {threshold:.3f}).",
+        "en": "This tab's model reads {expects}. This image lies far from the images it was trained on "
+        "(distance {score:.3f}, limit {threshold:.3f}); to the model it looks like {seen}.",
+        "ko": "이 탭의 모델은 {expects:을/를} 판독합니다. 이 영상은 모델이 학습한 영상과 거리가 멉니다 "
+        "(거리 {score:.3f}, 한계 {threshold:.3f}). 모델에게는 {seen:으로/로} 보입니다.",
     },
     "scope.why_family": {
-        "en": "This tab's model reads {expects}. This image looks like {seen} to it.",
-        "ko": "이 탭의 모델은 {expects}을(를) 판독합니다. 모델에게 이 영상은 {seen}(으)로 보입니다.",
+        "en": "This tab's model reads {expects}. To the model, this image looks like {seen}.",
+        "ko": "이 탭의 모델은 {expects:을/를} 판독합니다. 모델에게 이 영상은 {seen:으로/로} 보입니다.",
     },
     "scope.suggest": {
-        "en": "This looks like {seen}: try the **{tab}** tab.",
-        "ko": "{seen}(으)로 보입니다. **{tab}** 탭을 사용해 보세요.",
+        "en": "The **{tab}** tab reads that kind of image and accepts this one: try it there.",
+        "ko": "그런 영상은 **{tab}** 탭에서 판독하며, 그 탭은 이 영상을 받아들입니다. 그 탭에서 사용해 보세요.",
     },
     "scope.no_answer": {
         "en": "No class probabilities and no heat map are shown, because any answer here would be a guess "
@@ -138,12 +148,53 @@ STRINGS: dict[str, dict[str, str]] = {
         "ko": "그래도 모델 출력 보기 (교육용)",
     },
     "heat.empty": {
-        "en": "No image region supports this class: the Grad-CAM map is empty.",
-        "ko": "이 판단을 뒷받침하는 영상 부위가 없습니다: Grad-CAM 히트맵이 비어 있습니다.",
+        "en": "No image region supports **{label}**: the Grad-CAM map is empty.",
+        "ko": "**{label}**{label:~을/를} 뒷받침하는 영상 부위가 없습니다: Grad-CAM 히트맵이 비어 있습니다.",
     },
     "heat.explained": {
-        "en": "The heat map shows the evidence for **{label}**.",
-        "ko": "히트맵은 **{label}** 판단의 근거가 된 부분입니다.",
+        "en": "The heat map shows the evidence for **{label}**, the decision above.",
+        "ko": "히트맵은 위 판정인 **{label}**의 근거가 된 부분을 보여 줍니다.",
+    },
+    "heat.explained_other": {
+        "en": "The heat map shows the evidence for **{label}** (this tab always maps that class), not for the "
+        "decision above, **{decision}**.",
+        "ko": "히트맵은 위 판정(**{decision}**)이 아니라 **{label}**의 근거가 된 부분을 보여 줍니다 "
+        "(이 탭은 언제나 이 클래스의 근거를 표시합니다).",
+    },
+    # the rules of medhub/result_text.py (decision, borderline band, hedged results)
+    "decision.borderline_tag": {"en": "borderline", "ko": "경계선"},
+    "decision.borderline": {
+        "en": "Borderline: P({positive}) is within {band} of the threshold ({low} to {high}), so a small change "
+        "in the image could flip the decision.",
+        "ko": "경계선 결과: {positive} 확률이 임계값에서 {band} 이내({low}~{high})에 있어, 영상이 조금만 "
+        "달라져도 판정이 바뀔 수 있습니다.",
+    },
+    "decision.close_tag": {"en": "close call", "ko": "근소한 차이"},
+    "decision.close": {
+        "en": "Close call: **{second}** is almost as probable (P = {p2} against {p1}, less than {band} apart).",
+        "ko": "근소한 차이: **{second}**의 확률도 거의 같습니다 (P = {p2}, 가장 높은 클래스는 {p1}; 차이 {band} 미만).",
+    },
+    "hedge.near_chance": {"en": "Near-chance guess", "ko": "우연 수준에 가까운 추정"},
+    "hedge.below_target": {"en": "Tentative", "ko": "잠정 결과"},
+    "caution.near_chance": {
+        "en": "Experimental: near chance on its test split ({figures}; n = {n}). Read any result as a "
+        "demonstration, not a finding.",
+        "ko": "실험용 모델: 테스트 데이터에서 우연 수준에 가깝습니다 ({figures}; n = {n}). 결과는 시연일 뿐 "
+        "소견이 아닙니다.",
+    },
+    "caution.below_target": {
+        "en": "Below its targets on its test split ({figures}; n = {n}). Read any result with caution.",
+        "ko": "테스트 데이터에서 목표에 못 미치는 모델입니다 ({figures}; n = {n}). 결과를 신중하게 읽으세요.",
+    },
+    "caution.chance": {"en": "{metric} {value}, chance {chance}", "ko": "{metric} {value}, 우연 수준 {chance}"},
+    "caution.target": {"en": "{metric} {value}, target ≥ {target}", "ko": "{metric} {value}, 목표 ≥ {target}"},
+    "caution.recall": {"en": "recall of {label}", "ko": "{label} 재현율"},
+    "caution.precision": {"en": "precision of {label}", "ko": "{label} 정밀도"},
+    "caution.f1": {"en": "F1 of {label}", "ko": "{label} F1"},
+    "readfirst.title": {"en": "Read this first", "ko": "먼저 읽어 주세요"},
+    "readfirst.from_card": {
+        "en": "From the model card:",
+        "ko": "모델 카드에서 (영문 원문):",
     },
     # status of a tab's model
     "status.loading": {
@@ -194,8 +245,36 @@ STRINGS: dict[str, dict[str, str]] = {
     "ct.field.rows": {"en": "rows", "ko": "행"},
     "ct.field.columns": {"en": "columns", "ko": "열"},
     "ct.region": {
-        "en": "Strongest Grad-CAM response: **{region}** (3 x 3 grid of the brain as seen on the slice).",
-        "ko": "Grad-CAM 반응이 가장 강한 곳: **{region}** (영상에 보이는 뇌를 3 x 3으로 나눈 구역).",
+        "en": "Strongest Grad-CAM response: **{region}** (3 x 3 grid of the head as seen on the slice).",
+        "ko": "Grad-CAM 반응이 가장 강한 곳: **{region}** (영상에 보이는 머리를 3 x 3으로 나눈 구역).",
+    },
+    "ct.outside": {
+        "en": "The strongest Grad-CAM response lies outside the head, in the background of the slice, so no "
+        "brain region is named: a map that points outside the head says nothing about the brain.",
+        "ko": "Grad-CAM 반응이 가장 강한 곳은 머리 바깥(영상의 배경)이므로 뇌 구역을 말하지 않습니다. 머리 "
+        "바깥을 가리키는 히트맵은 뇌에 대해 아무것도 알려 주지 않습니다.",
+    },
+    "ct.strong": {
+        "en": "The model strongly suggests a hemorrhage (P = {p} {op} threshold {threshold}).",
+        "ko": "모델은 출혈 가능성을 강하게 시사합니다 (P = {p} {op} 기준 {threshold}).",
+    },
+    "ct.positive": {
+        "en": "The model suggests a hemorrhage (P = {p} {op} threshold {threshold}).",
+        "ko": "모델은 출혈 가능성을 시사합니다 (P = {p} {op} 기준 {threshold}).",
+    },
+    "ct.borderline": {
+        "en": "Borderline: the hemorrhage probability is within {band} of the threshold (P = {p} {op} threshold "
+        "{threshold}), too close to call either way.",
+        "ko": "경계선 결과: 출혈 확률이 기준에서 {band} 이내라 (P = {p} {op} 기준 {threshold}) 어느 쪽이라고 "
+        "말하기 어렵습니다.",
+    },
+    "ct.negative": {
+        "en": "The model found no clear sign of hemorrhage (P = {p} {op} threshold {threshold}).",
+        "ko": "모델은 출혈의 뚜렷한 징후를 찾지 못했습니다 (P = {p} {op} 기준 {threshold}).",
+    },
+    "ct.not_diagnosis": {
+        "en": "This is not a diagnosis; a radiologist must read the scan.",
+        "ko": "이는 진단이 아니며, 영상은 반드시 전문의가 판독해야 합니다.",
     },
     # melanoma extras
     "abcd.header": {"en": "ABCD features of the lesion", "ko": "병변의 ABCD 특징"},
@@ -222,6 +301,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "scalp.sentence_none": {
         "en": "Your scalp shows no visible hair loss: **{grade_name}** (grade {grade} of {max_grade}).",
         "ko": "두피 상태: 눈에 띄는 탈모 없음, **{grade_name}** ({max_grade}단계 중 {grade}단계).",
+    },
+    "scalp.sentence_hedged": {
+        "en": "{hedge}: hair-loss grade **{grade_name}** ({grade} of {max_grade}).",
+        "ko": "{hedge}: 탈모 **{grade_name}** ({max_grade}단계 중 {grade}단계).",
+    },
+    "graded.disagree": {
+        "en": "The overall grade above ({overall}) and the per-symptom grades (worst: {worst}) are separate outputs "
+        "of the model and disagree here: one more sign of how unsure it is.",
+        "ko": "위의 전체 단계({overall})와 증상별 단계(가장 심한 것: {worst})는 모델의 서로 다른 출력이며, "
+        "여기서는 일치하지 않습니다. 모델이 그만큼 확신하지 못한다는 뜻입니다.",
     },
     "scalp.expected": {
         "en": "Expected grade (probability-weighted): {expected:.2f} of {max_grade}.",
@@ -255,33 +344,148 @@ STRINGS: dict[str, dict[str, str]] = {
     "about.models": {"en": "Models and held-out test metrics", "ko": "모델과 테스트 성능"},
     "about.api": {"en": "Use it from code", "ko": "코드에서 사용하기"},
     "about.api_text": {
-        "en": "Every tab is a named endpoint, `/predict_<model>`. It returns the probabilities (a Label), "
-        "the heat-map overlay (an image file) and a JSON summary (model id, revision, threshold, decision, "
-        "disclaimer and the tab's extras). Only the file is required.",
-        "ko": "각 탭은 `/predict_<모델>` 이라는 이름의 엔드포인트입니다. 확률(Label), 히트맵 오버레이(이미지 "
-        "파일), JSON 요약(모델 id, 리비전, 임계값, 판정, 고지문, 탭별 추가 정보)을 돌려줍니다. 파일만 "
+        "en": "Every tab is a named endpoint, `/predict_<model>`. It returns the probabilities (a Label keyed "
+        "by label id; the summary's `labels` gives each id's English and Korean name), the heat-map overlay (an "
+        "image file) and a JSON summary (model id, revision, threshold, decision, `borderline`, `caution` for "
+        "a model whose own test figures are weak, disclaimer and the tab's extras). Only the file is required.",
+        "ko": "각 탭은 `/predict_<모델>` 이라는 이름의 엔드포인트입니다. 확률(라벨 id를 키로 하는 Label, 각 id의 영어·"
+        "한국어 이름은 요약의 `labels`), 히트맵 오버레이(이미지 파일), JSON 요약(모델 id, 리비전, 임계값, 판정, "
+        "`borderline`, 테스트 성능이 약한 모델의 `caution`, 고지문, 탭별 추가 정보)을 돌려줍니다. 파일만 "
         "넘기면 됩니다.",
     },
     "about.api_params": {
         "en": "Each endpoint's parameters and their defaults are listed under **Use via API** at the bottom "
-        "of the page. An image the model was not made for comes back with `in_scope: false`, "
-        "`decision: null` and `suggested_model` (the tab that fits); pass `show_anyway: true` to get "
-        "the model's output anyway. Errors (an unreadable file, a model that cannot load) come back as "
-        "an error message in English and Korean.",
+        "of the page. An image the model was not made for comes back with `in_scope: false`, no probabilities "
+        "(an empty Label, `probabilities: null`), no overlay, `decision: null` and `suggested_model` (a tab "
+        "that would answer it, if one would); pass `show_anyway: true` to get the model's output anyway. "
+        "Errors (an unreadable file, a model that cannot load) come back as an error message in English and "
+        "Korean.",
         "ko": "각 엔드포인트의 매개변수와 기본값은 페이지 아래쪽 **Use via API**에 있습니다. "
-        "모델이 다루지 않는 영상은 `in_scope: false`, `decision: null`, `suggested_model`(맞는 탭)과 함께 "
-        "돌아오며, `show_anyway: true`를 주면 그래도 모델 출력을 받습니다. 오류(읽을 수 없는 "
-        "파일, 불러올 수 없는 모델)는 영어와 한국어 오류 메시지로 돌아옵니다.",
+        "모델이 다루지 않는 영상은 `in_scope: false`와 함께 확률 없이(빈 Label, `probabilities: null`), "
+        "오버레이 없이, `decision: null`, `suggested_model`(답할 수 있는 탭이 있으면 그 탭)과 함께 돌아오며, "
+        "`show_anyway: true`를 주면 그래도 모델 출력을 받습니다. 오류(읽을 수 없는 파일, 불러올 수 없는 모델)는 "
+        "영어와 한국어 오류 메시지로 돌아옵니다.",
     },
     "about.disclaimer": {"en": "Disclaimer", "ko": "고지 사항"},
 }
 
 
 def t(key: str, lang: str = "en", **fields: Any) -> str:
-    """One UI string in `lang` ("en" or "ko"), with `str.format` fields filled in."""
+    """One UI string in `lang` ("en" or "ko"), with `str.format` fields filled in; a text field may
+    carry its Korean particle as its format spec ("{seen:으로/로}", see `josa`)."""
     entry = STRINGS[key]
     text = entry.get(normalise_lang(lang)) or entry["en"]
-    return text.format(**fields) if fields else text
+    if not fields:
+        return text
+    return text.format(**{k: _Word(v) if isinstance(v, str) else v for k, v in fields.items()})
+
+
+# ------------------------------------------------------------------------------- Korean particles
+
+# Pairs as written in strings: the form after a final consonant, then the form after a vowel.
+JOSA_PAIRS = ("을/를", "이/가", "은/는", "과/와", "으로/로", "이나/나", "아/야", "이라/라")
+
+_CLOSING = {")": "(", "]": "[", "}": "{", "）": "（", "」": "「", "』": "『"}
+_TRAILING_MARKS = " \t\n*_`'\"’”».,!?:;"
+# How a digit is read when it ends a number (일, 이, 삼, ...): True = with a final consonant, "ㄹ" = ㄹ.
+_DIGIT_FINAL: dict[str, bool | str] = {
+    "0": True, "1": "ㄹ", "2": False, "3": True, "4": False, "5": False, "6": True, "7": "ㄹ", "8": "ㄹ", "9": False,
+}
+# Latin letter names as read in Korean: 엘 and 알 end in ㄹ, 엠 and 엔 in another consonant, the rest in a vowel.
+_LETTER_FINAL: dict[str, bool | str] = {"L": "ㄹ", "R": "ㄹ", "M": True, "N": True}
+
+
+def _reading_end(word: str) -> str:
+    """The word without what is not read before a particle: trailing Markdown, quotes, punctuation and
+    a parenthetical ("흑색종 (피부경 영상)" is read "흑색종"; "(melanoma)" alone is read "melanoma")."""
+    text = str(word)
+    while True:
+        text = text.rstrip(_TRAILING_MARKS)
+        if not text or text[-1] not in _CLOSING:
+            return text
+        opening, depth = _CLOSING[text[-1]], 0
+        for i in range(len(text) - 1, -1, -1):
+            if text[i] == text[-1]:
+                depth += 1
+            elif text[i] == opening:
+                depth -= 1
+                if depth == 0:
+                    break
+        else:
+            return text[:-1]  # unbalanced: read what is before the bracket
+        before = text[:i].rstrip(_TRAILING_MARKS)
+        text = before if before else text[i + 1 : -1]
+
+
+def _number_final(digits: str) -> bool | str:
+    """A number read in Korean ends like its last non-zero place: 10 십, 100 백, 1000 천, 10000 만, else the digit."""
+    digits = digits.replace(",", "")
+    zeros = len(digits) - len(digits.rstrip("0"))
+    if zeros == 0 or zeros == len(digits):
+        return _DIGIT_FINAL[digits[-1]]
+    return zeros < 12  # 십, 백, 천, 만, 억 all end in a consonant; 조 (10^12) does not
+
+
+def _latin_final(letters: str) -> bool | str:
+    """An acronym by its letter names (CT 티, MRI 아이, URL 엘); a word by a rough reading of English:
+    -l 을, -m/-n/-ng, and a short vowel before -b/-k/-p/-t (web 웹, book 북, map 맵, cat 캣) end in a
+    consonant; anything else (image 이미지, head 헤드, score 스코어) in a vowel."""
+    if len(letters) == 1 or letters.isupper():
+        return _LETTER_FINAL.get(letters[-1].upper(), False)
+    w = letters.lower()
+    if w.endswith("l"):
+        return "ㄹ"
+    if w.endswith(("m", "n", "ng", "ck")):
+        return True
+    return len(w) >= 2 and w[-1] in "bkpt" and w[-2] in "aeiou"
+
+
+def final_consonant(word: str) -> bool | str:
+    """How `word` ends when read aloud: False (a vowel), "ㄹ", or True (another final consonant).
+
+    The last Hangul syllable decides; digits and Latin letters are read as Korean reads them; any other
+    ending (a symbol such as %, 퍼센트) counts as a vowel, the form that reads right after most of them."""
+    import re
+
+    text = _reading_end(word)
+    if not text:
+        return False
+    ch = text[-1]
+    if "\uac00" <= ch <= "\ud7a3":
+        final = (ord(ch) - 0xAC00) % 28
+        return False if final == 0 else ("ㄹ" if final == 8 else True)
+    if "\u3131" <= ch <= "\u314e":  # a bare consonant jamo (ㄱ .. ㅎ)
+        return "ㄹ" if ch == "ㄹ" else True
+    if ch.isdigit() and ch.isascii():
+        return _number_final(re.search(r"[0-9][0-9,]*$", text).group())
+    if ch.isascii() and ch.isalpha():
+        return _latin_final(re.search(r"[A-Za-z]+$", text).group())
+    return False
+
+
+def particle(word: str, pair: str) -> str:
+    """The particle of `pair` ("을/를", "이/가", "은/는", "과/와", "으로/로", ...) that follows `word`."""
+    with_final, without = pair.split("/")
+    final = final_consonant(word)
+    if with_final == "으로":  # ㄹ takes 로: 길로, 파일로
+        return without if final in (False, "ㄹ") else with_final
+    return with_final if final else without
+
+
+def josa(word: str, pair: str) -> str:
+    """`word` with the particle of `pair` that fits it: josa("영상", "을/를") == "영상을"."""
+    return f"{word}{particle(word, pair)}"
+
+
+class _Word(str):
+    """A text field of `t()`: the format spec "을/를" adds the fitting particle, "~을/를" gives it alone."""
+
+    def __format__(self, spec: str) -> str:
+        if "/" in spec:
+            alone = spec.startswith("~")
+            pair = spec.lstrip("~")
+            return particle(self, pair) if alone else josa(str(self), pair)
+        return format(str(self), spec)
 
 
 def normalise_lang(lang: str | None) -> str:
@@ -306,3 +510,10 @@ def translations(extra: dict[str, dict[str, str]] | None = None) -> dict[str, di
         lang: {key: value.get(lang) or value["en"] for key, value in merged.items() if "{" not in value["en"]}
         for lang in LANGS
     }
+
+
+# --- issue 20: an image URL instead of an upload (tabs/layout.py, API parameter `image_url`) -------
+STRINGS.setdefault("url.label", {
+    "en": "... or an image URL (http/https)",
+    "ko": "... 또는 이미지 URL (http/https)",
+})

@@ -9,6 +9,7 @@ Grad-CAM heat map. The JSON summary of an analysis is built by `medhub.summary`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ class Predictor:
         self.source = source
         self.revision = revision or card.revision
         self.scope = scope  # medhub.scope.ScopeModel or None
+        # Whether another card's model takes an image (card, image) -> bool, for the suggested tab of a
+        # refused image; set by medhub.registry (`ModelRegistry.accepts`), which holds the other models.
+        self.accepts: Callable[[ModelCard, np.ndarray], bool] | None = None
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         return to_model_input(image, self.card.input)
@@ -156,8 +160,12 @@ class Predictor:
         result.features = None if features is None else np.asarray(features, dtype=np.float32)
         result.heads = heads
         cards = load_cards(self.card.path.parent) if self.scope is not None else ()  # the tabs to suggest
+        # A tab is suggested only when its own model, run on the image, would answer it (a retina photo
+        # that looks most like dermoscopy to this model's family head is not sent to a dermoscopy tab
+        # that refuses it too).
+        accepts = None if self.accepts is None else (lambda card: self.accepts(card, image))
         result.scope, result.suggested_model = scope.decide(
-            self.scope, self.card, cards, result.features, image, dicom_meta
+            self.scope, self.card, cards, result.features, image, dicom_meta, accepts=accepts
         )
         return result
 

@@ -1,8 +1,8 @@
 """The decode budget of the input gate: every limit an upload must stay under, in one place.
 
-Each limit was chosen by measurement on the 2-core machine (`python -m medhub gate-bench`, results in
-docs/SECURITY.md) so that no upload of at most `MAX_UPLOAD_BYTES` costs more than about 2 s of
-decode time or 200 MB of memory. Each limit can be changed through the environment variable named
+Each limit was chosen by measurement on the 2-core machine (`python scripts/gate_bench.py --stress`,
+results in docs/SECURITY.md) so that no upload of at most `MAX_UPLOAD_BYTES` costs more than about
+2 s of decode time or 200 MB of memory. Each limit can be changed through the environment variable named
 next to it; the functions below read the module attributes at call time (tests patch them).
 
 Kinds of cost and how they are bounded (one error code each, see `medhub.errors`):
@@ -278,3 +278,15 @@ def check_jpeg_coefficients(width: int, height: int, sampling: list[tuple[int, i
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+# --- CT series (medhub.series): several DICOM slices in one request -----------------------------
+# Each slice still passes the gate above on its own (MAX_UPLOAD_BYTES, the decode budget, ...); these
+# bound the request as a whole. A thin-slice head CT has ~250-300 slices of ~0.5 MB.
+MAX_SERIES_FILES = _env_int("MEDHUB_MAX_SERIES_FILES", 300)
+# Bytes of all slices together (files as given, or the members of a zip once decompressed).
+MAX_SERIES_TOTAL_BYTES = _env_int("MEDHUB_MAX_SERIES_TOTAL_BYTES", 200 * 1024 * 1024)
+# Entries of a zip's central directory (folders and skipped files included), read before Python's
+# zipfile parses the directory; and the largest ratio of decompressed to compressed size per member.
+MAX_ZIP_ENTRIES = _env_int("MEDHUB_MAX_ZIP_ENTRIES", 1000)
+MAX_ZIP_RATIO = _env_int("MEDHUB_MAX_ZIP_RATIO", 200)

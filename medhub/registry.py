@@ -12,7 +12,8 @@ model that failed is retried on the next request (its weights may have been fixe
 reachable again) and keeps its error until then. Every load failure is a `ModelUnavailable` whose
 message says why; nothing else escapes `get`.
 
-`get_predictor(id)` is `REGISTRY.get(id)`; `REGISTRY.forget(id)` drops a retrained model.
+`get_predictor(id)` is `REGISTRY.get(id)`; `REGISTRY.forget(id)` drops a retrained model;
+`accepted_by(card, image)` says whether another card's model takes an image (the suggested tab).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from medhub.cards import ModelCard, get_card
 from medhub.inference import ModelUnavailable, Predictor, load_predictor
@@ -118,10 +121,24 @@ class ModelRegistry:
                 log.exception("model %s failed to load", model_id)
                 self._set(model_id, ModelStatus(ERROR, message))
                 raise ModelUnavailable(message) from err
+            predictor.accepts = self.accepts  # the suggested tab of a refused image asks the other models
             with self._lock:
                 self._predictors[model_id] = predictor
                 self._status[model_id] = ModelStatus(READY)
             return predictor
+
+    def accepts(self, card: ModelCard, image: np.ndarray) -> bool:
+        """Whether `card`'s own model takes `image` as in scope (its scope check on its own features):
+        a refused image names another tab only when this is true. A model that cannot be loaded takes
+        nothing."""
+        try:
+            predictor = self.get(card.id)
+        except (ModelUnavailable, KeyError):
+            return False
+        if predictor.scope is None:
+            return True
+        _, (verdict,) = predictor.scope_batch([image])
+        return bool(verdict.in_scope)
 
     def warm(self, model_ids: Iterable[str]) -> dict[str, ModelStatus]:
         """Load each model in turn; a failure is recorded in its status and does not stop the others."""
@@ -156,3 +173,8 @@ REGISTRY = ModelRegistry()
 def get_predictor(model_id: str) -> Predictor:
     """The process-wide predictor for a model, loaded and warmed on first use."""
     return REGISTRY.get(model_id)
+
+
+def accepted_by(card: ModelCard, image: np.ndarray) -> bool:
+    """Whether `card`'s own (process-wide) model takes `image` as in scope (`ModelRegistry.accepts`)."""
+    return REGISTRY.accepts(card, image)

@@ -34,7 +34,7 @@ The card's `medhub.scope` block:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,13 +276,16 @@ def decide(
     features: np.ndarray | None,
     image: np.ndarray | None = None,
     dicom_meta: dict[str, Any] | None = None,
+    accepts: Callable[[ModelCard], bool] | None = None,
 ) -> tuple[ScopeResult | None, str | None]:
     """The one place the scope verdict of a request is decided: (verdict or None, suggested tab or None).
 
     The distance to the training features and the image family (`ScopeModel.check`, with the image's
     appearance statistics when the fit reads them), then the DICOM-header rule (a DICOM upload whose
     header names a family this card accepts is in scope when its family check passes; the reason says
-    `dicom_header`), then the tab to suggest for an image that is refused."""
+    `dicom_header`), then the tab to suggest for an image that is refused: one whose scope accepts the
+    family the image looks like and, when `accepts(card)` is given (the request path: that card's own
+    model run on the image, `medhub.registry.accepted_by`), whose model would answer it."""
     if model is None or features is None:
         return None, None
     looks = appearance(image) if (image is not None and model.uses_appearance) else None
@@ -290,18 +293,21 @@ def decide(
     family = header_family(dicom_meta)
     if not result.in_scope and result.family_ok and family is not None and family in model.spec.accepts:
         result = dataclasses.replace(result, in_scope=True, accepted_by="dicom_header")
-    return result, suggested_model(result, card, cards)
+    return result, suggested_model(result, card, cards, accepts=accepts)
 
 
-def suggested_model(result: ScopeResult, own, cards) -> str | None:
+def suggested_model(result: ScopeResult, own, cards, accepts=None) -> str | None:
     """For an out-of-scope image: the first other card (tab order) whose scope accepts the family the
-    image looks like; None when it looks like this model's own kind of image, or like none of them."""
+    image looks like and, when `accepts(card)` is given (the request path: that card's own model run
+    on the image), whose model would answer it; None when it looks like this model's own kind of
+    image, like none of them, or when every such tab would refuse it too."""
     if result.in_scope or result.family == "other" or (own.scope and result.family in own.scope.accepts):
         return None
     for card in cards:
         spec = card.scope
         if card.id != own.id and spec is not None and result.family in spec.accepts:
-            return card.id
+            if accepts is None or accepts(card):
+                return card.id
     return None
 
 

@@ -5,12 +5,13 @@ Every image of `../shared/data` belongs to one *family* (what kind of image it i
 | folder | family |
 |---|---|
 | head_ct/ | head_ct |
-| melanoma/, skin_lesion/ (all but seborrheic_keratosis) | dermoscopy |
+| melanoma/, ham10000/images/, skin_lesion/ (all but seborrheic_keratosis) | dermoscopy |
 | skin_lesion/seborrheic_keratosis (clinical DermNet photos) | clinical_sk |
-| skin_condition/, skin_condition_web/, scalp/hair_disease/ | clinical_skin |
+| skin_condition/, skin_condition_web/, dermnet_nz/, scalp/hair_disease/ | clinical_skin |
 | scalp/bald_vs_not/, scalp/hair_loss_severity/ | whole_head |
 | scalp/microscope/ | scalp_microscope |
 | ood/chest_xray/ | other (report only) |
+| ood/brain_mri, animals, natural, people, documents, other_medical | other (half fitting, half report, by file hash) |
 | dicom/ (CQ500 and a public sample, DICOM) | head_ct (report only) |
 
 Which images may be used for fitting and which for reporting: an image listed in a model's split file
@@ -25,25 +26,25 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from medhub.cards import REPO_ROOT
+from medhub.paths import DATA_ROOT, SPLITS
 
-DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
-SPLITS_DIR = REPO_ROOT / "training" / "splits"
+SPLITS_DIR = SPLITS
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".dcm"}
 
 FOLDER_FAMILIES = (  # (path prefix, family); the first match wins
     ("head_ct/", "head_ct"),
     ("melanoma/", "dermoscopy"),
+    ("ham10000/images/", "dermoscopy"),
     ("skin_lesion/seborrheic_keratosis/", "clinical_sk"),
     ("skin_lesion/", "dermoscopy"),
     ("skin_condition/", "clinical_skin"),
     ("skin_condition_web/", "clinical_skin"),
+    ("dermnet_nz/", "clinical_skin"),
     ("scalp/hair_disease/", "clinical_skin"),
     ("scalp/bald_vs_not/", "whole_head"),
     ("scalp/hair_loss_severity/", "whole_head"),
@@ -127,7 +128,12 @@ def data_items(root: Path = DATA_ROOT, splits_dir: Path = SPLITS_DIR) -> list[It
             continue
         rel = path.relative_to(root).as_posix()
         if rel.startswith("ood/"):
-            items.append(Item(rel, "other", "report", rel.split("/")[1]))
+            # Chest radiographs stay a report-only set (no one fits on them); the other kinds (MRI,
+            # animals, people, documents, other medical images, ...) go half to fitting the `other`
+            # family, half to the report, by a hash of the file.
+            kind = rel.split("/")[1]
+            role = "report" if kind == "chest_xray" else _hash_half(rel)
+            items.append(Item(rel, "other", role, kind))
             continue
         if rel.startswith("dicom/") and path.suffix.lower() == ".dcm":
             # real head-CT DICOM slices of other collections (CQ500, a public sample): report only

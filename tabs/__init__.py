@@ -12,6 +12,12 @@
 | `status.py` | the loading / unavailable line (from `medhub.registry`) |
 | `localise.py` | `Localiser` (the language radio) and name helpers |
 | `samples.py` | the sample gallery's images |
+| `output_files.py` | output images written as JPEG files, atomically |
+| `result_cache.py` | identical requests served once (single flight) |
+| `tool_docs.py`, `mcp_compat.py` | the MCP tools' descriptions from the cards; a gradio MCP fix |
+| `report.py` | the Report button and `/report_<id>` (`medhub.teaching.report`) |
+| `series.py` | the CT series section of a binary DICOM card (`medhub.series`) |
+| `classmode.py` | class mode: one case per screen from a deck, votes, reveal |
 
 The views, one per result extra (`medhub/result_extras.py`), each a `TabHooks` subclass named `Hooks`:
 `ct_region.py`, `abcd.py`, `severity.py`, `graded_heads.py`, `advice.py` (`see_a_doctor_soon`); and

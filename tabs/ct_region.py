@@ -1,5 +1,6 @@
 """How the `ct_region` result extra is shown (e.g. the head-CT tab): safe DICOM header fields, and
-where the Grad-CAM peak lies in a 3 x 3 grid of the brain with a confidence-dependent sentence. (The CT
+where the Grad-CAM peak lies (a cell of a 3 x 3 grid over the head, or outside the head) with a
+confidence-dependent sentence. (The CT
 window selector of a DICOM card is `tabs/dicom_window.py`, for any DICOM card.)
 
 The heat map explains the positive class (hemorrhage) whatever the decision, as the originating
@@ -30,11 +31,9 @@ class CtRegionHooks(TabHooks):
         data = result.ui.get("ct_region") if result is not None else None
         if not data:
             return [""]
-        parts = [data[f"explanation_{lang}"]]
-        region = data.get("region")
-        # The explanation names the region when it matters (positive or borderline); say it otherwise.
-        if region and region[f"name_{lang}"] not in parts[0]:
-            parts.append(t("ct.region", lang, region=region[f"name_{lang}"]))
+        # The verdict, where the hot spot is (a region of the head, or outside the head) and "not a
+        # diagnosis", from the rules of medhub/result_text.py (computed in the core, ct_region).
+        parts = [data.get(f"explanation_md_{lang}") or data[f"explanation_{lang}"]]
         meta = data.get("dicom")
         if meta:
             rows = [f"| {t('ct.field.' + k, lang)} | {meta[k]} |" for k in SHOWN_FIELDS if k in meta]

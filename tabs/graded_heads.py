@@ -26,8 +26,10 @@ class GradedHooks(TabHooks):
         head = "| 증상 | 등급 | 있을 확률 |" if lang == "ko" else "| symptom | grade | P(present) |"
         rows = [f"| {h['name']} | {h['grade']} · {h['grade_name']} | {h['p_present']:.2f} |" for h in heads]
         note = data.get(f"note_{lang}") or ""
+        disagree = data.get(f"disagreement_{lang}") or ""
+        # The grade column and the sentence follow the same P(present) (medhub.graded.head_grade).
         return ["\n".join([f"### {data[f'sentence_{lang}']}", "", head, "|---|---|---|", *rows, "",
-                           f"*{note}*" if note else ""])]
+                           disagree, "", f"*{note}*" if note else ""])]
 
 
 Hooks = GradedHooks

@@ -27,10 +27,12 @@ from medhub.i18n import t
 from medhub.imaging import InputError
 from medhub.inference import ModelUnavailable
 from medhub.pipeline import DEFAULT_OPACITY
+from medhub.urlfetch import fetch
 from tabs.hooks import TabHooks
-from tabs.localise import label_names
 from tabs.output_files import image_file
 from tabs.parts import TabParts
+from tabs.result_cache import RESULTS, request_key
+from tabs.tool_docs import tool_docstring
 
 log = logging.getLogger("medhub.app")
 
@@ -43,17 +45,23 @@ def analyse_file(
     opacity: float,
     progress: Callable[..., Any] | None = None,
     show_anyway: bool = False,
-) -> tuple[dict[str, float] | None, str, dict[str, Any], dict[str, Any]]:
+    image_url: str = "",
+) -> tuple[dict[str, float] | None, str | None, dict[str, Any], dict[str, Any]]:
     """One upload through `medhub.pipeline.run` -> (Label value, overlay, summary, state for the UI).
 
-    Out of scope (and not `show_anyway`), the Label is empty and the image comes back without a heat
-    map: no class bars, no decision; the summary says why. Raises gr.Error for everything a user can
-    cause or fix; nothing else escapes.
+    The Label value is keyed by label id ({"benign": 0.3, "malignant": 0.7}); the summary's `labels`
+    gives their display names, and the page's own Label shows those (`TabParts.render_result`).
+    Out of scope (and not `show_anyway`), there is no Label value and no overlay (None): no class bars,
+    no heat map, no decision; the summary says why. Raises gr.Error for everything a user can cause or
+    fix; nothing else escapes.
     """
-    if not file:
+    image_url = (image_url or "").strip() if not file else ""  # an http(s) URL instead of a file (MCP)
+    if not file and not image_url:
         raise gr.Error(f"{t('error.no_file', 'en')} / {t('error.no_file', 'ko')}", print_exception=False)
     analyse_options = {**({"tta": bool(options.get("tta"))} if card.tta else {}), **hooks.analyse_options(card, options)}
     try:
+        if image_url:
+            file = fetch(image_url)  # bytes, checked by the input gate in pipeline.run like an upload
         result = pipeline.run(
             card, file, decode_options=hooks.decode_options(card, options), analyse_options=analyse_options,
             opacity=opacity, show_anyway=bool(show_anyway),
@@ -68,20 +76,19 @@ def analyse_file(
     except gr.Error:
         raise
     except Exception:  # noqa: BLE001 - logged with its traceback here; users get a plain message
-        log.exception("analysis failed (model %s, file %s)", card.id, file)
+        log.exception("analysis failed (model %s, file %s)", card.id, image_url or file)
         generic = f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}"
         raise gr.Error(generic, print_exception=False) from None
     summary, shown = result.summary, result.shown
     answered = result.analysis.in_scope or bool(show_anyway)
-    names = label_names(card)
-    label_value = ({names[lid]: float(p) for lid, p in result.analysis.probabilities.items()}
-                   if answered else None)
+    label_value = {lid: float(p) for lid, p in result.analysis.probabilities.items()} if answered else None
     # Kept for re-blending on an opacity change: the heat map at the model's input size as uint8
     # (224 x 224: 50 KB a session, instead of 1.9 MB at a 1600 x 1200 shown size), mapped onto the
     # shown image again by `tabs.wiring` (one small resize per slider move).
     heat8 = np.rint(result.analysis.heatmap * 255).astype(np.uint8) if answered else None
-    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "result_extras": result.result_extras}
-    return label_value, image_file(result.overlay if answered else shown.rgb, "overlay"), summary, state
+    state = {"image": shown.rgb, "heat": heat8, "summary": summary, "result_extras": result.result_extras,
+             "label": label_value}
+    return label_value, image_file(result.overlay, "overlay") if answered else None, summary, state
 
 
 def analyse_event(parts: TabParts) -> Callable[..., Any]:
@@ -95,17 +102,24 @@ def analyse_event(parts: TabParts) -> Callable[..., Any]:
     def analyse(*args):
         file, *rest = args
         options = dict(zip(names, rest[: len(names)], strict=True))
-        opacity, show_anyway, progress = rest[len(names) :]
-        return analyse_file(card, hooks, file, options, opacity, progress, show_anyway=show_anyway)
+        opacity, show_anyway, image_url, progress = rest[len(names) :]
+        # Identical uploads (same bytes, model revision and options) are analysed once (issue 20).
+        key = request_key(card, file, {**options, "opacity": opacity, "show_anyway": bool(show_anyway)})
+        return RESULTS.get_or_compute(key, lambda: analyse_file(
+            card, hooks, file, options, opacity, progress, show_anyway=show_anyway, image_url=image_url))
 
-    params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    # `file` defaults to None so that a caller may give `image_url` instead (MCP clients send URLs).
+    params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+    # (each option defaults to its component's initial value, the API default: `file` has one now)
+    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=c.value)
+               for n, c in zip(names, parts.options, strict=True)]
     params += [
         inspect.Parameter("opacity", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=DEFAULT_OPACITY),
         inspect.Parameter("show_anyway", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False),
+        inspect.Parameter("image_url", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=""),
         inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
     ]
     analyse.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     analyse.__name__ = f"predict_{card.id}"
-    analyse.__doc__ = f"Classify one image for '{card.id}' and explain it with Grad-CAM."
+    analyse.__doc__ = tool_docstring(card, names)  # the MCP tool's description (Args / Returns) from the card
     return analyse

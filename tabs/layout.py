@@ -18,12 +18,20 @@ from medhub.imaging import upload_file_types
 from medhub.pipeline import DEFAULT_OPACITY
 from tabs.hooks import TabHooks
 from tabs.localise import Localiser
-from tabs.parts import IMAGE_FORMAT, TabParts
+from tabs.parts import IMAGE_FORMAT, TabParts, page_label
 from tabs.status import status_markdown
-from tabs.texts import card_body_markdown, disclaimer_html, intro_markdown, metrics_markdown
+from tabs.texts import (
+    card_body_markdown,
+    disclaimer_html,
+    intro_markdown,
+    metrics_markdown,
+    placeholder_markdown,
+    read_first_markdown,
+)
 from tabs.wiring import wire_tab
 
-__all__ = ["IMAGE_FORMAT", "TabParts", "build_tab", "tta_inputs"]
+__all__ = ["IMAGE_FORMAT", "TabParts", "build_tab", "page_label", "tta_inputs"]
+
 
 def tta_inputs(card: ModelCard, ui: Localiser) -> list[tuple[str, gr.components.Component]]:
     """The test-time augmentation checkbox (API parameter `tta`), for a card with `tta: true`."""
@@ -48,6 +56,11 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                         height=170, elem_id=f"file-{card.id}"),
                 upload_key,
             )
+            image_url = ui.label(
+                gr.Textbox(value="", label=ui.api_text("url.label"), placeholder="https://...", max_lines=1,
+                           elem_id=f"url-{card.id}"),
+                "url.label",
+            )
             named_inputs = tta_inputs(card, ui) + hooks.build_inputs(card, ui)
             show_anyway = ui.label(
                 gr.Checkbox(value=False, label=ui.api_text("scope.toggle"), elem_id=f"anyway-{card.id}"),
@@ -68,6 +81,15 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                 ui.add(gallery, lambda lg: gr.update(label=t("samples.label", lg),
                                                      value=[(s.thumb, s.caption(lg)) for s in samples]))
         with gr.Column(scale=3, min_width=320):
+            # The card's own "Read this first" stays on screen beside the result, not only in the
+            # collapsed card below.
+            if read_first_markdown(card, "en"):
+                ui.value(gr.Markdown(read_first_markdown(card, "en"), elem_id=f"readfirst-{card.id}"),
+                         lambda lg: read_first_markdown(card, lg))
+            # The endpoint's Label, keyed by label id (the API's answer); hidden: the page shows the
+            # same probabilities under display names in `label`, drawn by the private render step.
+            api_label = gr.Label(label=ui.api_text("probs.label"), num_top_classes=len(card.labels),
+                                 show_heading=False, visible=False, elem_id=f"probs-api-{card.id}")
             label = ui.label(
                 # No heading: gr.Label would head it with the most probable class, but a binary model's
                 # decision follows the card's threshold (P = 0.45 >= 0.43 is positive); the decision
@@ -77,7 +99,9 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                          elem_id=f"probs-{card.id}"),
                 "probs.label",
             )
-            decision = gr.Markdown(ui.text("result.placeholder"), elem_id=f"decision-{card.id}")
+            placeholder = placeholder_markdown(card, "en")
+            decision = gr.Markdown(ui.text("result.placeholder") if placeholder == t("result.placeholder", "en")
+                                   else placeholder, elem_id=f"decision-{card.id}")
             with gr.Row():
                 model_input = ui.label(
                     gr.Image(label=ui.text("input.label"), type="numpy", format=IMAGE_FORMAT, interactive=False,
@@ -111,10 +135,10 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
     parts = TabParts(
         card=card, hooks=hooks, file=file, button=button,
         option_names=[name for name, _ in named_inputs], options=[c for _, c in named_inputs],
-        label=label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
+        label=label, api_label=api_label, model_input=model_input, overlay=overlay, opacity=opacity, show_anyway=show_anyway,
         summary=summary,
         decision=decision, hook_outputs=hook_outputs, state=state, status=status, gallery=gallery,
-        samples=[s.path for s in samples],
+        samples=[s.path for s in samples], image_url=image_url,
     )
     wire_tab(parts, lang)
     hooks.wire(card, parts)

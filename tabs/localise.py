@@ -7,7 +7,6 @@ whatever the UI language.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ import gradio as gr
 
 from medhub.cards import ModelCard
 from medhub.i18n import t
+from medhub.result_text import short_name  # noqa: F401  (tabs import it from here)
 
 
 class Localiser:
@@ -59,11 +59,6 @@ class Localiser:
 def bilingual(en: str, ko: str) -> str:
     """"English · 한국어", or one name when both are the same."""
     return en if en == ko else f"{en} · {ko}"
-
-
-def short_name(name: str) -> str:
-    """"Malignant (melanoma)" -> "Malignant": for tight places (formulas, thumbnail captions)."""
-    return re.sub(r"\s*\(.*?\)", "", name).strip() or name
 
 
 def label_names(card: ModelCard) -> dict[str, str]:

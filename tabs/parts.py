@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from medhub.cards import ModelCard
-from medhub.i18n import normalise_lang, t
+from medhub.i18n import normalise_lang
+from tabs.localise import label_names
 from tabs.output_files import image_file
 from tabs.status import status_markdown
-from tabs.texts import decision_text
+from tabs.texts import decision_text, placeholder_markdown
 
 if TYPE_CHECKING:
     from tabs.hooks import TabHooks
@@ -36,7 +37,8 @@ class TabParts:
     button: gr.Button
     option_names: list[str]
     options: list[gr.components.Component]
-    label: gr.Label
+    label: gr.Label  # the page's class bars, under display names (drawn by render_result)
+    api_label: gr.Label  # the endpoint's Label output, keyed by label id (hidden)
     model_input: gr.Image
     overlay: gr.Image
     opacity: gr.Slider
@@ -48,20 +50,31 @@ class TabParts:
     status: gr.Markdown
     gallery: gr.Gallery | None = None
     samples: list[str] = field(default_factory=list)
+    image_url: gr.Textbox | None = None  # an http(s) URL instead of an upload (API parameter `image_url`)
 
     @property
     def result_outputs(self) -> list:
-        """The language-dependent result components (redrawn by `render_result`)."""
-        return [self.model_input, self.decision, *self.hook_outputs, self.status]
+        """The result components the page draws from the state (redrawn by `render_result`; the first,
+        the model-input image, does not change with the language)."""
+        return [self.model_input, self.label, self.decision, *self.hook_outputs, self.status]
 
     def render_result(self, state: dict[str, Any] | None, lang: str) -> list[Any]:
         lang = normalise_lang(lang)
         if not state:
-            return [None, t("result.placeholder", lang), *self.hooks.render(self.card, None, lang),
+            return [None, None, placeholder_markdown(self.card, lang), *self.hooks.render(self.card, None, lang),
                     status_markdown(self.card, lang)]
         return [
             image_file(state["image"], "input"),
+            page_label(self.card, state.get("label")),
             decision_text(state["summary"], self.card, lang),
             *self.hooks.render(self.card, state["result_extras"], lang),
             status_markdown(self.card, lang),
         ]
+
+
+def page_label(card: ModelCard, by_id: dict[str, float] | None) -> dict[str, float] | None:
+    """The endpoint's Label value (keyed by label id) under the bilingual display names the page shows."""
+    if not by_id:
+        return None
+    names = label_names(card)
+    return {names[lid]: p for lid, p in by_id.items()}

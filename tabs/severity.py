@@ -54,7 +54,7 @@ class SeverityHooks(TabHooks):
         d = result.ui.get("severity") if result is not None else None
         if not d:
             return ["", note]
-        text = sentence(d["grade"], d["max_grade"], lang)
+        text = sentence(d["grade"], d["max_grade"], lang, d.get(f"hedge_{lang}"))
         expected = t("scalp.expected", lang, expected=d["expected_grade"], max_grade=d["max_grade"])
         return [scale_html(d["grade"], d["expected_grade"], lang), f"{text}\n\n{expected}\n\n{note}"]
 

@@ -10,7 +10,6 @@ from typing import Any
 from medhub.cards import ModelCard
 from medhub.disclaimers import disclaimer
 from medhub.i18n import normalise_lang, t
-from tabs.localise import short_name
 
 
 def disclaimer_html(lang: str, domain: str = "general") -> str:
@@ -21,7 +20,8 @@ def disclaimer_html(lang: str, domain: str = "general") -> str:
 
 
 def scope_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
-    """Why an image was not answered, what the model expects, and which tab fits it."""
+    """Why an image was not answered: what the tab reads and what the image looks like to it (said
+    once), the tab that would answer it (only one whose own model accepts it), and why nothing is shown."""
     from medhub.cards import get_card
     from medhub.scope import family_name
 
@@ -38,38 +38,53 @@ def scope_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
             tab = get_card(summary["suggested_model"], card.path.parent).title_for(lang)
         except KeyError:
             tab = summary["suggested_model"]
-        lines.append(t("scope.suggest", lang, seen=seen, tab=tab))
+        lines.append(t("scope.suggest", lang, tab=tab))
     lines.append(t("scope.no_answer", lang))
     return "\n\n".join(lines)
 
 
 def decision_text(summary: dict[str, Any], card: ModelCard, lang: str) -> str:
-    """The decision as a heading, then its rule: "P(Malignant) = 0.83 ≥ threshold 0.43".
+    """The decision as a heading, then its rule: "P(Malignant) = 0.83 ≥ threshold 0.49", from the rules
+    of `medhub.result_text` (threshold precision, borderline band, heat-map class, weak-model hedge).
 
     Out of scope: why it was not answered (scope_text), or, shown anyway, a warning banner first."""
     if summary.get("in_scope") is False and not summary.get("shown_anyway"):
         return scope_text(summary, card, lang)
-    probs = summary["probabilities"]
-    decided = summary["decision"] or max(probs, key=probs.get)
-    decision = card.label(decided).name(lang)
-    if card.is_binary:
-        p = float(probs[card.positive_class])
-        rule = t(
-            "decision.binary", lang, positive=short_name(card.label(card.positive_class).name(lang)), p=p,
-            op="≥" if p >= card.threshold else "<", threshold=card.threshold,
-        )
-    else:
-        rule = t("decision.multi", lang, n=len(card.labels), p=float(probs[decided]))
-    lines = [f"### {decision}", rule]
-    if summary.get("shown_anyway"):
-        lines.insert(0, t("scope.banner", lang))
-    if summary.get("tta_views"):
-        lines.append(t("decision.tta", lang, n=summary["tta_views"]))
-    if summary.get("explained_label"):
-        lines.append(t("heat.explained", lang, label=card.label(summary["explained_label"]).name(lang)))
-    if summary.get("heatmap_empty"):
-        lines.append(t("heat.empty", lang))
-    return "\n\n".join(lines)
+    from medhub.result_text import decision_markdown
+
+    return decision_markdown(summary, card, lang)
+
+
+def placeholder_markdown(card: ModelCard, lang: str) -> str:
+    """The result area before any result: what to do, and a weak model's banner (`medhub.caution`)."""
+    from medhub.caution import card_caution
+    from medhub.result_text import caution_banner
+
+    caution = card_caution(card)
+    text = t("result.placeholder", lang)
+    return f"{caution_banner(caution.json(card), lang)}\n\n{text}" if caution else text
+
+
+READ_FIRST = re.compile(r"^\*\*Read this first[:.]?\*\*:?.*?(?=\n[ \t]*\n|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def read_first(card: ModelCard) -> str | None:
+    """The card body's "**Read this first:** ..." paragraph (what a card says before anything else), or None."""
+    found = READ_FIRST.search(card.body)
+    return found.group(0).strip() if found else None
+
+
+def read_first_markdown(card: ModelCard, lang: str) -> str:
+    """The card's "Read this first" paragraph for the result area (in the card's own words, English;
+    the Korean page says so); "" for a card without one."""
+    text = read_first(card)
+    if not text:
+        return ""
+    body = re.sub(r"^\*\*Read this first[:.]?\*\*:?\s*", "", text)
+    head = f"**{t('readfirst.title', lang)}**"
+    if lang == "ko":
+        head += f" · {t('readfirst.from_card', lang)}"
+    return f"> {head} {body}"
 
 
 def _num(value: Any) -> str:

@@ -30,8 +30,10 @@ def reblend_state(card: ModelCard, state: dict[str, Any] | None, opacity: float)
 
 def wire_tab(parts: TabParts, lang: gr.Radio) -> None:
     card = parts.card
-    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway]
-    outputs = [parts.label, parts.overlay, parts.summary, parts.state]
+    inputs = [parts.file, *parts.options, parts.opacity, parts.show_anyway, parts.image_url]
+    # The public answer: (Label keyed by label id, overlay, summary) + the page's state; the page's
+    # own Label (display names), texts and extras are drawn from the state by `render_result`.
+    outputs = [parts.api_label, parts.overlay, parts.summary, parts.state]
     analyse = analyse_event(parts)
     # All analyses share one group of MODEL_CONCURRENCY workers (2 cores): measured with 8 mixed
     # clients, this cut p95 from 2.1 to 1.6 s against one worker per model (docs/BENCHMARKS.md).

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_ROOT", REPO.parent / "shared" / "data"))
+from medhub.paths import DATA_ROOT, REPO_ROOT
+
+REPO = REPO_ROOT
 
 
 def data_available() -> bool:
@@ -37,3 +37,22 @@ try:
     from tests.app_server import app_url  # noqa: E402, F401
 except ImportError:  # tests/app_server.py not there yet
     pass
+
+
+# Marks (registered in pyproject.toml; `make test-fast` leaves out server, browser, slow and network).
+# The marks that follow from a fixture are checked here, so that the fast subset can never start an
+# app by accident: a test that asks for the session's app must be marked `server`, one that asks for
+# the real data `data`.
+FIXTURE_MARKS = {"app_url": "server", "data_root": "data"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    unmarked = [
+        f"{item.nodeid}: uses {fixture} but is not marked {mark!r}"
+        for item in items
+        for fixture, mark in FIXTURE_MARKS.items()
+        if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(mark) is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests without the mark their fixtures call for:\n" + "\n".join(unmarked))

@@ -83,6 +83,7 @@ def test_describe_and_outline():
     assert out.shape == (300, 300, 3) and (out != _circle()).any()
 
 
+@pytest.mark.data
 def test_real_dermoscopy_images(data_root, artifacts_dir):
     files = sorted((data_root / "melanoma" / "malignant").glob("*.jpg"))[:20]
     results = [compute_abcd(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)) for f in files]

@@ -19,7 +19,6 @@ from medhub.cards import ModelCard, load_cards
 from medhub.disclaimers import disclaimer
 from medhub.imaging import load_upload
 from medhub.pipeline import MAX_DISPLAY_SIDE
-from tabs.localise import label_names
 from tabs.samples import sample_list
 from tests.app_server import make_client
 
@@ -47,15 +46,15 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
     assert isinstance(result, (tuple, list)) and len(result) == 3, "expected (label, overlay, summary)"
     label, overlay_path, summary = result
 
-    names = label_names(card)
     confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
-    assert set(confidences) == set(names.values()), "the Label must list every class of the card"
+    assert set(confidences) == set(card.label_ids), "the Label lists every class of the card, by label id"
     assert abs(sum(confidences.values()) - 1.0) < 1e-3
+    assert summary["labels"] == {lab.id: {"en": lab.en, "ko": lab.ko} for lab in card.labels}
 
     assert list(summary["probabilities"]) == card.label_ids, "probabilities over exactly the card's labels"
     assert abs(sum(summary["probabilities"].values()) - 1.0) < 1e-3
     for lid, p in summary["probabilities"].items():
-        assert abs(confidences[names[lid]] - p) < 1e-4, "Label and JSON disagree"
+        assert abs(confidences[lid] - p) < 1e-4, "Label and JSON disagree"
     assert summary["model_id"] == card.id
     assert summary["decision"] in card.label_ids
     assert summary["threshold"] == card.threshold
@@ -79,18 +78,24 @@ def check_result(card: ModelCard, result, input_path: Path, **decode) -> dict:
     return summary
 
 
+@pytest.mark.server
 def test_view_api_lists_exactly_one_endpoint_per_card(client):
     api = client.view_api(return_format="dict", print_info=False)
-    named = set(api["named_endpoints"])
-    assert named == {f"/predict_{cid}" for cid in CARD_IDS}, "UI-only events must stay private"
+    named = set(api["named_endpoints"]) - {f"/report_{cid}" for cid in CARD_IDS}  # issue 19: PDF reports
+    from tabs.series import supports_series  # a CT card also has /predict_<id>_series (issue 20)
+
+    series = {f"/predict_{c.id}_series" for c in CARDS if supports_series(c)}
+    assert named == {f"/predict_{cid}" for cid in CARD_IDS} | series, "UI-only events must stay private"
     assert not api["unnamed_endpoints"]
     for cid in CARD_IDS:
         params = api["named_endpoints"][f"/predict_{cid}"]["parameters"]
-        assert params[0]["parameter_name"] == "file" and not params[0]["parameter_has_default"]
-        assert all(p["parameter_has_default"] for p in params[1:]), "only the file may be required"
+        # file or image_url (issue 20: MCP clients send URLs): neither alone is required
+        assert params[0]["parameter_name"] == "file" and params[-1]["parameter_name"] == "image_url"
+        assert all(p["parameter_has_default"] for p in params), "file defaults to None, image_url to ''"
         assert len(api["named_endpoints"][f"/predict_{cid}"]["returns"]) == 3
 
 
+@pytest.mark.server
 def test_tta_parameter_exactly_where_the_card_offers_it(client):
     """The `tta` parameter (and the tab's checkbox) comes from the card's `tta: true`, nowhere else."""
     api = client.view_api(return_format="dict", print_info=False)
@@ -100,6 +105,8 @@ def test_tta_parameter_exactly_where_the_card_offers_it(client):
     assert any(card.tta for card in CARDS) and not all(card.tta for card in CARDS)
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.timeout(60, func_only=True)  # a hang guard on the request only; timings belong to the bench
 @pytest.mark.parametrize("card", CARDS, ids=CARD_IDS)
 def test_endpoint_on_a_real_test_sample(client, card, data_root):
@@ -113,7 +120,7 @@ def test_endpoint_on_a_real_test_sample(client, card, data_root):
 
 # What each result extra (medhub/result_extras.py, named by a card's `result_extras`) adds to the summary.
 EXTRA_KEYS = {
-    "ct_region": ("region", "explanation_en", "explanation_ko"),
+    "ct_region": ("hotspot_outside_head", "explanation_en", "explanation_ko"),  # region: None outside the head
     "abcd": ("abcd",),
     "severity": ("severity",),
     "see_a_doctor_soon": ("advice_en", "advice_ko"),
@@ -128,6 +135,8 @@ def test_every_result_extra_has_its_summary_keys_listed():
     assert set(EXTRA_KEYS) == set(REGISTRY)
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.parametrize("card", WITH_EXTRAS, ids=[c.id for c in WITH_EXTRAS])
 def test_result_extras_are_in_the_summary(client, card, data_root):
     from gradio_client import handle_file
@@ -147,6 +156,8 @@ def test_result_extras_are_in_the_summary(client, card, data_root):
         assert [h["id"] for h in summary["graded"]["heads"]] == [h["id"] for h in card.heads]
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.skipif("melanoma" not in CARD_IDS, reason="no melanoma card")
 def test_melanoma_tta_averages_six_views(client, data_root):
     from gradio_client import handle_file
@@ -159,6 +170,8 @@ def test_melanoma_tta_averages_six_views(client, data_root):
     assert abs(sum(tta["probabilities"].values()) - 1.0) < 1e-3
 
 
+@pytest.mark.server
+@pytest.mark.data
 @pytest.mark.skipif("brain_hemorrhage" not in CARD_IDS, reason="no brain_hemorrhage card")
 def test_dicom_with_subdural_window_and_no_identifiers(client, data_root):
     import pydicom
@@ -187,6 +200,8 @@ def test_dicom_with_subdural_window_and_no_identifiers(client, data_root):
             assert value not in text, f"{keyword} leaked into the summary"
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_bad_upload_is_a_clean_bilingual_error_and_the_server_keeps_serving(client, tmp_path, data_root):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -203,6 +218,8 @@ def test_bad_upload_is_a_clean_bilingual_error_and_the_server_keeps_serving(clie
                                       api_name=f"/predict_{card.id}"), sample_for(card, data_root))
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_plain_http_flow_of_the_about_tab(app_url, data_root):
     """The curl recipe shown in the About tab: upload, start the call, read the event stream."""
     import httpx
@@ -242,6 +259,8 @@ def test_large_images_are_shown_smaller_with_the_same_shape():
     assert big.shape == (MAX_DISPLAY_SIDE, 1200, 3)
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_a_large_upload_is_analysed_and_shown_downscaled(client, data_root, tmp_path):
     """An image longer than MAX_DISPLAY_SIDE: the model reads it all, the overlay comes back smaller
     with the same aspect, and the summary states both sizes."""
@@ -261,6 +280,8 @@ def test_a_large_upload_is_analysed_and_shown_downscaled(client, data_root, tmp_
         assert overlay.size == shown
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_out_of_scope_upload_gets_no_decision_and_names_the_right_tab(client, data_root):
     """A head-CT slice sent to a dermoscopy endpoint: no class bars, no decision, the reason, the
     suggested tab; asked to show it anyway, the probabilities and the decision come back flagged."""
@@ -275,6 +296,7 @@ def test_out_of_scope_upload_gets_no_decision_and_names_the_right_tab(client, da
     assert summary["suggested_model"] == "brain_hemorrhage"
     assert summary["scope_score"] > summary["scope_threshold"] or summary["scope_reason"] == "family"
     assert not (label or {}).get("confidences"), "no class bars out of scope"
+    assert summary["probabilities"] is None and overlay_path is None, "no probabilities, no heat map"
     assert "not a diagnosis" in summary["disclaimer"]
     label, _, anyway = client.predict(handle_file(str(ct)), False, 0.45, True, api_name="/predict_melanoma")
     assert anyway["decision"] in ("benign", "malignant") and anyway["shown_anyway"] is True
@@ -330,6 +352,8 @@ def test_metrics_table_comes_from_the_card(card):
         assert card.label(label_id).en in text
 
 
+@pytest.mark.server
+@pytest.mark.data
 def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_dir, tmp_path, data_root):
     """No weights anywhere: the app still starts, every endpoint answers with how to fix it."""
     from gradio_client import handle_file
@@ -354,6 +378,7 @@ def test_a_model_that_cannot_load_leaves_its_tab_up_with_the_reason(artifacts_di
         assert f"no weights for '{card.id}'" in str(err.value) and "To fix" in str(err.value)
 
 
+@pytest.mark.data
 def test_sample_gallery_is_hidden_without_a_source_and_filled_with_one(monkeypatch, tmp_path, data_root):
     from tabs.samples import load_samples
 

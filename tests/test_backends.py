@@ -237,6 +237,7 @@ def test_torch_hooks_removed_after_explain(torch_backend):
     assert len(module._forward_hooks) == before == 0
 
 
+@pytest.mark.slow
 def test_explain_thread_safe(any_backend):
     # Distinct images per thread: while one torch CAM's hooks are attached, a forward pass from another
     # thread would feed them (without the lock, about half of these maps came out wrong).
@@ -381,6 +382,7 @@ def test_keras_unknown_gradcam_layer(tmp_path):
         load_backend(card, resolved(card, tmp_path))
 
 
+@pytest.mark.slow
 def test_torch_app_never_imports_tensorflow(tmp_path):
     """An app serving only torch models must not pay TensorFlow's import (3 s, 1 GB) or vice versa."""
     import subprocess

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medhub.studies import bench
 from medhub.cards import load_cards
+from medhub.studies import bench
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_KEYS = ("forward_ms_p50", "predict_cam_ms_p50", "api_ms_p50", "api_ms_p95", "concurrent8_p95_ms")
@@ -53,7 +53,10 @@ def test_synthetic_images_pass_the_input_gate(tmp_path):
 
 
 def test_sample_images_from_a_data_root(tmp_path):
-    folder = tmp_path / "melanoma" / "benign"
+    from medhub.cards import get_card
+
+    # the card's data folder and one of its label folders (no split-file row lies under tmp_path)
+    folder = tmp_path / get_card("melanoma").metrics["data_dir"] / "benign"
     folder.mkdir(parents=True)
     bench.synthetic_images(folder, 2, size=32)
     (folder / "notes.txt").write_text("not an image")
@@ -106,6 +109,7 @@ def test_loadtest_refuses_other_hosts():
     assert proc.returncode == 2 and "--clients" in proc.stderr
 
 
+@pytest.mark.server
 @pytest.mark.timeout(300)
 def test_bench_quick_json_schema(artifacts_dir):
     model = smallest_model_with_weights()
@@ -135,6 +139,7 @@ def test_bench_quick_json_schema(artifacts_dir):
     assert set(row["stages_ms"]) >= {"decode", "preprocess", "forward", "gradcam"}
 
 
+@pytest.mark.server
 def test_loadtest_soak_smoke(app_url):
     """A tiny bounded soak through scripts/loadtest.py against the session's app: the JSON it reports."""
     model = smallest_model_with_weights()

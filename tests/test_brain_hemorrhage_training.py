@@ -105,6 +105,7 @@ def test_card_has_cv_figures_with_intervals_and_the_radiology_disclaimer():
     assert "letters" in card.body.lower() and "out-of-fold" in card.body.lower()
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["hemorrhage/041.png"])
 def test_letter_detector_on_a_real_slice_with_a_letter(name, data_root):
     from medhub.preprocess import read_rgb

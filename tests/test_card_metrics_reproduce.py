@@ -79,6 +79,7 @@ def _split_files(card, data_dir: Path) -> set[str]:
     return {c.path.relative_to(data_dir).as_posix() for c in collect_cases(card, data_dir, split_file, "test")}
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_stored_predictions_are_the_whole_test_split(card, data_root):
     data_dir = data_root / card.metrics["data_dir"]
@@ -91,6 +92,8 @@ def _sample(rows: list[dict[str, str]], k: int) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: hashlib.sha1(r["path"].encode()).hexdigest())[:k]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_cli_on_a_sample_gives_the_stored_predictions(card, data_root, tmp_path):
     data_dir = data_root / card.metrics["data_dir"]
@@ -125,6 +128,8 @@ def test_cli_on_a_sample_gives_the_stored_predictions(card, data_root, tmp_path)
 CROSS = [c for c in CARDS if c.cross_collection is not None]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 @pytest.mark.parametrize("card", CROSS, ids=[c.id for c in CROSS])
 def test_cross_collection_check_reproduces_card(card, data_root):
     """The light re-check stored on the card (`check_limit_per_label` images per label and

@@ -59,6 +59,7 @@ def test_all_bundled_weights_under_100_mb():
     assert total <= 100 * 1024 * 1024
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("card", CARDS, ids=IDS)
 def test_gradcam_layer_is_spatial(card):
     """The target layer exists in the architecture and is a spatial map, not the pooled 1x1."""

@@ -27,6 +27,8 @@ def _first(folder: Path) -> Path:
     return sorted(p for p in folder.iterdir() if p.is_file())[0]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_predict_json_and_overlay(data_root, tmp_path):
     image = _first(data_root / "melanoma" / "malignant")
     overlay = tmp_path / "overlay.png"
@@ -43,6 +45,8 @@ def test_predict_json_and_overlay(data_root, tmp_path):
         assert im.size == src.size
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_predict_dicom_with_window(data_root):
     dcm = data_root / "dicom" / "cq500" / "CT000001.dcm"
     out = _run("predict", "brain_hemorrhage", str(dcm), "--json", "--window", "subdural")
@@ -62,6 +66,8 @@ def test_predict_bad_file_is_a_clean_error(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_predict_several_files_and_a_folder_as_json_lines(data_root, tmp_path):
     """One JSON object per input, one per line: the API's summary plus 'file'; a file that cannot be
     read gives 'file' and 'error' on its line and the command goes on."""
@@ -88,6 +94,8 @@ def test_predict_several_files_and_a_folder_as_json_lines(data_root, tmp_path):
     assert anyway["decision"] in ("benign", "malignant") and anyway["shown_anyway"] is True
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_scope_report_json(data_root):
     out = _run("scope-report", "scalp_severity", "--json", "--per-set", "7", timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -101,6 +109,8 @@ def test_scope_report_json(data_root):
         assert row["n"] >= 1 and 0.0 <= row["rate"] <= 1.0
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_evaluate_json_keys(data_root):
     out = _run("evaluate", "shingles", str(data_root / "skin_condition"), "--json", "--limit-per-label", "4")
     assert out.returncode == 0, out.stderr[-2000:]
@@ -127,6 +137,8 @@ def test_predict_tta_only_where_the_card_offers_it(tmp_path):
     assert out.returncode == 2 and "does not offer --tta" in out.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.data
 @pytest.mark.parametrize("model_id", CARD_IDS)
 def test_predict_text_output(model_id, data_root):
     """Every card's model answers `predict` in text, on the first image its gallery lists."""

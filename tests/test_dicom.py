@@ -32,17 +32,32 @@ IDENTIFYING = (
 )
 
 
+# What ../shared/data/dicom holds (its README): one uncompressed sample slice and 11 CQ500 slices, of
+# which all but CT000000 are JPEG Lossless. The loops below run over exactly these; a missing file is
+# a failure, not a shorter loop. Without the data folder the tests skip (the `data_root` fixture).
+N_SLICES = 12
+N_JPEG_LOSSLESS = 10
+
+
 @pytest.fixture(scope="session")
 def dicom_dir(data_root) -> Path:
     folder = data_root / "dicom"
-    if not folder.is_dir():
-        pytest.skip("no dicom folder in the data")
+    assert folder.is_dir(), f"the data folder {data_root} has no dicom/ folder"
     return folder
 
 
 def _slices(folder: Path) -> list[Path]:
     files = [folder / "CT_Explicit_Little.dcm", *sorted((folder / "cq500").glob("*.dcm"))]
-    return [f for f in files if f.exists()]
+    missing = [str(f) for f in files if not f.is_file()]
+    assert not missing, f"missing DICOM files: {missing}"
+    assert len(files) == N_SLICES, f"expected {N_SLICES} DICOM slices under {folder}, found {len(files)}"
+    return files
+
+
+@pytest.mark.data
+def test_the_expected_slices_are_found(dicom_dir):
+    names = [p.relative_to(dicom_dir).as_posix() for p in _slices(dicom_dir)]
+    assert set(MID_HEAD) | set(UNCOMPRESSED) <= set(names)
 
 
 def _stored_values(ds: pydicom.Dataset) -> np.ndarray:
@@ -76,16 +91,16 @@ def _dicom_window(x: np.ndarray, c: float, w: float) -> np.ndarray:
     return np.rint(y).astype(np.uint8)
 
 
+@pytest.mark.data
 def test_hu_is_stored_times_slope_plus_intercept(dicom_dir):
-    files = _slices(dicom_dir)
-    assert len(files) >= 2
-    for path in files:
+    for path in _slices(dicom_dir):
         ds = pydicom.dcmread(path)
         dslice = read_dicom(path)
         assert dslice.hu is not None and dslice.hu.dtype == np.float32
         np.testing.assert_allclose(dslice.hu, _expected_hu(ds), atol=1e-3, err_msg=path.name)
 
 
+@pytest.mark.data
 def test_uncompressed_files_are_read_independently(dicom_dir):
     for name in UNCOMPRESSED:
         ds = pydicom.dcmread(dicom_dir / name)
@@ -93,6 +108,7 @@ def test_uncompressed_files_are_read_independently(dicom_dir):
         np.testing.assert_array_equal(_stored_values(ds), ds.pixel_array)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("preset", sorted(WINDOW_PRESETS))
 def test_every_preset_matches_the_dicom_formula(dicom_dir, preset):
     c, w = WINDOW_PRESETS[preset]
@@ -109,6 +125,7 @@ def test_every_preset_matches_the_dicom_formula(dicom_dir, preset):
         assert result.meta["window"].startswith(preset)
 
 
+@pytest.mark.data
 def test_file_window_uses_the_first_stored_value(dicom_dir):
     for path in _slices(dicom_dir):
         ds = pydicom.dcmread(path)
@@ -119,6 +136,7 @@ def test_file_window_uses_the_first_stored_value(dicom_dir):
         np.testing.assert_array_equal(result.rgb[..., 0], _dicom_window(_expected_hu(ds), c, w))
 
 
+@pytest.mark.data
 def test_jpeg_lossless_slices_decode(dicom_dir):
     lossless = [
         p
@@ -126,13 +144,14 @@ def test_jpeg_lossless_slices_decode(dicom_dir):
         if pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID
         in ("1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.57")
     ]
-    assert len(lossless) >= 5
+    assert len(lossless) == N_JPEG_LOSSLESS
     for path in lossless:
         result = load_upload(path, allow_dicom=True)
         assert "JPEG Lossless" in result.meta["transfer_syntax"]
         assert result.hu.min() < -500 and result.hu.max() > 0  # air and tissue/bone present
 
 
+@pytest.mark.data
 def test_brain_window_of_a_real_head_slice_has_tissue(dicom_dir):
     for name in MID_HEAD:
         gray = load_upload(dicom_dir / name, allow_dicom=True, window="brain").rgb[..., 0]
@@ -141,6 +160,7 @@ def test_brain_window_of_a_real_head_slice_has_tissue(dicom_dir):
         assert (gray == 0).mean() > 0.2  # air around the head
 
 
+@pytest.mark.data
 def test_monochrome1_is_inverted(dicom_dir):
     path = dicom_dir / "CT_Explicit_Little.dcm"
     ds = pydicom.dcmread(path)
@@ -154,6 +174,7 @@ def test_monochrome1_is_inverted(dicom_dir):
         np.testing.assert_array_equal(inverted.rgb, 255 - normal)
 
 
+@pytest.mark.data
 def test_meta_has_no_patient_identifiers(dicom_dir):
     for path in _slices(dicom_dir):
         ds = pydicom.dcmread(path, stop_before_pixels=True)
@@ -180,6 +201,7 @@ def test_apply_window_edges():
         apply_window(x, c, 0.5)
 
 
+@pytest.mark.data
 def test_render_every_preset_for_a_look(dicom_dir, artifacts_dir):
     path = dicom_dir / "CT_Explicit_Little.dcm"
     out = artifacts_dir / "dicom_windows"

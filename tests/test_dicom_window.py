@@ -64,6 +64,7 @@ def test_the_card_names_the_window_and_one_function_reads_it(ct_card, subdural_c
     assert dicom_window(other) is None and dicom_window(other, "bone") is None
 
 
+@pytest.mark.data
 def test_decoded_slice_and_bench_follow_the_card_window(ct_card, subdural_cards, dcm):
     from medhub.imaging import load_for_card, load_upload
     from medhub.studies.bench.samples import decode
@@ -80,6 +81,7 @@ def test_decoded_slice_and_bench_follow_the_card_window(ct_card, subdural_cards,
     assert load_for_card(sub, dcm, window="brain").meta["window"].startswith("brain")
 
 
+@pytest.mark.data
 def test_evaluate_decodes_with_the_card_window(monkeypatch, tmp_path, subdural_cards, dcm):
     """`medhub.evaluation.evaluate_dir` (python -m medhub evaluate) hands the model the slice rendered
     with the card's window (the model is a stand-in that records what it is given)."""
@@ -129,6 +131,8 @@ def test_the_tab_starts_on_and_passes_the_card_window(subdural_cards):
     assert inputs["window"].value == "subdural"
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_predict_cli_renders_with_the_card_window(subdural_cards, dcm):
     folder, sub = subdural_cards
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDHUB_CARDS_DIR": str(folder)}

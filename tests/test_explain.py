@@ -63,9 +63,10 @@ def test_explanation_depends_on_confidence(lang):
     region = peak_region(_gauss((224, 224), 30, 30))
     strong = hemorrhage_explanation(0.97, 0.5, region, lang)
     weak = hemorrhage_explanation(0.05, 0.5, region, lang)
-    border = hemorrhage_explanation(0.42, 0.5, region, lang)
+    border = hemorrhage_explanation(0.47, 0.5, region, lang)  # within the band (medhub/result_text.py)
     assert len({strong, weak, border}) == 3
-    assert region.name(lang) in strong and region.name(lang) not in weak
+    # where the hot spot lies is said whatever the confidence (inside the head: its region)
+    assert region.name(lang) in strong and region.name(lang) in weak
     assert ("진단이 아니며" if lang == "ko" else "not a diagnosis") in weak
 
 
@@ -80,6 +81,7 @@ def test_head_mask_on_a_gray_background():
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == pytest.approx((70, 270, 30, 270), abs=3)
 
 
+@pytest.mark.data
 def test_head_masks_of_real_slices_leave_background_out(data_root):
     files = sorted((data_root / "head_ct").glob("*/*.png"))[::10]
     fractions = [brain_mask(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)).mean() for f in files]

@@ -162,6 +162,7 @@ _SIGNATURES = (
     b"II*\x00",
     b"MM\x00*",
     b"BM",
+    b"RIFF",  # WebP: "RIFF", a 4-byte size from the tail, "WEBP" (built in the test)
     b"\x00" * 128 + b"DICM",
     b"\x08\x00\x05\x00",
 )
@@ -183,9 +184,12 @@ def test_arbitrary_bytes_behind_every_signature():
         data = signature + tail
         if signature == b"RIFF":
             data = b"RIFF" + tail[:4] + b"WEBP" + tail[4:]
+        seen.add(signature)
         assert outcome(data) is None
 
+    seen: set[bytes] = set()
     check()
+    assert seen == set(_SIGNATURES), "every signature (and the WebP branch) was exercised"
 
 
 def test_arbitrary_webp_bodies():
@@ -212,6 +216,7 @@ def test_arbitrary_webp_bodies():
 # --- through the running app on 127.0.0.1 -------------------------------------------------------
 
 
+@pytest.mark.server
 @pytest.mark.timeout(600)
 def test_mutants_through_the_app(app_url, seeds, tmp_path):
     from gradio_client import handle_file

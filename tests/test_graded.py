@@ -248,6 +248,8 @@ def test_bundled_card_states_bins_proxy_and_the_six_symptom_design():
     assert card.metrics["heads"]["dandruff"]["n"] == card.metrics["n"]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_cli_evaluate_reproduces_the_bundled_card(data_root, tmp_path):
     card = _bundled_card()
     cards_dir = tmp_path / "cards"
@@ -267,6 +269,8 @@ def test_cli_evaluate_reproduces_the_bundled_card(data_root, tmp_path):
         assert result["heads"][hid]["confusion_matrix"] == row["confusion_matrix"], hid
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_bundled_model_grades_a_real_microscope_image(data_root):
     """The app's path: one real test image -> per-head probabilities -> summary sentence."""
     import csv

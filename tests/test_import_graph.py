@@ -19,20 +19,24 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("card schema", ("medhub.card_schema",)),
     ("card", ("medhub.cards",)),
     ("card writing", ("medhub.card_io", "medhub.cardblocks")),
-    ("decoding and domain", ("medhub.dicom", "medhub.imaging", "medhub.preprocess", "medhub.explain", "medhub.abcd",
-                             "medhub.scope", "medhub.graded", "medhub.scope_sets", "medhub.weights",
+    ("decoding and domain", ("medhub.dicom", "medhub.imaging", "medhub.urlfetch", "medhub.preprocess",
+                             "medhub.explain", "medhub.abcd", "medhub.scope", "medhub.graded",
+                             "medhub.scope_sets", "medhub.weights", "medhub.result_text", "medhub.caution",
                              "medhub.architectures", "medhub.architectures.*")),
     ("backends", ("medhub.backends", "medhub.backends.*")),
     ("model", ("medhub.inference",)),
     ("registry", ("medhub.registry",)),
-    ("request", ("medhub.result_extras", "medhub.summary", "medhub.pipeline")),
+    ("request", ("medhub.result_extras", "medhub.summary", "medhub.pipeline", "medhub.series",
+                 "medhub.zerogpu")),
     ("evaluation", ("medhub.evaluation",)),
+    ("teaching", ("medhub.teaching", "medhub.teaching.*")),
     ("ui", ("tabs", "tabs.*")),
     ("studies", ("medhub.studies", "medhub.studies.*")),
     ("cli", ("medhub.cli", "medhub.__main__")),
 ]
 REQUEST_PATH = ("tabs", "medhub.pipeline", "medhub.inference", "medhub.registry", "medhub.result_extras",
-                "medhub.summary", "medhub.backends", "medhub.imaging")
+                "medhub.summary", "medhub.backends", "medhub.imaging", "medhub.series", "medhub.urlfetch",
+                "medhub.teaching", "medhub.zerogpu")
 
 
 def modules() -> dict[str, Path]:
@@ -164,8 +168,18 @@ def test_nothing_on_the_request_path_imports_the_studies():
     assert not [n for n in names if n.startswith("medhub.studies")]
 
 
+def test_every_module_has_a_layer():
+    """A new module of medhub/ or tabs/ is placed in LAYERS (teaching, series, the MCP helpers, ...)."""
+    for module in modules():
+        layer_of(module)
+
+
 def test_the_graph_sees_the_imports():
     """The graph is not empty by mistake: known edges are in it."""
     graph = import_graph()
     assert graph["medhub.pipeline"]["medhub.inference"] == "top"
     assert "medhub.card_schema" in graph["medhub.cards"]
+    assert "medhub.summary" in graph["medhub.series"]  # the series' summary is built where a request's is
+    assert "medhub.caution" in graph["medhub.summary"] and "medhub.result_text" in graph["medhub.summary"]
+    assert "medhub.teaching.deck" in graph["tabs.classmode"]
+    assert "medhub.studies.bench.load" in graph["medhub.studies.bench.classroom"]

@@ -71,11 +71,44 @@ def test_empty_heat_map_is_flagged():
     assert result.summary_fields["heatmap_empty"] is True
 
 
+class ViewBackend:
+    """Answers each TTA view of one model input with that view's own row: it recognises the view by
+    comparing the pixels with the views of `x`, so a missing, repeated or unflipped view is caught."""
+
+    def __init__(self, x: np.ndarray, rows: dict[str, list[float]]):
+        self.views = {name: np.ascontiguousarray(fn(x)) for name, fn in TTA_VIEWS}
+        self.rows = {name: np.asarray(row, dtype=np.float64) for name, row in rows.items()}
+        self.seen: list[str] = []
+
+    def predict(self, batch):
+        out = []
+        for item in batch:
+            name = next(n for n, view in self.views.items() if np.array_equal(item, view))
+            self.seen.append(name)
+            out.append(self.rows[name])
+        return np.stack(out)
+
+
 def test_tta_averages_all_views():
     card = get_card("melanoma")
-    backend = FixedBackend([0.4, 0.6])
+    predictor = Predictor(card, FixedBackend([0.5, 0.5]))
+    x = predictor.model_input(IMAGE)
+    views = {name: fn(x) for name, fn in TTA_VIEWS}
+    assert len({v.tobytes() for v in views.values()}) == len(TTA_VIEWS), "the test image must tell the views apart"
+    # A different row per view; the mean of the positive column sits on the other side of the card's
+    # threshold from the identity view's, so averaging (not the first view) decides.
+    t, pos = card.threshold, card.positive_index
+    assert 0.1 < t < 0.8
+    positives = [t - 0.04, t + 0.20, t - 0.10, t + 0.15, t - 0.08, t + 0.05]
+    rows = {name: [p if i == pos else 1 - p for i in range(2)] for (name, _), p in zip(TTA_VIEWS, positives, strict=True)}
+    backend = ViewBackend(x, rows)
     result = Predictor(card, backend).analyse(IMAGE, tta=True, explain=False)
-    assert backend.batches[0].shape[0] == len(TTA_VIEWS)
+    assert sorted(backend.seen) == sorted(name for name, _ in TTA_VIEWS), "each view exactly once"
+    expected = np.mean([rows[name] for name, _ in TTA_VIEWS], axis=0)
+    got = np.array([result.probabilities[lid] for lid in card.label_ids])
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert expected[pos] >= t > positives[0]
+    assert result.decision == decide(card, expected) == card.positive_class
     assert result.summary_fields["tta_views"] == len(TTA_VIEWS)
     assert result.heatmap is None
 

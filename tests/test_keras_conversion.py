@@ -12,6 +12,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_converted_features_match_torchvision(data_root):
     from training.convert_mobilenetv2_keras import (
         build_converted_backbone,

@@ -51,6 +51,8 @@ def _samples(card, data_root: Path) -> list[Path]:
     return [sorted((folder / label.id).glob("*"))[i] for label in card.labels for i in (0, 7)]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow not installed")
 @pytest.mark.parametrize("card", KERAS_CARDS, ids=[c.id for c in KERAS_CARDS])
 def test_torch_and_tensorflow_runtimes_agree(card, data_root):
@@ -67,6 +69,7 @@ def test_torch_and_tensorflow_runtimes_agree(card, data_root):
         assert np.abs(ha - hb).max() < 0.05, path
 
 
+@pytest.mark.slow
 def test_an_app_with_every_card_never_imports_tensorflow():
     script = """
 import sys
@@ -85,6 +88,8 @@ print(keras.backend.backend(), "tensorflow" in sys.modules)
     assert out.stdout.split()[-2:] == ["torch", "False"]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 @pytest.mark.parametrize("card", KERAS_CARDS, ids=[c.id for c in KERAS_CARDS])
 def test_native_graph_matches_keras_own_call(card, data_root):
     """`keras_graph.TorchGraph` (the request path on PyTorch) gives Keras' own logits, pooled features

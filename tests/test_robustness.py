@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medhub.studies import robustness as rb
 from medhub.cards import load_cards
+from medhub.studies import robustness as rb
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,8 @@ def test_robustness_cli_rejects_unknown_model():
 CARDS = [c for c in load_cards() if c.robustness is not None]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 @pytest.mark.parametrize("card", CARDS, ids=[c.id for c in CARDS])
 def test_robustness_table_on_card_reproduces(card, data_root):
     """The clean figures and one corruption cell (JPEG at the middle severity) recomputed on the
@@ -89,8 +91,8 @@ def test_robustness_table_on_card_reproduces(card, data_root):
 
 def test_default_run_skips_a_card_it_cannot_score(tmp_path, monkeypatch):
     """With no model named, a card whose data has no labelled folders is listed as skipped, not fatal."""
-    from medhub.studies import robustness
     from medhub.evaluation import EvaluationError
+    from medhub.studies import robustness
 
     cards = load_cards()[:2]
     monkeypatch.setattr(robustness, "load_cards", lambda: cards)

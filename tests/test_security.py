@@ -25,6 +25,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import subprocess
 import threading
 import uuid
@@ -179,12 +180,14 @@ FILE_ROUTES = (
 )
 
 
+@pytest.mark.server
 def test_positive_control_uploaded_file_is_served(server, uploaded):
     path, content = uploaded
     status, _, body = raw_get(server, "/gradio_api/file=" + quote(path))
     assert status == 200 and body == content, "the file route must work, or the refusals prove nothing"
 
 
+@pytest.mark.server
 def test_traversal_payloads_never_return_secret_files(server, secrets, uploaded):
     assert Path("/etc/passwd") in secrets
     upload_dir = str(Path(uploaded[0]).parent)
@@ -203,6 +206,7 @@ def test_traversal_payloads_never_return_secret_files(server, secrets, uploaded)
     assert len(payloads) * len(FILE_ROUTES) > 300  # the matrix is really exercised
 
 
+@pytest.mark.server
 def test_predict_api_refuses_server_paths_as_file_input(server, config, secrets):
     """A FileData dict naming a server file (not an upload) must not be read by an endpoint."""
     endpoints = [d.get("api_name") for d in config.get("dependencies", []) if d.get("api_name")]
@@ -224,6 +228,7 @@ def test_predict_api_refuses_server_paths_as_file_input(server, config, secrets)
     assert not problems, problems
 
 
+@pytest.mark.server
 def test_upload_with_traversal_filename_stays_in_upload_folder(server, uploaded):
     upload_dir = Path(uploaded[0]).parent.parent
     name = f"medhub_sec_{uuid.uuid4().hex}.txt"
@@ -270,6 +275,7 @@ def canary_server():
         httpd.server_close()
 
 
+@pytest.mark.server
 def test_no_ssrf_through_proxy_or_file_routes(server, canary_server):
     port, hits = canary_server
     urls = [f"http://127.0.0.1:{port}/x.png", f"http://localhost:{port}/x.png",
@@ -289,6 +295,7 @@ def test_no_ssrf_through_proxy_or_file_routes(server, canary_server):
 # CORS, upload limit, flagging
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://localhost.evil.example",
                                     "http://127.0.0.1.evil.example"])
 @pytest.mark.parametrize("path", ["/gradio_api/info", "/config", "/gradio_api/upload"])
@@ -301,6 +308,7 @@ def test_foreign_origin_gets_no_cors_echo(server, origin, path):
     assert headers.get("access-control-allow-origin") not in (origin, "*")
 
 
+@pytest.mark.server
 def test_same_origin_is_allowed(server):
     """Control: the app's own origin is echoed, so the checks above test a working CORS layer."""
     host, port = server
@@ -309,6 +317,7 @@ def test_same_origin_is_allowed(server):
     assert headers.get("access-control-allow-origin") == origin
 
 
+@pytest.mark.server
 def test_max_file_size_is_set_and_enforced(server, config, uploaded):
     limit = config.get("max_file_size")
     assert isinstance(limit, int) and 0 < limit <= 200 * 2**20, f"max_file_size should be set: {limit}"
@@ -318,6 +327,7 @@ def test_max_file_size_is_set_and_enforced(server, config, uploaded):
     assert status == 200
 
 
+@pytest.mark.server
 def test_flagging_is_off(server, config):
     assert not (REPO / "flagged").exists() and not (REPO / ".gradio" / "flagged").exists()
     names = [str(d.get("api_name") or "") for d in config.get("dependencies", [])]
@@ -417,12 +427,17 @@ def test_bundled_weights_are_not_pickle_files():
     assert not bad, f"weights in a pickle-capable or unknown format: {bad}"
 
 
+@pytest.mark.network
 def test_dependency_audit(artifacts_dir):
-    """scripts/audit.sh runs; its report is kept. It fails only on a known vulnerability."""
+    """scripts/audit.sh runs; its report is kept. It fails on a known vulnerability, and is skipped (not
+    passed) when the advisory service cannot be reached: an audit that checked nothing proves nothing."""
     proc = subprocess.run(["bash", str(REPO / "scripts" / "audit.sh"), str(artifacts_dir)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     (artifacts_dir / "audit-summary.txt").write_text(proc.stdout + proc.stderr)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-    assert "audit" in proc.stdout
     assert (artifacts_dir / "audit-requirements.txt").read_text().count("gradio==") == 1
+    unreachable = [line for line in proc.stdout.splitlines() if line.startswith("audit service unreachable")]
+    if unreachable:
+        pytest.skip(f"dependency audit not run: {unreachable[-1]}")
+    assert re.search(r"^audit: [1-9]\d* packages audited", proc.stdout, re.M), proc.stdout
     assert proc.returncode == 0, "known vulnerabilities in the app's dependencies:\n" + proc.stdout

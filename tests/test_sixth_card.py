@@ -44,6 +44,7 @@ def test_the_card_validates(sixth):
     assert read_card(cards / "tiny_sixth.md") == card
 
 
+@pytest.mark.slow
 def test_its_cli_works(sixth, tmp_path):
     from PIL import Image
 
@@ -57,6 +58,7 @@ def test_its_cli_works(sixth, tmp_path):
     assert summary["in_scope"] is True and summary["scope_score"] is None  # no scope check fitted
 
 
+@pytest.mark.server
 def test_its_tab_and_endpoint_work(sixth, artifacts_dir, tmp_path):
     from gradio_client import handle_file
     from PIL import Image

@@ -71,6 +71,7 @@ def test_known_groupings_hold():
     assert pairs and all(len(g) == 1 for g in pairs)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("model_id", MODELS)
 def test_every_file_exists(model_id, data_root):
     missing = [r["path"] for r in _rows(model_id) if not (data_root / r["path"]).is_file()]
@@ -84,6 +85,7 @@ def _specified() -> list[str]:
     return [m for m in MODELS if m in SPECS]
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("model_id", _specified())
 def test_split_covers_the_data_folders(model_id, data_root):
     from training.datasets import POOL_OF, POOLS, SPECS
@@ -108,19 +110,34 @@ def test_split_covers_the_data_folders(model_id, data_root):
     assert listed == on_disk
 
 
-def test_pooled_splits_agree_and_drop_copies():
-    """Models of one pool share the split of every file, copies across collections are kept once,
-    and a picture filed under conflicting labels in two collections is left out."""
+def test_pooled_shingles_split_drops_copies():
+    """The clinical pool keeps one copy of the web set's augmented photos."""
     shingles = _rows("shingles")
     web_zoster = [r for r in shingles if r["path"].startswith("skin_condition_web/herpes_zoster/")]
     assert 15 <= len(web_zoster) <= 40  # 114 augmented files of about 22 photos
+
+
+def test_dermoscopy_models_share_one_lesion_split():
+    """skin_lesion (7 diagnoses) and melanoma (melanoma vs the rest) list the same HAM10000 images with
+    the same split, grouped by lesion, and their labels agree (melanoma <-> malignant)."""
     mel = {r["path"]: r for r in _rows("melanoma")}
-    if len({p.split("/", 1)[0] for p in mel}) == 1:
-        pytest.skip("the dermoscopy split files are not the pooled ones yet (pooled retrain not run)")
     les = {r["path"]: r for r in _rows("skin_lesion")}
-    shared = set(mel) & set(les)
-    assert len(shared) > 1000 and all(mel[p]["split"] == les[p]["split"] for p in shared)
-    # the same malignant image sits in both collections: one copy kept
-    assert ("melanoma/malignant/melanoma_6393.jpg" in mel) != ("skin_lesion/melanoma/ISIC_6671773.jpg" in mel)
-    # a skin_lesion melanoma that the melanoma set files as benign: neither copy in the melanoma model
-    assert "melanoma/benign/melanoma_4372.jpg" not in mel and "skin_lesion/melanoma/ISIC_6691662.jpg" not in mel
+    assert set(mel) == set(les) and len(mel) > 8000
+    assert all(p.startswith("ham10000/images/ISIC_") for p in mel)
+    assert all(mel[p]["split"] == les[p]["split"] and mel[p]["group"] == les[p]["group"] for p in mel)
+    assert all((les[p]["label"] == "melanoma") == (mel[p]["label"] == "malignant") for p in mel)
+    assert all(r["group"].startswith("HAM_") for r in les.values())
+    assert {r["label"] for r in les.values()} == {"actinic_keratosis", "basal_cell_carcinoma", "benign_keratosis",
+                                                  "dermatofibroma", "melanoma", "nevus", "vascular_lesion"}
+
+
+@pytest.mark.data
+def test_ham10000_split_follows_the_lesion_ids(data_root):
+    meta = data_root / "ham10000" / "metadata.csv"
+    if not meta.is_file():
+        pytest.skip("no ham10000 data")
+    with open(meta, newline="", encoding="utf-8") as fh:
+        lesion = {f"ham10000/images/{r['image_id']}.jpg": r["lesion_id"] for r in csv.DictReader(fh)}
+    rows = _rows("skin_lesion")
+    assert all(lesion[r["path"]] == r["group"] for r in rows)
+    assert len(rows) == len(lesion)

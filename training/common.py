@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from medhub.paths import DATA_ROOT  # the one data root ($MEDHUB_DATA_ROOT), for every recipe
+
 REPO = Path(__file__).resolve().parent.parent
 TRAINING = REPO / "training"
 CACHE = TRAINING / "cache"
 SPLITS = TRAINING / "splits"
 RUNS = TRAINING / "runs"
-DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_ROOT", REPO.parent / "shared" / "data"))
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 SPLIT_NAMES = ("train", "val", "test")
 

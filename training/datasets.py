@@ -3,8 +3,6 @@
 Grouping keeps one photo (or one person) inside a single split:
 - every model: exact duplicates (same sha256) and near duplicates (same or nearly same dHash);
 - shingles (DermNet): `t-name.jpg` / `v-name.jpg` are thumbnail and full view of one photo;
-- dermnet_nz: files whose names differ only by numbers (`zoster-01`, `zoster-04`) may show one
-  patient, so they are one group (conservative, as the data README advises);
 - scalp_severity: `ds3_<subject>_<view>.jpg` are several views of one person;
 - skin_condition_web: `groups.csv` names the source photo of each (augmented) copy.
 
@@ -33,15 +31,6 @@ def _dermnet_key(path: str) -> str:
     return m.group(1).lower() if m else f"{p.parent.name}/{p.name}"
 
 
-def _dermnet_nz_key(path: str) -> str:
-    """DermNet NZ: the file name without its numbers (and size suffixes such as `-s`, `__505518`)."""
-    p = PurePosixPath(path)
-    stem = re.sub(r"__\d+$", "", p.stem.lower())
-    stem = re.sub(r"[-_]?s$", "", stem)
-    stem = re.sub(r"[\d]+", "", stem).strip("-_ ")
-    return f"nz:{p.parent.name}/{stem or p.stem}"
-
-
 def _web_group_key() -> Callable[[str], str]:
     """skin_condition_web: the source group from its groups.csv; other paths: DermNet rules."""
     import csv
@@ -58,8 +47,6 @@ def _web_group_key() -> Callable[[str], str]:
     def key(path: str) -> str:
         if path.startswith("skin_condition_web/"):
             return groups.get(path, path)
-        if path.startswith("dermnet_nz/"):
-            return _dermnet_nz_key(path)
         return _dermnet_key(path)
 
     return key
@@ -115,23 +102,14 @@ class PoolSpec:
 SHINGLES_WEB_OTHER = ("chickenpox", "cellulitis", "impetigo", "athlete_foot", "nail_fungus", "ringworm",
                       "larva_migrans")
 
-# DermNet NZ (issue 17): a third clinical collection; its 15 other conditions are look-alikes
-# (herpes simplex, eczema herpeticum, impetigo, bullous pemphigoid, insect bites, ...): hard negatives.
-SHINGLES_NZ_OTHER = ("herpes_simplex", "eczema_herpeticum", "impetigo", "scabies", "cellulitis", "molluscum",
-                     "bullous_pemphigoid", "pemphigus", "atopic_dermatitis", "discoid_eczema", "urticaria",
-                     "insect_bites", "erythema_multiforme", "pompholyx", "contact_dermatitis")
-
 CLINICAL_POOL = PoolSpec(
     "clinical",
     folders=("skin_condition/herpes_zoster", *(f"skin_condition/{c}" for c in SHINGLES_OTHER),
-             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER),
-             "dermnet_nz/herpes_zoster", *(f"dermnet_nz/{c}" for c in SHINGLES_NZ_OTHER)),
+             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER)),
     models={"shingles": {"skin_condition/herpes_zoster": "herpes_zoster",
                          "skin_condition_web/herpes_zoster": "herpes_zoster",
-                         "dermnet_nz/herpes_zoster": "herpes_zoster",
                          **{f"skin_condition/{c}": "other" for c in SHINGLES_OTHER},
-                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER},
-                         **{f"dermnet_nz/{c}": "other" for c in SHINGLES_NZ_OTHER}}},
+                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER}}},
     name_key=None,  # set below (reads groups.csv lazily)
 )
 

@@ -14,7 +14,15 @@ import csv
 import functools
 from collections import Counter
 
-from training.common import CACHE, DATA_ROOT, SPLITS, Item, grouped_stratified_split, write_json, write_split_file
+from training.common import (
+    CACHE,
+    DATA_ROOT,
+    SPLITS,
+    Item,
+    grouped_stratified_split,
+    write_json,
+    write_split_file,
+)
 
 FOLDER = "ham10000"
 SEED = 20261206

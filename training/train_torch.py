@@ -265,6 +265,10 @@ def fine_tune(
     `sample_w` (per item, all items) replaces the class weights; `groups` (collection per item)
     makes the val score a mean over collections."""
     g_va = None if groups is None else groups[va]
+    if epochs <= 0:  # the probe alone (a recipe that takes its network body from another model)
+        probs = logits_of(model, feats[va]).softmax(1).numpy()
+        score = round(selection_score(model_id, (y if y_eval is None else y_eval)[va], probs, pos_column, g_va), 4)
+        return {"best_epoch": 0, "val_score": score, "history": [{"epoch": 0, "val_score": score}]}
     cfg = COMMON_TRAIN["ft"]
     tail = (model.blocks[model.trunk_stages :], model.conv_head, model.bn2)
     tail_params = [p for module in tail for p in module.parameters()]
@@ -392,6 +396,16 @@ def train_once(
     missing = model.load_state_dict(state, strict=False)
     if set(missing.missing_keys) != {"classifier.weight", "classifier.bias"} or missing.unexpected_keys:
         raise TrainingError(f"ImageNet weights do not fit: {missing}")
+    if r.get("tail_from"):
+        # The network body of another model of the same data (same split, same cached features):
+        # only the head is fitted here (the probe; `epochs` 0 keeps it).
+        from safetensors.torch import load_file
+
+        body = {k: v for k, v in load_file(str(WEIGHTS / r["tail_from"] / "model.safetensors")).items()
+                if not k.startswith("classifier.")}
+        missing = model.load_state_dict(body, strict=False)
+        if set(missing.missing_keys) != {"classifier.weight", "classifier.bias"} or missing.unexpected_keys:
+            raise TrainingError(f"weights of {r['tail_from']} do not fit: {missing}")
     model.eval()
     t0 = time.time()
     # LP on both views of the training images (the flip doubles the probe's data for free)

@@ -184,14 +184,20 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     cached = ("plus a left-right flipped copy for training images" if views == 2 else
               f"plus {views - 1} augmented views of every training image; each fine-tuning step draws one of the "
               f"{views} views at random")
-    out += [f"- LP-FT: stem and blocks 0-{k - 1} frozen (their output cached once per image, {cached}); "
-            "a linear probe on the pooled features "
-            f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
-            f"fine-tuning of blocks[{k}:], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
-            f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
-            f"{train['class_weights']}, dropout, random flip view); the epoch with the best "
-            f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
-            "epoch 0 = the linear probe)."]
+    if recipe.get("tail_from"):
+        out += [f"- Network body: the fine-tuned `{recipe['tail_from']}` model of the same split and cached views "
+                f"(its card says how it was trained); only the head was fitted here: a class-weighted linear "
+                f"probe on its pooled features (L2 {train['lp']['weight_decay']} chosen on val; val score "
+                f"{train['lp']['val_score']}). One network body, two readings of it."]
+    else:
+        out += [f"- LP-FT: stem and blocks 0-{k - 1} frozen (their output cached once per image, {cached}); "
+                "a linear probe on the pooled features "
+                f"(L2 {train['lp']['weight_decay']} chosen on val; val score {train['lp']['val_score']}), then "
+                f"fine-tuning of blocks[{k}:], conv_head, bn2 and the classifier for up to {len(train['ft']['history']) - 1} "
+                f"epochs (AdamW, one-cycle cosine, class-weighted cross-entropy with weights "
+                f"{train['class_weights']}, dropout, one random cached view per step); the epoch with the best "
+                f"val score was kept (epoch {train['ft']['best_epoch']}, val score {train['ft']['val_score']}; "
+                "epoch 0 = the linear probe)."]
     if train.get("aux_training"):
         aux = train["aux_training"]
         out += [f"- Finer training labels: the probe and the fine-tuning above used the {aux['classes']} source "
@@ -227,11 +233,7 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     if recipe.get("targets"):
         rows = []
         for key, goal in recipe["targets"].items():
-            if key.startswith("f1:"):
-                value = m["per_class"][key[3:]]["f1"]
-                name = f"F1 of {key[3:]}"
-            else:
-                value, name = m[key], key.replace("_", " ")
+            value, name = target_value(key, m)
             rows.append([name, f">= {goal}", value, "yes" if value is not None and value >= goal else "**no**"])
         out += ["Project targets on this test split:", "", _table(["metric", "target", "test", "met"], rows), ""]
     if recipe["positive_class"]:
@@ -312,11 +314,19 @@ def body(recipe: dict[str, Any], record: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def target_value(key: str, m: dict[str, Any]) -> tuple[Any, str]:
+    """A target's measured value and name: `auroc`, `balanced_accuracy`, ... or `f1:<label>` /
+    `recall:<label>` (a per-class figure)."""
+    if ":" in key:
+        kind, label = key.split(":", 1)
+        return m["per_class"][label][kind], f"{'F1' if kind == 'f1' else kind} of {label}"
+    return m.get(key), key.replace("_", " ")
+
+
 def missed_targets(recipe: dict[str, Any], m: dict[str, Any]) -> list[str]:
     out = []
     for key, goal in (recipe.get("targets") or {}).items():
-        value = m["per_class"][key[3:]]["f1"] if key.startswith("f1:") else m.get(key)
-        name = f"F1 of {key[3:]}" if key.startswith("f1:") else key.replace("_", " ")
+        value, name = target_value(key, m)
         if value is None or value < goal:
             out.append(f"{name} {_fmt(value)} (target >= {goal})")
     return out

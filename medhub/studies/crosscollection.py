@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from medhub.cards import REPO_ROOT, ModelCard, get_card, load_cards
+from medhub import paths
+from medhub.cards import ModelCard, get_card, load_cards
+from medhub.paths import SPLITS
 from medhub.studies.fingerprints import (  # noqa: F401  (the perceptual hash training shares)
     CACHE_DIR,
     CENTRE_MIN_CORR,
@@ -44,18 +46,12 @@ from medhub.studies.fingerprints import (  # noqa: F401  (the perceptual hash tr
 
 # Collections (folders of the shared data root) that images of one modality come from.
 COLLECTIONS: dict[str, tuple[str, ...]] = {
-    "dermoscopy": ("melanoma", "skin_lesion"),
+    "dermoscopy": ("ham10000", "melanoma", "skin_lesion"),
     "clinical_photo": ("skin_condition", "skin_condition_web"),
 }
-SPLITS_DIR = REPO_ROOT / "training" / "splits"
+SPLITS_DIR = SPLITS
 CHECK_LIMIT = 40  # images per label for the light re-check a test runs against the card
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-
-
-def default_data_root() -> Path:
-    import os
-
-    return Path(os.environ.get("MEDHUB_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,8 +77,18 @@ def trained_on(model_id: str) -> list[str]:
     return sorted({p.split("/")[0] for p, s in split.items() if s == "train"})
 
 
-def _labelled_files(card: ModelCard, data_dir: Path) -> dict[str, list[Path]]:
+def _labelled_by_table(card: ModelCard, data_dir: Path) -> bool:
+    """True when no folder of `data_dir` names a label of the card (labels come from a table)."""
     from medhub.evaluation import folder_to_label
+
+    mapping = folder_to_label(card)
+    return not any(p.is_dir() and p.name.lower() in mapping for p in data_dir.iterdir())
+
+
+def _labelled_files(card: ModelCard, data_dir: Path) -> dict[str, list[Path]]:
+    """{label folder: files}; a collection labelled by a table (no label folders) by the model's
+    split file instead ({label: files}, every split)."""
+    from medhub.evaluation import cases_from_split, folder_to_label
 
     mapping = folder_to_label(card)
     out: dict[str, list[Path]] = {}
@@ -91,6 +97,10 @@ def _labelled_files(card: ModelCard, data_dir: Path) -> dict[str, list[Path]]:
             out[folder.name] = sorted(
                 p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
             )
+    split_file = SPLITS_DIR / f"{card.id}.csv"
+    if not out and split_file.exists():
+        for case in cases_from_split(card, data_dir, split_file, subset=None):
+            out.setdefault(case.label, []).append(case.path)
     return out
 
 
@@ -142,9 +152,10 @@ def eligible_files(
                 keep.append(p)
     else:
         keep.extend(unlisted)
+    key_of = {p: key for key, folder_files in files.items() for p in folder_files}
     by_folder: dict[str, list[Path]] = {}
     for p in keep:
-        by_folder.setdefault(p.parent.name, []).append(p)
+        by_folder.setdefault(key_of.get(p, p.parent.name), []).append(p)
     chosen = [q for fl in by_folder.values() for q in _subsample(sorted(fl), limit_per_label)]
     info = {"train_or_val_rows_dropped": dropped_split, "duplicates_of_training_images_dropped": dup_count,
             "not_in_split_file_dropped": info_unlisted}
@@ -196,9 +207,12 @@ def evaluate_cell(
     keep, info = eligible_files(card, collection, data_root, fps, limit_per_label)
     if not keep:
         return {"n": 0, "note": "no labelled image the model did not train on", **info}
+    split_file = SPLITS_DIR / f"{card.id}.csv"
+    by_table = _labelled_by_table(card, data_root / collection)
     try:
         metrics, _ = evaluate_dir(
-            card.id, data_root / collection, keep_file=lambda p: str(p.resolve()) in keep
+            card.id, data_root / collection, split_file=split_file if by_table else None,
+            subset="test", keep_file=lambda p: str(p.resolve()) in keep,
         )
     except EvaluationError as err:
         return {"n": 0, "note": str(err), **info}
@@ -213,7 +227,7 @@ def matrix(
 ) -> dict[str, Any]:
     """{model_id: {"trained_on": [...], "collections": {collection: cell}}} for every model whose
     modality has more than one collection."""
-    data_root = Path(data_root or default_data_root())
+    data_root = Path(data_root or paths.data_root())
     fps = Fingerprints()
     cards = (
         [get_card(m) for m in model_ids]

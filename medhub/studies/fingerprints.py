@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medhub.cards import REPO_ROOT
+from medhub.paths import REPO_ROOT
 
 HASH_MAX_BITS = 8  # measured: every confirmed copy here was within 4 bits
 CENTRE_MIN_CORR = 0.98

@@ -3,8 +3,10 @@
 `build_corpus(tmpdir)` writes every file and returns `(name, path, expected_code)`; expected_code is
 the `InputError.code` that `medhub.imaging.load_upload(path, allow_dicom=True)` must raise, or None
 when the file must decode. Items whose name starts with "dicom_" carry a DICOM signature: with
-`allow_dicom=False` they must give "not_allowed_dicom" instead. Used by tests/test_imaging.py and by
-the API tests (the same files must give the same codes over HTTP).
+`allow_dicom=False` they must give "not_allowed_dicom" instead. Used by tests/test_imaging.py, the API
+tests (the same files must give the same codes over HTTP), the fuzzer (tests/test_fuzz_gate.py) and by
+the gate's measurement, scripts/gate_bench.py: it lives with the studies (medhub/studies/), so that
+no script imports from tests/.
 
 `budget_items()` (part of the corpus) holds the cases of issue 12: each costs memory or time per
 uploaded byte (deflate and zTXt bombs, JPEG scan bombs, thousands of chunks, segments, pages, tags,

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from medhub import paths
 from medhub.cards import REPO_ROOT, get_card, load_cards
 from medhub.graded import is_graded
 
@@ -214,9 +215,8 @@ def run(
     limit_per_label: int | None = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     from medhub.evaluation import EvaluationError
-    from medhub.studies.crosscollection import default_data_root
 
-    data_root = Path(data_root or default_data_root())
+    data_root = Path(data_root or paths.data_root())
     if model_ids:
         return {mid: evaluate_model(mid, data_root, limit_per_label) for mid in model_ids}
     # Every card: one whose test data cannot be scored by folder label (e.g. graded heads read

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from medhub.cards import REPO_ROOT, ModelCard, load_cards
-from medhub.scope_sets import DATA_ROOT, Item, data_items, package_photos, synthetic_items
+from medhub.paths import DATA_ROOT
+from medhub.scope_sets import Item, data_items, package_photos, synthetic_items
 
 CACHE_DIR = REPO_ROOT / ".cache" / "scope"
 REPORT_SEED = 2

@@ -38,6 +38,7 @@ synthetic. Run it under `flock /tmp/medhub-cpu.lock` on a shared machine: timing
 meaningful when nothing else is using the cores.
 """
 
+from medhub.paths import DATA_ROOT, REPO_ROOT
 from medhub.studies.bench.command import add_bench_parser, bench, format_table, model_ids, run_bench
 from medhub.studies.bench.load import (
     api_predict,
@@ -60,7 +61,7 @@ from medhub.studies.bench.samples import (
 )
 from medhub.studies.bench.server import AppProcess, free_port, wait_first_prediction
 from medhub.studies.bench.stages import bench_in_process, profile_handler, stage_breakdown
-from medhub.studies.bench.util import DATA_ROOT, REPO_ROOT, BenchError, _ms, machine_info, percentile
+from medhub.studies.bench.util import BenchError, _ms, machine_info, percentile
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -177,6 +177,9 @@ def add_bench_parser(subparsers) -> None:
         metavar="DIR",
         help="also cProfile the app's request function per model into DIR/profile_<id>.txt",
     )
+    b.add_argument("--classroom", action="store_true",
+                   help="the classroom scenario instead (medhub/studies/bench/classroom.py): --clients (use 30) at once "
+                        "on each model, the same sample and then different uploads")
     b.set_defaults(func=run_bench)
 
 
@@ -188,6 +191,14 @@ def run_bench(args: argparse.Namespace) -> int:
         # Libraries print to stdout (TF, gradio); with --json nothing but the object may go there.
         with contextlib.redirect_stdout(sys.stderr):
             app_env = dict(kv.split("=", 1) for kv in args.app_env)
+            if getattr(args, "classroom", False):  # issue 20: 30 clients on one tab
+                from medhub.studies.bench.classroom import classroom, format_classroom
+
+                result = classroom(models, clients=args.clients, app_env=app_env)
+                real_stdout.write((json.dumps(result, ensure_ascii=False) if args.json
+                                   else format_classroom(result)) + "\n")
+                return 0 if all(r["errors"] == 0 for rounds in result["models"].values()
+                                for r in rounds.values()) else 1
             result = bench(
                 models,
                 quick=args.quick,

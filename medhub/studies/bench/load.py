@@ -29,10 +29,14 @@ def make_client(url: str, download_dir: Path):
 
 
 def api_predict(client, model_id: str, path: Path) -> dict[str, Any]:
-    """One call of `/predict_<id>`; checks the answer carries probabilities and an overlay file."""
+    """One call of `/predict_<id>`; checks the answer carries probabilities and an overlay file.
+
+    Sent with `show_anyway`: an image the scope check refuses (the synthetic fallback images, a test
+    image outside the 95 % the check accepts) gets no probabilities and no overlay otherwise, and the
+    bench measures the whole answer for every image."""
     from gradio_client import handle_file
 
-    result = client.predict(handle_file(str(path)), api_name=f"/predict_{model_id}")
+    result = client.predict(handle_file(str(path)), show_anyway=True, api_name=f"/predict_{model_id}")
     if not isinstance(result, (list, tuple)) or len(result) < 3:
         raise BenchError(f"/predict_{model_id}: expected (label, overlay, summary), got {result!r:.200}")
     label, overlay_file, summary = result[0], result[1], result[2]
@@ -58,7 +62,9 @@ def _endpoint_defaults(http, url: str, model_id: str) -> list[Any]:
     if key not in _DEFAULTS:
         info = http.get(url + "gradio_api/info").json()
         params = info["named_endpoints"][f"/predict_{model_id}"]["parameters"]
-        _DEFAULTS[key] = [p.get("parameter_default") for p in params[1:]]
+        # show_anyway: the whole answer for every image, as api_predict asks it
+        _DEFAULTS[key] = [True if p.get("parameter_name") == "show_anyway" else p.get("parameter_default")
+                          for p in params[1:]]
     return _DEFAULTS[key]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medhub.studies.bench.util import DATA_ROOT, REPO_ROOT
+from medhub.paths import DATA_ROOT, REPO_ROOT
 
 
 class _CardDataDirs(Mapping):

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medhub.paths import DATA_ROOT, REPO_ROOT
 from medhub.studies.bench.load import api_predict, make_client
-from medhub.studies.bench.util import DATA_ROOT, REPO_ROOT, BenchError
+from medhub.studies.bench.util import BenchError
 
 
 def free_port() -> int:

@@ -1,5 +1,5 @@
-"""What every part of the bench shares: where the repo and the data are, the error, percentiles, the
-machine the numbers were measured on."""
+"""What every part of the bench shares: the error, percentiles, the machine the numbers were measured
+on. Where the repo and the data are: `medhub.paths`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DATA_ROOT = Path(os.environ.get("MEDHUB_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
 
 
 class BenchError(RuntimeError):
