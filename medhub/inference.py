@@ -80,9 +80,6 @@ class Predictor:
         self.source = source
         self.revision = revision or card.revision
         self.scope = scope  # medhub.scope.ScopeModel or None
-        # Whether another card's model takes an image (card, image) -> bool, for the suggested tab of a
-        # refused image; set by medhub.registry (`ModelRegistry.accepts`), which holds the other models.
-        self.accepts: Callable[[ModelCard, np.ndarray], bool] | None = None
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         return to_model_input(image, self.card.input)
@@ -110,11 +107,15 @@ class Predictor:
         tta: bool = False,
         progress=None,
         dicom_meta: dict[str, Any] | None = None,
+        accepts: Callable[[ModelCard], bool] | None = None,
     ) -> Analysis:
         """Probabilities, decision and (optionally) a Grad-CAM map for one RGB uint8 image.
 
         `tta` (the mean over flips/rotations) only where the card offers it (`tta: true`). The scope
-        verdict is `medhub.scope.decide`'s (`dicom_meta`: the DICOM header of a DICOM upload)."""
+        verdict is `medhub.scope.decide`'s (`dicom_meta`: the DICOM header of a DICOM upload). `accepts(card)`
+        says whether another card's model takes this image: a refused image names a tab only when it
+        does (the request path passes `medhub.registry.accepted_by`; a retina photo that looks most
+        like dermoscopy to this model's family head is not sent to a dermoscopy tab that refuses it)."""
         if tta and not self.card.tta:
             raise ValueError(f"{self.card.id}: its card does not offer test-time augmentation (tta)")
         x = self.model_input(image)
@@ -160,10 +161,6 @@ class Predictor:
         result.features = None if features is None else np.asarray(features, dtype=np.float32)
         result.heads = heads
         cards = load_cards(self.card.path.parent) if self.scope is not None else ()  # the tabs to suggest
-        # A tab is suggested only when its own model, run on the image, would answer it (a retina photo
-        # that looks most like dermoscopy to this model's family head is not sent to a dermoscopy tab
-        # that refuses it too).
-        accepts = None if self.accepts is None else (lambda card: self.accepts(card, image))
         result.scope, result.suggested_model = scope.decide(
             self.scope, self.card, cards, result.features, image, dicom_meta, accepts=accepts
         )

@@ -102,8 +102,10 @@ def run(
     step(0.35, desc="classifying")
     # The scope verdict is decided once, in the analysis (medhub.scope.decide), with the DICOM header.
     dicom_meta = (decoded.meta or {}) if decoded.kind == "dicom" else None
+    # A refused image names another tab only when that tab's own model takes it (registry.accepted_by).
     analysis = predictor.analyse(
-        decoded.rgb, explain=True, progress=progress, dicom_meta=dicom_meta, **(analyse_options or {})
+        decoded.rgb, explain=True, progress=progress, dicom_meta=dicom_meta,
+        accepts=lambda other: registry.accepted_by(other, decoded.rgb), **(analyse_options or {})
     )
     step(0.8, desc="heat map")
     # The model read the full image; what is shown, overlaid and analysed further is at most

@@ -121,7 +121,6 @@ class ModelRegistry:
                 log.exception("model %s failed to load", model_id)
                 self._set(model_id, ModelStatus(ERROR, message))
                 raise ModelUnavailable(message) from err
-            predictor.accepts = self.accepts  # the suggested tab of a refused image asks the other models
             with self._lock:
                 self._predictors[model_id] = predictor
                 self._status[model_id] = ModelStatus(READY)

@@ -24,8 +24,8 @@ def card_pairs() -> list[tuple[str, str, str]]:
             out.append((f"{card.id}.tab_title", card.tab_title["en"], card.tab_title["ko"]))
         out += [(f"{card.id}.labels.{lab.id}", lab.en, lab.ko) for lab in card.labels]
         for head in card.heads or []:
-            out.append((f"{card.id}.heads.{head['id']}", head["en"], head["ko"]))
-            out += [(f"{card.id}.heads.{head['id']}.{g['en']}", g["en"], g["ko"]) for g in head.get("grades", [])]
+            out.append((f"{card.id}.heads.{head.id}", head.en, head.ko))
+            out += [(f"{card.id}.heads.{head.id}.{g.en}", g.en, g.ko) for g in head.grades]
     return out
 
 

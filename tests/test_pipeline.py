@@ -24,11 +24,11 @@ BASE_KEYS = {
     "model_id", "architecture", "revision", "weights_source", "probabilities", "decision", "decision_en",
     "decision_ko", "positive_class", "threshold", "decision_rule", "explained_label", "in_scope", "scope_score",
     "scope_threshold", "scope_family", "scope_reason", "suggested_model", "shown_anyway", "heatmap_empty",
-    "disclaimer", "disclaimer_ko", "input",
+    "labels", "borderline", "caution", "disclaimer", "disclaimer_ko", "input",
 }
 # What each result extra adds to the summary (as tests/test_app_api.py EXTRA_KEYS).
 EXTRA_KEYS = {
-    "ct_region": {"region", "explanation_en", "explanation_ko"},
+    "ct_region": {"region", "explanation_en", "explanation_ko", "hotspot_outside_head", "hotspot_inside_share"},
     "abcd": {"abcd"},
     "severity": {"severity"},
     "see_a_doctor_soon": {"advice_en", "advice_ko"},
@@ -80,8 +80,46 @@ def test_the_summary_of_every_card(card, monkeypatch):
     assert summary["disclaimer_ko"] == disclaimer(card.disclaimer_domain, "ko")
     assert summary["input"] == {"kind": "image", "format": "PNG", "width": 160, "height": 120}
     assert summary["heatmap_empty"] is False
+    assert summary["labels"] == {lab.id: {"en": lab.en, "ko": lab.ko} for lab in card.labels}
     # what the tab draws is keyed by the extra's name
     assert set(result.result_extras.ui) == set(card.result_extras)
+
+
+class _Refusing:
+    """A fitted scope check that refuses every image as dermoscopy-looking and far."""
+
+    def __init__(self, card):
+        self.spec = card.scope
+        self.uses_appearance = False
+
+    def check(self, features, looks=None):
+        return scope.ScopeResult(in_scope=False, score=2.0, threshold=1.0, family="dermoscopy",
+                                 family_probability=0.9, distance_ok=False, family_ok=False)
+
+
+@pytest.mark.parametrize("card", [c for c in CARDS if c.scope is not None], ids=lambda c: c.id)
+def test_out_of_scope_the_summary_answers_nothing(card, monkeypatch):
+    """Out of scope (issue 21, built once in medhub.summary): no probabilities, decision, explained class
+    or borderline; no result extras; shown anyway, all of them come back. The suggested tab is one whose
+    own model takes the image (registry.accepted_by, asked through scope.decide)."""
+    predictor = Predictor(card, FakeBackend(card), source="fake", revision="r1", scope=_Refusing(card))
+    monkeypatch.setattr(registry, "get_predictor", lambda model_id: predictor)
+    asked = []
+    monkeypatch.setattr(registry, "accepted_by", lambda other, image: asked.append(other.id) or False)
+    refused = pipeline.run(card, _png()).summary
+    assert refused["in_scope"] is False and refused["suggested_model"] is None
+    for key in ("probabilities", "decision", "decision_en", "explained_label", "borderline"):
+        assert refused[key] is None, key
+    assert "heatmap_empty" not in refused and refused["labels"]
+    others = [c.id for c in CARDS if c.id != card.id and c.scope and "dermoscopy" in c.scope.accepts]
+    if "dermoscopy" not in card.scope.accepts:
+        assert asked == others  # every tab that fits the family was asked, and none took it
+        if others:
+            monkeypatch.setattr(registry, "accepted_by", lambda other, image: other.id == others[-1])
+            assert pipeline.run(card, _png()).summary["suggested_model"] == others[-1]
+    shown = pipeline.run(card, _png(), show_anyway=True).summary
+    assert shown["shown_anyway"] is True and shown["decision"] in card.label_ids
+    assert shown["probabilities"] and shown["explained_label"] is not None
 
 
 class _StubScope:

@@ -7,6 +7,9 @@ import dataclasses
 import pytest
 
 from medhub.cards import CardError, InputContract, Label, ModelCard, WeightFile
+from medhub.graded import parse_heads
+
+GRADES = [{"en": n, "ko": n} for n in ("none", "mild", "moderate", "severe")]
 
 
 def _card(architecture: str, n_labels: int = 3, heads: list | None = None) -> ModelCard:
@@ -39,7 +42,10 @@ def test_graded_heads_share_the_body_and_keep_primary_output():
     from medhub.architectures.torch_nets import GradedHeadsNet, build_torch_model
 
     torch = import_torch()
-    heads = [{"id": "dandruff", "en": "Dandruff", "ko": "비듬"}, {"id": "sebum", "grades": 3}]
+    heads = parse_heads([
+        {"id": "dandruff", "en": "Dandruff", "ko": "비듬", "grades": GRADES[:4], "bins": [0.1, 0.2, 0.3]},
+        {"id": "sebum", "en": "Sebum", "ko": "피지", "grades": GRADES[:3], "bins": [0.1, 0.2]},
+    ])
     model = build_torch_model(_card("test_efficientnet", 3, heads=heads)).eval()
     assert isinstance(model, GradedHeadsNet)
     x = torch.randn(2, 3, 64, 64)
@@ -56,16 +62,16 @@ def test_graded_heads_share_the_body_and_keep_primary_output():
 
 
 @pytest.mark.parametrize("bad", [
-    {"heads": "dandruff"},
-    {"heads": [{"en": "no id"}]},
-    {"heads": [{"id": "a"}, {"id": "a"}]},
-    {"heads": [{"id": "a", "grades": 1}]},
+    "dandruff",
+    [{"en": "no id", "ko": "x", "grades": GRADES[:2], "bins": [0.1]}],
+    [{"id": "a", "en": "a", "ko": "a", "grades": GRADES[:2], "bins": [0.1]}] * 2,
+    [{"id": "a", "en": "a", "ko": "a", "grades": GRADES[:1], "bins": []}],
 ])
 def test_bad_heads_are_refused(bad):
-    from medhub.architectures.torch_nets import build_torch_model
-
+    """Heads reach the network only through the card schema (`medhub.graded.parse_heads`), which
+    refuses these."""
     with pytest.raises(CardError):
-        build_torch_model(_card("test_efficientnet", 3, **bad))
+        parse_heads(bad)
 
 
 def test_unknown_architecture_and_wrong_framework_are_refused():
