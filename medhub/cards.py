@@ -29,9 +29,9 @@ from medhub.card_schema import (  # noqa: F401  (the schema of `medhub:`)
     ScopeBlock,
     validate_block,
 )
+from medhub.paths import MODEL_CARDS, REPO_ROOT  # noqa: F401  (REPO_ROOT: for callers that read it here)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CARDS_DIR = Path(os.environ.get("MEDHUB_CARDS_DIR", REPO_ROOT / "model_cards"))
+CARDS_DIR = Path(os.environ.get("MEDHUB_CARDS_DIR", MODEL_CARDS))
 
 
 REQUIRED_BODY_SECTIONS = (

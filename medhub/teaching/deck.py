@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medhub.cards import REPO_ROOT
+from medhub.paths import DEFAULT_DATA_ROOT, REPO_ROOT
 
 KINDS = ("right", "wrong", "scope")
 DEFAULT_N = 10
@@ -70,7 +70,7 @@ class Candidate:
 
 def data_root() -> Path:
     env = os.environ.get("MEDHUB_SAMPLES_DIR", "").strip()
-    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    return Path(env).expanduser() if env else DEFAULT_DATA_ROOT
 
 
 def _decide(card, probs: dict[str, float]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from medhub.cards import REPO_ROOT
+from medhub.paths import REPO_ROOT
 
 SAMPLES_FILE = REPO_ROOT / "assets" / "samples.yaml"
 
