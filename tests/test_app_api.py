@@ -153,7 +153,7 @@ def test_result_extras_are_in_the_summary(client, card, data_root):
     if "abcd" in card.result_extras:
         assert isinstance(summary["abcd"]["found"], bool)
     if "graded_heads" in card.result_extras:
-        assert [h["id"] for h in summary["graded"]["heads"]] == [h["id"] for h in card.heads]
+        assert [h["id"] for h in summary["graded"]["heads"]] == [h.id for h in card.heads]
 
 
 @pytest.mark.server
