@@ -10,11 +10,23 @@ uses them). Where torchvision matches torch, this is a no-op.
 from __future__ import annotations
 
 import functools
+import threading
+
+# The app warms its models in a background thread while a request may load another one: the first
+# import (and the torchvision repair below, which walks sys.modules) runs in one thread at a time.
+# Unguarded, a request failed with "dictionary changed size during iteration" (another thread was
+# importing while this one listed sys.modules).
+_IMPORT_LOCK = threading.RLock()
 
 
 @functools.cache
 def import_torch():
     """Import torch with the settings the hub relies on, and make torchvision importable."""
+    with _IMPORT_LOCK:
+        return _import_torch()
+
+
+def _import_torch():
     import torch
 
     # Denormal floats made the CPU backward pass (Grad-CAM) up to 30x slower with some weights.
@@ -24,7 +36,7 @@ def import_torch():
     except (RuntimeError, ImportError):
         import sys
 
-        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        for name in [m for m in list(sys.modules) if m == "torchvision" or m.startswith("torchvision.")]:
             del sys.modules[name]
         lib = torch.library.Library("torchvision", "FRAGMENT")  # noqa: F841  (kept alive below)
         lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
@@ -40,6 +52,7 @@ _KEEP: list = []
 @functools.cache
 def import_timm():
     import_torch()
-    import timm
+    with _IMPORT_LOCK:
+        import timm
 
     return timm
