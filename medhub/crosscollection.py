@@ -39,7 +39,7 @@ from medhub.paths import REPO_ROOT, SPLITS
 # Collections (folders of the shared data root) that images of one modality come from.
 COLLECTIONS: dict[str, tuple[str, ...]] = {
     "dermoscopy": ("ham10000", "melanoma", "skin_lesion"),
-    "clinical_photo": ("skin_condition", "skin_condition_web"),
+    "clinical_photo": ("skin_condition", "skin_condition_web", "dermnet_nz"),
 }
 HASH_MAX_BITS = 8  # measured: every confirmed copy here was within 4 bits
 CENTRE_MIN_CORR = 0.98
