@@ -55,8 +55,10 @@ FAMILIES = (
     "clinical_skin",
     "whole_head",
     "scalp_microscope",
+    "people",
     "other",
 )
+NO_TAB_FAMILIES = ("people", "other")  # families no tab is for: a refusal suggests no tab
 FAMILY_NAMES = {
     "head_ct": ("a head CT slice", "두부 CT 영상"),
     "dermoscopy": ("a dermoscopy image of a skin lesion", "피부 병변의 피부경(더모스코피) 영상"),
@@ -67,6 +69,12 @@ FAMILY_NAMES = {
     "clinical_skin": ("a clinical photo of a skin condition", "피부 질환의 임상 사진"),
     "whole_head": ("a photo of the whole head or hairline", "머리 전체(모발선) 사진"),
     "scalp_microscope": ("a scalp microscope close-up", "두피 현미경 확대 사진"),
+    # Portraits, people in the street, hands: a photo of a head is not a photo of the scalp (the
+    # hair-loss model graded 4 of 21 accepted portraits with a full head of hair "severe", issue 17).
+    "people": (
+        "a photo of a person (a portrait, a figure, a hand), not a view of the scalp and hairline",
+        "인물·전신·손을 찍은 사람 사진",
+    ),
     "other": ("something that is not a medical image of these kinds", "이 종류의 의료 영상이 아닌 이미지"),
 }
 
@@ -301,7 +309,7 @@ def suggested_model(result: ScopeResult, own, cards, accepts=None) -> str | None
     image looks like and, when `accepts(card)` is given (the request path: that card's own model run
     on the image), whose model would answer it; None when it looks like this model's own kind of
     image, like none of them, or when every such tab would refuse it too."""
-    if result.in_scope or result.family == "other" or (own.scope and result.family in own.scope.accepts):
+    if result.in_scope or result.family in NO_TAB_FAMILIES or (own.scope and result.family in own.scope.accepts):
         return None
     for card in cards:
         spec = card.scope

@@ -11,7 +11,8 @@ Every image of `../shared/data` belongs to one *family* (what kind of image it i
 | scalp/bald_vs_not/, scalp/hair_loss_severity/ | whole_head |
 | scalp/microscope/ | scalp_microscope |
 | ood/chest_xray/ | other (report only) |
-| ood/brain_mri, animals, natural, people, documents, other_medical | other (half fitting, half report, by file hash) |
+| ood/people | people (half fitting, half report, by file hash): portraits, figures, hands |
+| ood/brain_mri, animals, natural, documents, other_medical | other (half fitting, half report, by file hash) |
 | dicom/ (CQ500 and a public sample, DICOM) | head_ct (report only) |
 
 Which images may be used for fitting and which for reporting: an image listed in a model's split file
@@ -50,6 +51,7 @@ FOLDER_FAMILIES = (  # (path prefix, family); the first match wins
     ("scalp/hair_loss_severity/", "whole_head"),
     ("scalp/microscope/", "scalp_microscope"),
 )
+OOD_FAMILIES = {"people": "people"}  # ood/<kind> with a family of its own; every other kind is `other`
 FIT_FAMILIES = (
     "head_ct",
     "dermoscopy",
@@ -57,6 +59,7 @@ FIT_FAMILIES = (
     "clinical_skin",
     "whole_head",
     "scalp_microscope",
+    "people",
     "other",
 )
 
@@ -133,7 +136,7 @@ def data_items(root: Path = DATA_ROOT, splits_dir: Path = SPLITS_DIR) -> list[It
             # family, half to the report, by a hash of the file.
             kind = rel.split("/")[1]
             role = "report" if kind == "chest_xray" else _hash_half(rel)
-            items.append(Item(rel, "other", role, kind))
+            items.append(Item(rel, OOD_FAMILIES.get(kind, "other"), role, kind))
             continue
         if rel.startswith("dicom/") and path.suffix.lower() == ".dcm":
             # real head-CT DICOM slices of other collections (CQ500, a public sample): report only

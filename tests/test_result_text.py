@@ -292,6 +292,7 @@ FAMILY_KO = {  # what a refusal says after each image family's Korean name (read
     "head_ct": "두부 CT 영상으로", "dermoscopy": "피부 병변의 피부경(더모스코피) 영상으로",
     "clinical_sk": "지루각화증의 (피부경이 아닌) 임상 사진으로", "clinical_skin": "피부 질환의 임상 사진으로",
     "whole_head": "머리 전체(모발선) 사진으로", "scalp_microscope": "두피 현미경 확대 사진으로",
+    "people": "인물·전신·손을 찍은 사람 사진으로",
     "other": "이 종류의 의료 영상이 아닌 이미지로",
 }
 

@@ -5,6 +5,9 @@ Grouping keeps one photo (or one person) inside a single split:
 - shingles (DermNet): `t-name.jpg` / `v-name.jpg` are thumbnail and full view of one photo;
 - scalp_severity: `ds3_<subject>_<view>.jpg` are several views of one person;
 - skin_condition_web: `groups.csv` names the source photo of each (augmented) copy.
+- dermnet_nz: no group ids; files of one condition whose names differ only by a number
+  (`zoster-01`, `zoster-02`) may be one patient, so they form one group (names of digits only are
+  DermNet image numbers: one group each).
 
 Pooled recipes (issue 10/11): several collections feed one model. A `PoolSpec` lists every
 collection folder with its *fine* label (the source folder) and the card label per model; the pool
@@ -31,8 +34,18 @@ def _dermnet_key(path: str) -> str:
     return m.group(1).lower() if m else f"{p.parent.name}/{p.name}"
 
 
+def _nz_key(path: str) -> str:
+    """dermnet_nz: `<condition>/<name without its digits>`; a name of digits only is its own group."""
+    p = PurePosixPath(path)
+    stem = p.stem.lower()
+    if stem.isdigit():
+        return f"nz:{p.parent.name}/{stem}"
+    return f"nz:{p.parent.name}/{re.sub(r'[0-9]+', '#', stem)}"
+
+
 def _web_group_key() -> Callable[[str], str]:
-    """skin_condition_web: the source group from its groups.csv; other paths: DermNet rules."""
+    """skin_condition_web: the source group from its groups.csv; dermnet_nz: `_nz_key`; other paths:
+    DermNet rules."""
     import csv
 
     from training.common import DATA_ROOT
@@ -47,6 +60,8 @@ def _web_group_key() -> Callable[[str], str]:
     def key(path: str) -> str:
         if path.startswith("skin_condition_web/"):
             return groups.get(path, path)
+        if path.startswith("dermnet_nz/"):
+            return _nz_key(path)
         return _dermnet_key(path)
 
     return key
@@ -102,14 +117,22 @@ class PoolSpec:
 SHINGLES_WEB_OTHER = ("chickenpox", "cellulitis", "impetigo", "athlete_foot", "nail_fungus", "ringworm",
                       "larva_migrans")
 
+# DermNet NZ (issue 17): a third site; every condition but zoster is a look-alike (hard negative).
+SHINGLES_NZ_OTHER = ("herpes_simplex", "eczema_herpeticum", "impetigo", "scabies", "cellulitis", "molluscum",
+                     "bullous_pemphigoid", "pemphigus", "atopic_dermatitis", "discoid_eczema", "urticaria",
+                     "insect_bites", "erythema_multiforme", "pompholyx", "contact_dermatitis")
+
 CLINICAL_POOL = PoolSpec(
     "clinical",
     folders=("skin_condition/herpes_zoster", *(f"skin_condition/{c}" for c in SHINGLES_OTHER),
-             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER)),
+             "skin_condition_web/herpes_zoster", *(f"skin_condition_web/{c}" for c in SHINGLES_WEB_OTHER),
+             "dermnet_nz/herpes_zoster", *(f"dermnet_nz/{c}" for c in SHINGLES_NZ_OTHER)),
     models={"shingles": {"skin_condition/herpes_zoster": "herpes_zoster",
                          "skin_condition_web/herpes_zoster": "herpes_zoster",
+                         "dermnet_nz/herpes_zoster": "herpes_zoster",
                          **{f"skin_condition/{c}": "other" for c in SHINGLES_OTHER},
-                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER}}},
+                         **{f"skin_condition_web/{c}": "other" for c in SHINGLES_WEB_OTHER},
+                         **{f"dermnet_nz/{c}": "other" for c in SHINGLES_NZ_OTHER}}},
     name_key=None,  # set below (reads groups.csv lazily)
 )
 

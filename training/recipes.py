@@ -183,12 +183,14 @@ RECIPES: dict[str, dict[str, Any]] = {
             {"id": "other", "en": "Other skin condition", "ko": "기타 피부 질환",
              "aliases": ["herpes_simplex", "eczema", "atopic_dermatitis", "psoriasis",
                          "fungal_infection", "warts_molluscum", "chickenpox", "cellulitis", "impetigo",
-                         "athlete_foot", "nail_fungus", "ringworm", "larva_migrans"]},
+                         "athlete_foot", "nail_fungus", "ringworm", "larva_migrans", "eczema_herpeticum",
+                         "scabies", "molluscum", "bullous_pemphigoid", "pemphigus", "discoid_eczema",
+                         "urticaria", "insect_bites", "erythema_multiforme", "pompholyx", "contact_dermatitis"]},
         ],
         "positive_class": "herpes_zoster",
         "threshold_rule": "max_f1",
         "data_dir": "skin_condition",
-        "extra_data_dirs": ["skin_condition_web"],
+        "extra_data_dirs": ["skin_condition_web", "dermnet_nz"],
         # Pooled (issue 11): DermNet + the web collection, split by source photo (groups.csv), loss
         # weights balanced by class and collection, a cached augmented view, val AUROC = mean over
         # collections.
@@ -197,9 +199,11 @@ RECIPES: dict[str, dict[str, Any]] = {
         "select_by_collection": True,
         "dataset": "pooled clinical photos: DermNet (Kaggle Skin Diseases Image Dataset; herpes files relabelled "
                    "by their DermNet file names) and the web-collected Kaggle Skin Disease Dataset (8 classes, "
-                   "chickenpox as a hard negative)",
+                   "chickenpox as a hard negative) and DermNet NZ (a third site: 19 zoster photos and 15 "
+                   "look-alike conditions such as herpes simplex, eczema herpeticum, impetigo and bullous "
+                   "pemphigoid as hard negatives)",
         "data_licence": "DermNet images, non-commercial use; web images: original terms unknown (MIT-licensed "
-                        "re-publication)",
+                        "re-publication); DermNet NZ images: CC BY-NC-ND 3.0 NZ",
         "license": "cc-by-nc-4.0",
         "epochs": 8,
         "cv_epochs": 8,
@@ -219,25 +223,31 @@ RECIPES: dict[str, dict[str, Any]] = {
         "bootstrap": True,
         "intended_use": (
             "Teaching and demonstration: whether a clinical photo of a rash looks more like "
-            "shingles than like thirteen other skin conditions (chickenpox included), with a heat map."
+            "shingles than like about two dozen other skin conditions (chickenpox, herpes simplex and other "
+            "look-alikes included), with a heat map."
         ),
         "out_of_scope": (
             "Diagnosis of shingles (a clinical diagnosis, confirmed by PCR when needed); "
-            "conditions outside the fourteen of its two collections (the model has never seen normal "
-            "skin, insect bites, drug eruptions ...); dermoscopy images; "
+            "conditions outside those of its three collections (the model has never seen normal "
+            "skin, drug eruptions, ...); dermoscopy images; "
             "deciding on antiviral treatment."
         ),
         "biases": [
-            "Few positives: 60 DermNet shingles photos plus 23 distinct web photos (the web set's 114 "
-            "zoster files are augmented copies of about 22 photos; 91 copies were dropped by the "
-            "perceptual de-duplication); the test split holds 11 shingles images (8 DermNet, 3 web), so "
-            "test figures are very uncertain (see the cross-validation and bootstrap intervals).",
+            "Few positives: 60 DermNet shingles photos, 23 distinct web photos (the web set's 114 zoster files "
+            "are augmented copies of about 22 photos; 91 copies were dropped by the perceptual de-duplication) "
+            "and 19 DermNet NZ photos (in 6 groups: files whose names differ only by a number count as one "
+            "patient). The test split holds 15 shingles images (8 DermNet, 3 web, 4 DermNet NZ), so test "
+            "figures are very uncertain (see the bootstrap interval) and the per-collection rows even more.",
+            "DermNet NZ's other conditions are look-alikes kept as hard negatives: herpes simplex, eczema "
+            "herpeticum, impetigo, bullous pemphigoid, pemphigus, erythema multiforme, insect bites, scabies, "
+            "molluscum, cellulitis, urticaria and four kinds of eczema/dermatitis.",
             "Chickenpox (same virus, similar vesicles) is in the 'other' class as a hard negative; the web "
             "collection's other conditions (cellulitis, impetigo, athlete's foot, nail fungus, ringworm, "
             "larva migrans) differ from DermNet's.",
             "DermNet photos are watermarked textbook cases, mostly on light skin; real phone photos "
             "differ in framing, light and severity.",
-            "The 'other' class is six conditions; herpes simplex (178) is the most similar one.",
+            "The 'other' class is about two dozen conditions from the three collections; herpes simplex (DermNet 178, "
+            "DermNet NZ 58) and eczema herpeticum are the most similar ones.",
             "Scale and backbone, measured (`python -m training.shingles_study`, frozen ImageNet features + "
             "logistic regression, 5-fold grouped CV over the 1756 non-test images with 70 positives, "
             "`training/runs/shingles/backbone_study.json`): out-of-fold AUROC Lite0 at 224 px 0.834, at 320 px "

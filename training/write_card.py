@@ -118,6 +118,8 @@ def front_matter(recipe: dict[str, Any], record: dict[str, Any]) -> dict[str, An
     if recipe.get("heads") is not None:
         medhub["heads"] = recipe["heads"]
     medhub["metrics"] = metrics
+    if recipe.get("targets"):  # project targets on the test split: below one, results carry a banner
+        medhub["targets"] = dict(recipe["targets"])
     medhub["license"] = recipe["license"]
     medhub["disclaimer"] = recipe.get("disclaimer", "dermatology")  # domain in medhub/disclaimers.py
     return {

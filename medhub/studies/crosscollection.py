@@ -47,7 +47,7 @@ from medhub.studies.fingerprints import (  # noqa: F401  (the perceptual hash tr
 # Collections (folders of the shared data root) that images of one modality come from.
 COLLECTIONS: dict[str, tuple[str, ...]] = {
     "dermoscopy": ("ham10000", "melanoma", "skin_lesion"),
-    "clinical_photo": ("skin_condition", "skin_condition_web"),
+    "clinical_photo": ("skin_condition", "skin_condition_web", "dermnet_nz"),
 }
 SPLITS_DIR = SPLITS
 CHECK_LIMIT = 40  # images per label for the light re-check a test runs against the card
