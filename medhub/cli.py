@@ -82,7 +82,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             continue
         summary = {"file": str(path), **result.summary}
         target = args.overlay or (args.overlay_dir / f"{path.stem}.overlay.png" if args.overlay_dir else None)
-        if target is not None and (result.analysis.in_scope or args.show_anyway):
+        if target is not None and result.answered:
             from PIL import Image
 
             Path(target).parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from medhub.cards import InputContract, ModelCard
 from medhub.explain import overlay
 from medhub.imaging import DecodedImage, load_for_card
 from medhub.inference import Analysis
+from medhub.summary import answers
 from medhub.summary import build as build_summary
 
 # Images are shown (and overlaid) at most this many pixels on the long side: the model sees 224-512 px
@@ -80,6 +81,7 @@ class Result:
     overlay: np.ndarray  # uint8 RGB at the shown image's size
     summary: dict[str, Any]
     result_extras: result_extras.ResultExtras | None = None  # None out of scope
+    answered: bool = True  # in scope or shown anyway (`medhub.summary.answers`): Label, overlay, extras
 
 
 def run(
@@ -113,7 +115,8 @@ def run(
     shown = dataclasses.replace(decoded, rgb=fit_for_display(decoded.rgb))
     h, w = shown.rgb.shape[:2]
     heat = heat_on_image(analysis.heatmap, (h, w), card.input)
-    extras = result_extras.compute(card, shown, analysis, heat) if (analysis.in_scope or show_anyway) else None
+    answered = answers(analysis, show_anyway)
+    extras = result_extras.compute(card, shown, analysis, heat) if answered else None
     summary = build_summary(
         analysis, revision=predictor.revision, source=predictor.source, show_anyway=show_anyway,
         decoded=decoded, shown=shown, extras=extras,
@@ -127,4 +130,5 @@ def run(
         overlay=blend(shown.rgb, heat, opacity),
         summary=summary,
         result_extras=extras,
+        answered=answered,
     )

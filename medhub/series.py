@@ -570,8 +570,7 @@ def analyse_series(
         except InputError as err:
             raise _bad_slice(source.name, err) from None
         score = float(result.analysis.probabilities[card.positive_class])
-        answered = result.analysis.in_scope or show_anyway
-        overlay = _jpeg(result.overlay if answered else result.shown.rgb) if keep_overlays else None
+        overlay = _jpeg(result.overlay if result.answered else result.shown.rgb) if keep_overlays else None
         if index == 0:
             window_label = (result.decoded.meta or {}).get("window")
         slices.append(SliceResult(index, source.name, z, header.instance_number, score, result.summary, overlay))

@@ -43,6 +43,13 @@ def scope_fields(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def answers(analysis: Analysis, show_anyway: bool = False) -> bool:
+    """Whether a result answers the question: its image is in scope, or the caller asked `show_anyway`.
+    The one rule (issue 21) behind the summary's null fields, the result extras, the API's Label and
+    overlay (`tabs.handler`), the CLI's overlay file and a series slice's overlay."""
+    return analysis.in_scope or bool(show_anyway)
+
+
 def input_fields(decoded: Any, shown: Any = None) -> dict[str, Any]:
     """What was decoded (kind, format, size) and, when it was shown smaller, the shown size."""
     out = {
@@ -71,7 +78,7 @@ def build(
     targets."""
     card = analysis.card
     label = card.label(analysis.decision)
-    answered = analysis.in_scope or show_anyway
+    answered = answers(analysis, show_anyway)
     caution = card_caution(card)
     added = {k: v for k, v in analysis.summary_fields.items() if answered or k != "heatmap_empty"}
     summary: dict[str, Any] = {

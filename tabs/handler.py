@@ -80,7 +80,7 @@ def analyse_file(
         generic = f"{t('error.generic', 'en')} / {t('error.generic', 'ko')}"
         raise gr.Error(generic, print_exception=False) from None
     summary, shown = result.summary, result.shown
-    answered = result.analysis.in_scope or bool(show_anyway)
+    answered = result.answered  # in scope or shown anyway (medhub.summary.answers)
     label_value = {lid: float(p) for lid, p in result.analysis.probabilities.items()} if answered else None
     # Kept for re-blending on an opacity change: the heat map at the model's input size as uint8
     # (224 x 224: 50 KB a session, instead of 1.9 MB at a 1600 x 1200 shown size), mapped onto the
