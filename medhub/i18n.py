@@ -517,3 +517,131 @@ STRINGS.setdefault("url.label", {
     "en": "... or an image URL (http/https)",
     "ko": "... 또는 이미지 URL (http/https)",
 })
+
+
+# --- issue 19: what a result means (tabs/teaching_panel.py): predictive values at a prevalence, the
+# icon array, calibration in view and the threshold on the probability bar. Medical and statistical
+# words follow medhub/teaching/glossary_ko.yaml (tests/test_teaching_panel.py checks the pairs).
+STRINGS.update({
+    "teach.accordion": {
+        "en": "What this result means: predictive values at a prevalence, calibration",
+        "ko": "이 결과의 의미: 유병률에 따른 예측도, 보정",
+    },
+    "bar.label": {"en": "Probability against the threshold", "ko": "임계값과 비교한 확률"},
+    "bar.result": {
+        "en": "P({positive}) = {p} {op} threshold {threshold} → {decision}",
+        "ko": "P({positive}) = {p} {op} 임계값 {threshold} → {decision}",
+    },
+    "bar.waiting": {
+        "en": "Threshold {threshold}: a probability of {positive} at or above it is flagged.",
+        "ko": "임계값 {threshold}: {positive} 확률이 이 값 이상이면 양성으로 판정합니다.",
+    },
+    "bar.none": {
+        "en": "No probability: the model did not answer (out of scope).",
+        "ko": "확률 없음: 적용 범위 밖이라 모델이 답하지 않았습니다.",
+    },
+    "pv.header": {"en": "Predictive values at a prevalence", "ko": "유병률에 따른 예측도"},
+    "pv.preset": {"en": "Prevalence: who is being tested?", "ko": "유병률: 누구를 검사하나요?"},
+    "pv.custom": {"en": "another value (type it below)", "ko": "다른 값 (아래에 입력)"},
+    "pv.value": {"en": "Prevalence (%)", "ko": "유병률 (%)"},
+    "pv.source": {"en": "Source: {source}", "ko": "출처: {source}"},
+    "pv.illustrative": {
+        "en": "An illustrative value for teaching, not a measured prevalence.",
+        "ko": "교육용 예시 값이며, 측정한 유병률이 아닙니다.",
+    },
+    "pv.own": {"en": "A prevalence you chose.", "ko": "직접 고른 유병률입니다."},
+    "pv.rates": {
+        "en": "From the model card's test split at the threshold {threshold}: sensitivity {sens} "
+        "(95 % confidence interval {sens_ci}; {tp} of {n_pos}), specificity {spec} (95 % confidence "
+        "interval {spec_ci}; {tn} of {n_neg}).",
+        "ko": "모델 카드의 시험 세트, 임계값 {threshold} 기준: 민감도 {sens} (95 % 신뢰구간 {sens_ci}; "
+        "{n_pos}건 중 {tp}건), 특이도 {spec} (95 % 신뢰구간 {spec_ci}; {n_neg}건 중 {tn}건).",
+    },
+    "pv.values": {
+        "en": "At a prevalence of {prev}: **positive predictive value {ppv}** (range {ppv_ci}) · "
+        "**negative predictive value {npv}** (range {npv_ci}).",
+        "ko": "유병률 {prev}에서: **양성예측도 {ppv}** (범위 {ppv_ci}) · **음성예측도 {npv}** (범위 {npv_ci}).",
+    },
+    "pv.range_note": {
+        "en": "Ranges: the values at both ends of the two 95 % confidence intervals, not a joint interval; "
+        "the prevalence is taken as exact.",
+        "ko": "범위: 두 95 % 신뢰구간의 양 끝에서 계산한 값이며, 결합 신뢰구간이 아닙니다. 유병률은 정확한 값으로 봅니다.",
+    },
+    "pv.this_flagged": {
+        "en": "This image was flagged as **{positive}**. At this prevalence, about **{ppv}** of flagged "
+        "{unit} really have {condition} (positive predictive value).",
+        "ko": "이 영상은 **{positive}**{positive:~으로/로} 판정되었습니다. 이 유병률에서 양성으로 판정된 {unit} 중 "
+        "실제 {condition}인 비율(양성예측도)은 약 **{ppv}**입니다.",
+    },
+    "pv.this_not_flagged": {
+        "en": "This image was not flagged. At this prevalence, about **{npv}** of {unit} not flagged really "
+        "are free of {condition} (negative predictive value).",
+        "ko": "이 영상은 음성으로 판정되었습니다. 이 유병률에서 음성으로 판정된 {unit} 중 실제로 {condition}{condition:~이/가} "
+        "없는 비율(음성예측도)은 약 **{npv}**입니다.",
+    },
+    "pv.not_binary": {
+        "en": "Predictive values at a prevalence need a yes/no decision at a threshold. This model chooses "
+        "among {n} classes and its card names no positive class, so none are shown here; the recall and "
+        "precision of each class on its test split are in the model card below.",
+        "ko": "유병률에 따른 예측도는 임계값으로 내리는 예/아니오 판정이 있어야 계산할 수 있습니다. 이 모델은 "
+        "{n}개 클래스 중에서 고르며 모델 카드에 양성 클래스가 없으므로 여기서는 보여 주지 않습니다. 클래스별 "
+        "재현율과 정밀도는 아래 모델 카드에 있습니다.",
+    },
+    "pv.unavailable": {
+        "en": "Predictive values are not available: {reason}",
+        "ko": "예측도를 계산할 수 없습니다: {reason}",
+    },
+    "pv.bad_value": {
+        "en": "Type a prevalence between 0.1 and 99.9 %.",
+        "ko": "유병률은 0.1 %에서 99.9 % 사이로 입력하세요.",
+    },
+    "icons.label": {
+        "en": "Icon array: {per} {unit} at a prevalence of {prev}",
+        "ko": "아이콘 배열: 유병률 {prev}의 {unit} {per}{counter}",
+    },
+    "icons.tp": {
+        "en": "flagged, has {condition} (true positive)",
+        "ko": "양성 판정, {condition} 있음 (참양성)",
+    },
+    "icons.fp": {
+        "en": "flagged, no {condition} (false positive)",
+        "ko": "양성 판정, {condition} 없음 (위양성)",
+    },
+    "icons.fn": {
+        "en": "missed: has {condition}, not flagged (false negative)",
+        "ko": "놓침: {condition} 있음, 음성 판정 (위음성)",
+    },
+    "icons.tn": {
+        "en": "not flagged, no {condition} (true negative)",
+        "ko": "음성 판정, {condition} 없음 (참음성)",
+    },
+    "cal.header": {
+        "en": "Calibration: do its probabilities mean what they say?",
+        "ko": "보정: 모델의 확률은 말한 만큼 맞을까?",
+    },
+    "cal.plot": {
+        "en": "Reliability diagram of the test split (10 bins)",
+        "ko": "시험 세트의 신뢰도 도표 (10구간)",
+    },
+    "cal.x": {"en": "probability of the decided class", "ko": "판정한 클래스의 확률"},
+    "cal.y": {"en": "share the model got right", "ko": "모델이 맞힌 비율"},
+    "cal.model": {"en": "this model (test split)", "ko": "이 모델 (시험 세트)"},
+    "cal.perfect": {"en": "perfect calibration", "ko": "완벽한 보정"},
+    "cal.ece": {
+        "en": "Expected calibration error (ECE) {ece} on {n} test images (the card states {card_ece}): the "
+        "average gap between the probability the model gives and how often it is right; 0 is perfect.",
+        "ko": "기대 보정 오차(ECE) {ece}, 시험 영상 {n}장 (모델 카드: {card_ece}): 모델이 말한 확률과 실제로 맞힌 "
+        "비율의 평균 차이이며, 0이 완벽합니다.",
+    },
+    "cal.this": {
+        "en": "This result: P = {conf} for **{decided}**. Of the {count} test images the model gave "
+        "{low}-{high}, it was right on {acc}.",
+        "ko": "이 결과: **{decided}** 확률 {conf}. 모델이 {low}-{high}의 확률을 준 시험 영상 {count}장 중 "
+        "{acc}를 맞혔습니다.",
+    },
+    "cal.missing": {
+        "en": "The test predictions behind the reliability diagram ({file}) are not here; the card states "
+        "an ECE of {ece}.",
+        "ko": "신뢰도 도표의 근거인 시험 세트 예측 파일({file})이 없습니다. 모델 카드의 ECE는 {ece}입니다.",
+    },
+})
