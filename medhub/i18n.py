@@ -599,22 +599,12 @@ STRINGS.update({
         "en": "Icon array: {per} {unit} at a prevalence of {prev}",
         "ko": "아이콘 배열: 유병률 {prev}의 {unit} {per}{counter}",
     },
-    "icons.tp": {
-        "en": "flagged, has {condition} (true positive)",
-        "ko": "양성 판정, {condition} 있음 (참양성)",
-    },
-    "icons.fp": {
-        "en": "flagged, no {condition} (false positive)",
-        "ko": "양성 판정, {condition} 없음 (위양성)",
-    },
-    "icons.fn": {
-        "en": "missed: has {condition}, not flagged (false negative)",
-        "ko": "놓침: {condition} 있음, 음성 판정 (위음성)",
-    },
-    "icons.tn": {
-        "en": "not flagged, no {condition} (true negative)",
-        "ko": "음성 판정, {condition} 없음 (참음성)",
-    },
+    # the icon array's and the reliability diagram's categories are shown in both languages at once
+    # ("true positive · 참양성"): a native plot keeps the categories it was first drawn with
+    "icons.tp": {"en": "true positive", "ko": "참양성"},
+    "icons.fp": {"en": "false positive", "ko": "위양성"},
+    "icons.fn": {"en": "false negative (missed)", "ko": "위음성 (놓침)"},
+    "icons.tn": {"en": "true negative", "ko": "참음성"},
     "cal.header": {
         "en": "Calibration: do its probabilities mean what they say?",
         "ko": "보정: 모델의 확률은 말한 만큼 맞을까?",
@@ -625,7 +615,7 @@ STRINGS.update({
     },
     "cal.x": {"en": "probability of the decided class", "ko": "판정한 클래스의 확률"},
     "cal.y": {"en": "share the model got right", "ko": "모델이 맞힌 비율"},
-    "cal.model": {"en": "this model (test split)", "ko": "이 모델 (시험 세트)"},
+    "cal.model": {"en": "model (test split)", "ko": "모델 (시험 세트)"},
     "cal.perfect": {"en": "perfect calibration", "ko": "완벽한 보정"},
     "cal.ece": {
         "en": "Expected calibration error (ECE) {ece} on {n} test images (the card states {card_ece}): the "
@@ -644,4 +634,47 @@ STRINGS.update({
         "an ECE of {ece}.",
         "ko": "신뢰도 도표의 근거인 시험 세트 예측 파일({file})이 없습니다. 모델 카드의 ECE는 {ece}입니다.",
     },
+})
+
+
+# --- issue 19: class mode (tabs/classmode.py), one case per screen from a deck (medhub.teaching.deck)
+STRINGS.update({
+    "class.tab": {"en": "Class mode", "ko": "수업 모드"},
+    "class.setup": {"en": "Deck: model, kind, cases, seed", "ko": "사례 묶음: 모델, 종류, 사례 수, 시드"},
+    "class.model": {"en": "Model", "ko": "모델"},
+    "class.kind": {"en": "Deck", "ko": "사례 묶음"},
+    "class.kind.right": {"en": "the model is right", "ko": "모델이 맞힌 사례"},
+    "class.kind.wrong": {"en": "the model is wrong", "ko": "모델이 틀린 사례"},
+    "class.kind.scope": {"en": "is this in scope?", "ko": "적용 범위 안일까?"},
+    "class.n": {"en": "Cases", "ko": "사례 수"},
+    "class.seed": {"en": "Seed (the same seed gives the same deck)", "ko": "시드 (같은 시드면 같은 사례 묶음)"},
+    "class.start": {"en": "Start the deck", "ko": "시작"},
+    "class.reveal": {"en": "Reveal (space)", "ko": "정답 보기 (스페이스)"},
+    "class.next": {"en": "Next (→)", "ko": "다음 (→)"},
+    "class.prev": {"en": "Back (←)", "ko": "이전 (←)"},
+    "class.intro": {
+        "en": "Choose a model and a deck, then **Start**. Keys: 1-9 vote, space reveals, → next.",
+        "ko": "모델과 사례 묶음을 고른 뒤 **시작**을 누르세요. 키: 1-9 투표, 스페이스 정답 보기, → 다음.",
+    },
+    "class.case": {"en": "Case {i} of {n}", "ko": "사례 {i} / {n}"},
+    "class.question": {"en": "What does this image show?", "ko": "이 영상은 무엇일까요?"},
+    "class.question.scope": {
+        "en": "Will the model answer (in scope) or refuse it?",
+        "ko": "모델이 답할까요 (적용 범위 안), 거부할까요?",
+    },
+    "class.tally": {"en": "Votes", "ko": "투표"},
+    "class.truth": {"en": "Truth", "ko": "정답"},
+    "class.model_says": {"en": "The model says", "ko": "모델의 판정"},
+    "class.no_answer": {"en": "no answer: out of scope", "ko": "답하지 않음: 적용 범위 밖"},
+    "class.ans.in": {"en": "In scope", "ko": "적용 범위 안"},
+    "class.ans.out": {"en": "Out of scope", "ko": "적용 범위 밖"},
+    "class.unknown": {"en": "not this model's kind of image", "ko": "이 모델이 다루는 영상이 아님"},
+    "class.empty": {"en": "No cases found for this deck here.", "ko": "이 사례 묶음에 해당하는 영상이 없습니다."},
+    "class.done": {
+        "en": "End of the deck: {right} of {n} answered like the truth by the class's top vote.",
+        "ko": "끝: 학급 최다 득표가 정답과 같은 사례 {n}개 중 {right}개.",
+    },
+    "class.kind.shortcut": {"en": "what the model looks at", "ko": "모델은 어디를 볼까?"},
+    "class.kind.history": {"en": "a split's figure is not the model's figure", "ko": "시험 세트의 수치는 모델의 수치가 아니다"},
+    "class.deck_note": {"en": "About this deck", "ko": "이 사례 묶음에 대해"},
 })

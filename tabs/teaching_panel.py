@@ -30,7 +30,7 @@ import gradio as gr
 import pandas as pd
 
 from medhub.cards import ModelCard
-from medhub.i18n import normalise_lang, t
+from medhub.i18n import both, normalise_lang, t
 
 ICON_COLUMNS = 40  # 1,000 icons as 40 x 25
 ICONS_PER = 1000
@@ -154,21 +154,20 @@ def pv_markdown(card: ModelCard, summary: dict[str, Any] | None, lang: str, prev
     return "\n\n".join(lines)
 
 
-def outcome_names(card: ModelCard, lang: str) -> dict[str, str]:
-    from medhub.teaching import ppv
+def outcome_names() -> dict[str, str]:
+    """The icon array's categories, in both languages at once: Gradio's native plot keeps the colour
+    domain it was first drawn with, so categories renamed on a language switch would not be drawn."""
+    return {k: both(f"icons.{k}") for k in OUTCOMES}
 
-    condition = ppv.subject(card)["condition"][normalise_lang(lang)]
-    return {k: t(f"icons.{k}", lang, condition=condition) for k in OUTCOMES}
 
-
-def icon_frame(card: ModelCard, prevalence: float, lang: str, per: int = ICONS_PER) -> pd.DataFrame:
+def icon_frame(card: ModelCard, prevalence: float, per: int = ICONS_PER) -> pd.DataFrame:
     """One row per icon (x, y, outcome): `per` people at the prevalence, in the counts of
     `ppv.natural_frequencies` (the sentence's numbers), those with the condition first."""
     from medhub.teaching import ppv
 
     c = ppv.card_counts(card)
     f = ppv.natural_frequencies(c.sensitivity.value, c.specificity.value, prevalence, per)
-    names = outcome_names(card, lang)
+    names = outcome_names()
     counts = {"tp": f.true_positive, "fn": f.false_negative, "fp": f.false_positive, "tn": f.true_negative}
     columns = ICON_COLUMNS if per >= 200 else 10
     rows_total = -(-per // columns)
@@ -193,12 +192,15 @@ def icon_label(card: ModelCard, prevalence: float, lang: str) -> str:
 def icon_update(card: ModelCard, prevalence: float | None, lang: str) -> dict[str, Any]:
     if prevalence is None:
         return gr.update()
-    names = outcome_names(card, lang)
-    return gr.update(value=icon_frame(card, prevalence, lang), label=icon_label(card, prevalence, lang),
-                     color_map={names[k]: OUTCOME_COLOURS[k] for k in OUTCOMES})
+    return gr.update(value=icon_frame(card, prevalence), label=icon_label(card, prevalence, lang))
 
 
 # ------------------------------------------------------------------------------------ calibration
+
+
+def calibration_series() -> tuple[str, str]:
+    """The diagram's two lines, named in both languages (see `outcome_names`)."""
+    return both("cal.model"), both("cal.perfect")
 
 
 def calibration_frame(card: ModelCard, lang: str) -> pd.DataFrame | None:
@@ -209,7 +211,7 @@ def calibration_frame(card: ModelCard, lang: str) -> pd.DataFrame | None:
     rel = reliability(card)
     if rel is None:
         return None
-    model, perfect = t("cal.model", lang), t("cal.perfect", lang)
+    model, perfect = calibration_series()
     rows = [{"series": perfect, "confidence": 0.0, "accuracy": 0.0, "images": 0},
             {"series": perfect, "confidence": 1.0, "accuracy": 1.0, "images": 0}]
     rows += [{"series": model, "confidence": round(b.confidence, 4), "accuracy": round(b.accuracy, 4),
@@ -349,9 +351,9 @@ def add_teaching_panel(parts, ui, lang: gr.Radio) -> TeachingPanel:
                     pv = gr.Markdown(pv_markdown(card, None, "en", percent / 100 if binary else None,
                                                  first if binary else None), elem_id=f"pv-{card.id}")
                     if binary:
-                        names = outcome_names(card, "en")
+                        names = outcome_names()
                         icons = gr.ScatterPlot(
-                            icon_frame(card, percent / 100, "en"), x="x", y="y", color="outcome",
+                            icon_frame(card, percent / 100), x="x", y="y", color="outcome",
                             color_map={names[k]: OUTCOME_COLOURS[k] for k in OUTCOMES},
                             label=icon_label(card, percent / 100, "en"), x_title=" ", y_title=" ",
                             x_lim=[-1, ICON_COLUMNS], y_lim=[0, ICONS_PER // ICON_COLUMNS + 1],
@@ -362,7 +364,9 @@ def add_teaching_panel(parts, ui, lang: gr.Radio) -> TeachingPanel:
                     frame = calibration_frame(card, "en")
                     calibration = None
                     if frame is not None:
+                        model, perfect = calibration_series()
                         calibration = gr.LinePlot(frame, x="confidence", y="accuracy", color="series",
+                                                  color_map={model: "#1565c0", perfect: "#9e9e9e"},
                                                   x_lim=[0, 1], y_lim=[0, 1], label=t("cal.plot", "en"),
                                                   x_title=t("cal.x", "en"), y_title=t("cal.y", "en"),
                                                   tooltip=["series", "confidence", "accuracy", "images"],
@@ -386,24 +390,29 @@ def _wire(panel: TeachingPanel, parts, lang: gr.Radio) -> None:
     card = panel.card
     dummy = gr.State(None)  # stands in for the controls a multi-class card has not got
     controls = [panel.preset or dummy, panel.prevalence or dummy]
-    outputs = [panel.preset or dummy, panel.bar, panel.pv, panel.icons or dummy, panel.calibration or dummy,
-               panel.calibration_text]
+    shown = [panel.bar, panel.pv, panel.icons or dummy, panel.calibration or dummy, panel.calibration_text]
 
     def redraw(summary, lg, preset_id, percent):
-        return render(card, summary, lg, preset_id, percent)
+        return render(card, summary, lg, preset_id, percent)[1:]
 
-    # A new result (the summary the public event returned), a language switch, a typed prevalence.
-    parts.summary.change(redraw, [parts.summary, lang, *controls], outputs, **PRIVATE)
-    lang.change(redraw, [parts.summary, lang, *controls], outputs, **PRIVATE)
-    if panel.prevalence is not None:
-        panel.prevalence.change(redraw, [parts.summary, lang, *controls], outputs, trigger_mode="always_last",
-                                **PRIVATE)
+    # A new result (the summary the public event returned) and a language switch redraw the panel; the
+    # preset list itself is relabelled by the app's language event (ui.add), so these leave it alone.
+    parts.summary.change(redraw, [parts.summary, lang, *controls], shown, **PRIVATE)
+    lang.change(redraw, [parts.summary, lang, *controls], shown, **PRIVATE)
+    if panel.prevalence is None:
+        return
 
-        def pick(summary, lg, preset_id, percent):
-            value = preset_prevalence(card, preset_id)
-            if value is None:  # "another value": keep what is typed
-                return [gr.update(), *render(card, summary, lg, preset_id, percent)]
-            pct = round(100 * value, 2)
-            return [pct, *render(card, summary, lg, preset_id, pct)]
+    def typed(summary, lg, preset_id, percent):
+        return render(card, summary, lg, preset_id, percent)  # a value no preset has: "another value"
 
-        panel.preset.input(pick, [parts.summary, lang, *controls], [panel.prevalence, *outputs], **PRIVATE)
+    panel.prevalence.change(typed, [parts.summary, lang, *controls], [panel.preset, *shown],
+                            trigger_mode="always_last", **PRIVATE)
+
+    def pick(summary, lg, preset_id, percent):
+        value = preset_prevalence(card, preset_id)
+        if value is None:  # "another value": keep what is typed
+            return [gr.update(), *render(card, summary, lg, preset_id, percent)[1:]]
+        pct = round(100 * value, 2)
+        return [pct, *render(card, summary, lg, preset_id, pct)[1:]]
+
+    panel.preset.input(pick, [parts.summary, lang, *controls], [panel.prevalence, *shown], **PRIVATE)

@@ -77,8 +77,8 @@ def test_melanoma_at_one_in_a_hundred_by_hand() -> None:
     text = tp.pv_markdown(card, None, "en", 0.01)
     assert "10 have melanoma. The model flags 151: 6 of them have melanoma and 145 do not" in text
     assert "positive predictive value 4.0 %**" in text  # 0.006022 / (0.006022 + 0.144926) = 0.0399
-    frame = tp.icon_frame(card, 0.01, "en")
-    names = tp.outcome_names(card, "en")
+    frame = tp.icon_frame(card, 0.01)
+    names = tp.outcome_names()
     counts = frame["outcome"].value_counts().to_dict()
     assert counts == {names["tp"]: 6, names["fp"]: 145, names["fn"]: 4, names["tn"]: 845}
 
@@ -88,10 +88,10 @@ def test_icon_array_counts_match_the_sentence(card) -> None:
     from medhub.teaching import ppv
 
     for prevalence in (0.02, 0.25):
-        frame = tp.icon_frame(card, prevalence, "ko")
+        frame = tp.icon_frame(card, prevalence)
         assert len(frame) == tp.ICONS_PER
         assert not frame.duplicated(["x", "y"]).any()  # one icon per cell
-        names = tp.outcome_names(card, "ko")
+        names = tp.outcome_names()
         res = ppv.at_prevalence(card, prevalence)["per_1000"]
         counts = frame["outcome"].value_counts()
         assert counts.get(names["tp"], 0) == res["true_positive"]
@@ -160,9 +160,11 @@ def test_reliability_reproduces_the_card_ece(card) -> None:
     # ECE = sum over bins of |accuracy - confidence| x share, from the bins the diagram shows
     assert sum(abs(b.accuracy - b.confidence) * b.count / rel.n for b in rel.bins) == pytest.approx(rel.ece, abs=1e-4)
     frame = tp.calibration_frame(card, "en")
-    model = frame[frame["series"] == STRINGS["cal.model"]["en"]]
+    model_name, perfect_name = tp.calibration_series()
+    assert "모델" in model_name and "model" in model_name  # both languages: the plot keeps its categories
+    model = frame[frame["series"] == model_name]
     assert len(model) == len(rel.bins)
-    assert (frame[frame["series"] == STRINGS["cal.perfect"]["en"]][["confidence", "accuracy"]].values.tolist()
+    assert (frame[frame["series"] == perfect_name][["confidence", "accuracy"]].values.tolist()
             == [[0.0, 0.0], [1.0, 1.0]])
     text = tp.calibration_markdown(card, None, "en")
     assert f"ECE) {rel.ece:.3f} on {rel.n:,} test images (the card states {float(card.metrics['ece']):.3f})" in text
