@@ -678,3 +678,74 @@ STRINGS.update({
     "class.kind.history": {"en": "a split's figure is not the model's figure", "ko": "시험 세트의 수치는 모델의 수치가 아니다"},
     "class.deck_note": {"en": "About this deck", "ko": "이 사례 묶음에 대해"},
 })
+
+
+# --- issue 19: the PDF report (medhub/teaching/report.py, `report.*`; medical words as in
+# medhub/teaching/glossary_ko.yaml) and the tab's Report button (tabs/report.py, `report_ui.*`)
+STRINGS.update({
+    "report.title": {"en": "medhub analysis report", "ko": "medhub 분석 보고서"},
+    "report.model": {"en": "Model", "ko": "모델"},
+    "report.file": {"en": "File", "ko": "파일"},
+    "report.date": {"en": "Date (UTC)", "ko": "작성 일시 (UTC)"},
+    "report.input": {"en": "Input", "ko": "입력 영상"},
+    "report.overlay": {"en": "Grad-CAM heat map", "ko": "Grad-CAM 히트맵"},
+    "report.no_overlay": {
+        "en": "No heat map: the model did not answer (out of scope).",
+        "ko": "히트맵 없음: 적용 범위 밖이라 모델이 답하지 않았습니다.",
+    },
+    "report.probs": {"en": "Probabilities", "ko": "확률"},
+    "report.decision": {"en": "Decision", "ko": "판정"},
+    "report.rule_binary": {"en": "{pos} if P({pos}) >= {thr}", "ko": "P({pos}) ≥ {thr}이면 {pos}"},
+    "report.rule_argmax": {"en": "the most probable class", "ko": "확률이 가장 높은 분류"},
+    "report.threshold": {"en": "Threshold", "ko": "임계값"},
+    "report.no_decision": {
+        "en": "No decision: the image is out of this model's scope.",
+        "ko": "판정 없음: 이 모델의 적용 범위 밖 영상입니다.",
+    },
+    "report.shown_anyway": {
+        "en": "OUT OF SCOPE, shown anyway for teaching: not a result.",
+        "ko": "적용 범위 밖: 교육용으로만 표시한 값이며 결과가 아닙니다.",
+    },
+    "report.scope": {"en": "Scope check", "ko": "적용 범위 확인"},
+    "report.in_scope": {"en": "in scope", "ko": "적용 범위 안"},
+    "report.out_of_scope": {"en": "out of scope", "ko": "적용 범위 밖"},
+    "report.scope_detail": {
+        "en": "distance {score} (limit {thr}); image family: {family}",
+        "ko": "거리 {score} (기준 {thr}); 영상 종류: {family}",
+    },
+    "report.suggested": {"en": "Try the model: {model}", "ko": "다음 모델을 사용해 보세요: {model}"},
+    "report.provenance": {"en": "Model provenance", "ko": "모델 정보"},
+    "report.revision": {"en": "revision", "ko": "리비전"},
+    "report.weights": {"en": "weights", "ko": "가중치"},
+    "report.pv": {"en": "What a positive flag means at a prevalence", "ko": "유병률에 따른 양성 판정의 의미"},
+    "report.disclaimer": {"en": "Disclaimer", "ko": "주의"},
+    "report.font_missing": {"en": "(No Korean font installed (fonts-nanum): this report is in English.)", "ko": ""},
+    "report_ui.button": {"en": "Report (PDF)", "ko": "보고서 (PDF)"},
+    "report_ui.file": {"en": "Report of the analysis (PDF)", "ko": "분석 보고서 (PDF)"},
+})
+
+
+# --- issue 20: a CT series (tabs/series.py)
+STRINGS.update({
+    "series.accordion": {"en": "Whole CT series (several slices)", "ko": "CT 시리즈 전체 (여러 슬라이스)"},
+    "series.intro": {
+        "en": "Upload the DICOM slices of ONE series (several files, or one zip). They are ordered by their "
+        "position in the patient (not by file name), every slice is scored, and the study gets one "
+        "result from the highest slice scores.",
+        "ko": "한 시리즈의 DICOM 슬라이스를 올려 주세요(여러 파일 또는 zip 하나). 파일 이름이 아니라 환자 안에서의 위치로 정렬하고, 슬라이스마다 점수를 낸 뒤 가장 높은 "
+        "점수들로 검사 전체의 결과를 냅니다.",
+    },
+    "series.files": {
+        "en": "Slices of one CT series (DICOM files or a zip)",
+        "ko": "한 CT 시리즈의 슬라이스 (DICOM 파일들 또는 zip)",
+    },
+    "series.aggregate": {"en": "Study score", "ko": "검사 점수"},
+    "series.window": {"en": "CT window", "ko": "CT 창 설정"},
+    "series.button": {"en": "Analyse the series", "ko": "시리즈 분석"},
+    "series.plot": {"en": "Score per slice", "ko": "슬라이스별 점수"},
+    "series.slider": {"en": "Slice (in position order)", "ko": "슬라이스 (위치 순서)"},
+    "series.overlay": {"en": "This slice with its heat map", "ko": "이 슬라이스와 히트맵"},
+    "series.summary": {"en": "Series result (JSON)", "ko": "시리즈 결과 (JSON)"},
+    "series.agg.top3_mean": {"en": "mean of the top 3 slices", "ko": "상위 3개 슬라이스의 평균"},
+    "series.agg.max": {"en": "highest slice", "ko": "가장 높은 슬라이스"},
+})

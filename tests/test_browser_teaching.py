@@ -4,17 +4,23 @@ In the tab of a binary image model: the probability bar carries the card's thres
 control changes the predictive-value text (a preset, then a typed value) and the icon array and the
 reliability diagram render as plots; after an analysis the panel reads the result (the bar's
 probability, "this image was ..."); then the same in Korean. Screenshots go to the artifacts folder.
-Skips without Chromium or the shared data.
+Skips without Chromium or the shared data. With MEDHUB_README_SCREENSHOTS=1 the Korean panel is also
+saved as the README's assets/teaching_panel.png.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
 from medhub.teaching import ppv
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, IMAGE_CARD, analyse, open_tab, sample_image
+
+README_SHOT = Path(__file__).resolve().parent.parent / "assets" / "teaching_panel.png"
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
               pytest.mark.browser, pytest.mark.server, pytest.mark.data]
@@ -93,6 +99,9 @@ def test_prevalence_control_and_plots_en_ko(app_url, data_root, artifacts_dir) -
             # Korean: the same panel, the glossary's words, and the control still works
             page.get_by_text("한국어", exact=True).click()
             expect(pv).to_contain_text("양성예측도")
+            teach = page.locator(f"#teach-{card.id}")
+            expect(teach).to_contain_text("유병률에 따른 예측도")  # the app's language event relabels the panel
+            expect(teach).to_contain_text("유병률: 누구를 검사하나요?")
             expect(pv).to_contain_text(re.compile(r"이 영상은 (.+)으로 판정|이 영상은 음성으로 판정"))
             value.fill("20")
             value.press("Enter")
@@ -104,6 +113,8 @@ def test_prevalence_control_and_plots_en_ko(app_url, data_root, artifacts_dir) -
             _plot_drawn(page, f"icons-{card.id}")
             page.locator(f"#teach-{card.id}").scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts_dir / f"browser_teaching_{card.id}_ko.png"))
+            if os.environ.get("MEDHUB_README_SCREENSHOTS") == "1":
+                shutil.copyfile(artifacts_dir / f"browser_teaching_{card.id}_ko.png", README_SHOT)
         finally:
             context.close()
             browser.close()

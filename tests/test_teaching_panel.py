@@ -230,8 +230,9 @@ def test_threshold_bar(card) -> None:
 
 
 def test_panel_strings_follow_the_glossary() -> None:
-    """Where a panel string names a glossary term in English, its Korean carries the glossary's term."""
-    keys = [k for k in STRINGS if re.match(r"(pv|cal|icons|bar|teach)\.", k)]
+    """Where a panel or report string names a glossary term in English, its Korean carries the glossary's
+    term (the report's strings, moved here from medhub/teaching/report.py, included)."""
+    keys = [k for k in STRINGS if re.match(r"(pv|cal|icons|bar|teach|report)\.", k)]
     assert len(keys) > 20
     problems = []
     for key in keys:
