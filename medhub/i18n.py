@@ -613,8 +613,9 @@ STRINGS.update({
         "en": "Reliability diagram of the test split (10 bins)",
         "ko": "시험 세트의 신뢰도 도표 (10구간)",
     },
-    "cal.x": {"en": "probability of the decided class", "ko": "판정한 클래스의 확률"},
-    "cal.y": {"en": "share the model got right", "ko": "모델이 맞힌 비율"},
+    # the diagram's axes, shown in both languages at once (the plot is not redrawn on a language switch)
+    "cal.x": {"en": "P of the decided class", "ko": "판정한 클래스의 확률"},
+    "cal.y": {"en": "share right", "ko": "맞힌 비율"},
     "cal.model": {"en": "model (test split)", "ko": "모델 (시험 세트)"},
     "cal.perfect": {"en": "perfect calibration", "ko": "완벽한 보정"},
     "cal.ece": {

@@ -298,8 +298,13 @@ class TeachingPanel:
 
 
 def render(card: ModelCard, summary: dict[str, Any] | None, lang: str, preset_id: str | None,
-           percent: Any) -> list[Any]:
-    """(preset, bar, pv text, icon array, calibration plot, calibration text) for one state."""
+           percent: Any, cause: str = "prevalence") -> list[Any]:
+    """(preset, bar, pv text, icon array, calibration plot, calibration text) for one state.
+
+    `cause` says what changed, so a plot is redrawn only when its data did: a new result touches
+    neither plot; a language switch relabels them (their categories and axes are in both languages);
+    a new prevalence redraws the icon array. A browser redraws a native plot whole, which is slow on
+    a loaded classroom laptop, and the language switch reaches every tab at once."""
     lang = normalise_lang(lang)
     binary = supports_pv(card)
     prevalence = parse_percent(percent) if binary else None
@@ -308,14 +313,20 @@ def render(card: ModelCard, summary: dict[str, Any] | None, lang: str, preset_id
         value = preset_prevalence(card, preset_id)
         if value is None or abs(value - prevalence) > 5e-5:
             preset = gr.update(value=CUSTOM)
-    frame = calibration_frame(card, lang)
+    icons = calibration = gr.update()
+    if binary and prevalence is not None:
+        if cause == "prevalence":
+            icons = icon_update(card, prevalence, lang)
+        elif cause == "language":
+            icons = gr.update(label=icon_label(card, prevalence, lang))
+    if cause == "language":
+        calibration = gr.update(label=t("cal.plot", lang))
     return [
         preset,
         threshold_bar_html(card, summary, lang),
         pv_markdown(card, summary, lang, prevalence, preset_id),
-        icon_update(card, prevalence, lang) if binary else gr.update(),
-        gr.update() if frame is None else gr.update(value=frame, x_title=t("cal.x", lang), y_title=t("cal.y", lang),
-                                                    label=t("cal.plot", lang)),
+        icons,
+        calibration,
         calibration_markdown(card, summary, lang),
     ]
 
@@ -368,7 +379,7 @@ def add_teaching_panel(parts, ui, lang: gr.Radio) -> TeachingPanel:
                         calibration = gr.LinePlot(frame, x="confidence", y="accuracy", color="series",
                                                   color_map={model: "#1565c0", perfect: "#9e9e9e"},
                                                   x_lim=[0, 1], y_lim=[0, 1], label=t("cal.plot", "en"),
-                                                  x_title=t("cal.x", "en"), y_title=t("cal.y", "en"),
+                                                  x_title=both("cal.x"), y_title=both("cal.y"),
                                                   tooltip=["series", "confidence", "accuracy", "images"],
                                                   height=300, elem_id=f"cal-{card.id}")
                     cal_text = gr.Markdown(calibration_markdown(card, None, "en"), elem_id=f"cal-text-{card.id}")
@@ -392,13 +403,16 @@ def _wire(panel: TeachingPanel, parts, lang: gr.Radio) -> None:
     controls = [panel.preset or dummy, panel.prevalence or dummy]
     shown = [panel.bar, panel.pv, panel.icons or dummy, panel.calibration or dummy, panel.calibration_text]
 
-    def redraw(summary, lg, preset_id, percent):
-        return render(card, summary, lg, preset_id, percent)[1:]
+    def on_result(summary, lg, preset_id, percent):
+        return render(card, summary, lg, preset_id, percent, cause="result")[1:]
+
+    def on_language(summary, lg, preset_id, percent):
+        return render(card, summary, lg, preset_id, percent, cause="language")[1:]
 
     # A new result (the summary the public event returned) and a language switch redraw the panel; the
     # preset list itself is relabelled by the app's language event (ui.add), so these leave it alone.
-    parts.summary.change(redraw, [parts.summary, lang, *controls], shown, **PRIVATE)
-    lang.change(redraw, [parts.summary, lang, *controls], shown, **PRIVATE)
+    parts.summary.change(on_result, [parts.summary, lang, *controls], shown, **PRIVATE)
+    lang.change(on_language, [parts.summary, lang, *controls], shown, **PRIVATE)
     if panel.prevalence is None:
         return
 

@@ -32,6 +32,7 @@ def test_class_mode_flow_en_ko(app_url, data_root, artifacts_dir) -> None:
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.set_default_navigation_timeout(180_000)  # a loaded CI machine serves the first page slowly
+        sync_api.expect.set_options(timeout=30_000)  # a language switch redraws every tab; a loaded machine is slow
         try:
             page.goto(app_url)
             page.wait_for_selector("button[role=tab]")

@@ -51,6 +51,7 @@ def test_prevalence_control_and_plots_en_ko(app_url, data_root, artifacts_dir) -
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.set_default_navigation_timeout(180_000)
+        sync_api.expect.set_options(timeout=30_000)  # a language switch redraws every tab; a loaded machine is slow
         try:
             page.goto(app_url)
             page.wait_for_selector("button[role=tab]")

@@ -264,3 +264,16 @@ def test_panel_events_stay_off_the_api() -> None:
     # beside the result: in the column that holds the decision sentence, and that column kept its place
     assert panel.pv.parent.parent.parent.parent is parts.decision.parent
     assert isinstance(parts.decision.parent.parent, gr.Row)
+
+
+def test_plots_are_redrawn_only_when_their_data_changes() -> None:
+    card = BINARY[0]
+    first = tp.default_preset(card)
+    pct = 100 * tp.preset_prevalence(card, first)
+    on_result = tp.render(card, None, "ko", first, pct, cause="result")
+    assert "value" not in on_result[3] and "value" not in on_result[4]
+    on_language = tp.render(card, None, "ko", first, pct, cause="language")
+    assert "value" not in on_language[3] and "유병률" in on_language[3]["label"]
+    assert on_language[4]["label"] == STRINGS["cal.plot"]["ko"]
+    on_prevalence = tp.render(card, None, "ko", first, 7.5, cause="prevalence")
+    assert len(on_prevalence[3]["value"]) == tp.ICONS_PER and "7.5 %" in on_prevalence[3]["label"]
