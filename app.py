@@ -53,6 +53,7 @@ from tabs.report import add_report  # noqa: E402  (issue 19)
 from tabs.samples import load_samples  # noqa: E402
 from tabs.series import add_series_section  # noqa: E402 - CT series section (issue 20)
 from tabs.status import status_markdown  # noqa: E402
+from tabs.teaching_panel import add_teaching_panel  # noqa: E402  (issue 19)
 from tabs.texts import intro_markdown  # noqa: E402
 
 log = logging.getLogger("medhub.app")
@@ -201,6 +202,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
                         add_report(tabs[-1], ui, lang)  # issue 19: Report (PDF), /report_<id>
+                        add_teaching_panel(tabs[-1], ui, lang)  # issue 19: predictive values, calibration
                         add_series_section(tabs[-1], ui, lang)  # only for a card that reads a CT series
                         tab_blocks.append(tab)
                     else:
@@ -213,6 +215,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                     tabs.append(build_tab(card, hooks_for(card), ui, lang,
                                                           samples.get(card.id, [])))
                                     add_report(tabs[-1], ui, lang)  # issue 19
+                                    add_teaching_panel(tabs[-1], ui, lang)
                                     add_series_section(tabs[-1], ui, lang)
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
