@@ -1,7 +1,7 @@
 """The sample gallery from a Hub dataset repo, for real, against the Hub stand-in (tests/hub_standin.py).
 
-A maintainer uploads the listed sample files to a dataset repo (`HfApi.upload_folder`, repo_type
-"dataset"), pins the commit it printed in `MEDHUB_SAMPLES_REVISION` and names the repo in
+A maintainer uploads the listed sample files to a dataset repo (`hf upload <repo> ./samples .
+--repo-type dataset`, the README's command, run here as written against the stand-in), pins the commit it printed in `MEDHUB_SAMPLES_REVISION` and names the repo in
 `MEDHUB_SAMPLES_REPO` (README, "Publishing models and samples"). `tabs.samples.load_samples` then
 fetches exactly the listed files with `snapshot_download`: the repo's listing route, then one resolve
 per file at the pinned commit; the second start is served from the Hub cache, also offline.
@@ -12,7 +12,10 @@ no real data set is needed.
 from __future__ import annotations
 
 import io
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -67,17 +70,20 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture
 def published(isolated, monkeypatch):
     """The stand-in with the samples uploaded the way a maintainer does it; yields (hub, commit, files)."""
-    from huggingface_hub import HfApi
-
-    folder = isolated / "to-upload"
+    folder = isolated / "samples"
     files = _sample_files(folder)
     with HubStandIn(isolated / "hub-root") as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        api = HfApi(endpoint=hub.endpoint, token="anything")
-        api.create_repo(REPO, repo_type="dataset", exist_ok=True)
-        info = api.upload_folder(repo_id=REPO, repo_type="dataset", folder_path=folder,
-                                 commit_message="samples for the gallery")
-        yield hub, info.oid, files
+        # The README's command ("Publishing models and samples"), run by the `hf` CLI itself.
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "anything", "HF_HOME": str(isolated / "hf-home"),
+               "HF_HUB_DISABLE_TELEMETRY": "1", "NO_COLOR": "1"}
+        hf = shutil.which("hf") or pytest.skip("the `hf` command of huggingface_hub is not on PATH")
+        run = subprocess.run([hf, "upload", REPO, str(folder), ".", "--repo-type", "dataset"], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        commit = re.search(r"/datasets/" + REPO + r"/commit/([0-9a-f]{40})", run.stdout)[1]  # the pin it prints
+        assert hub.commits[-1]["oid"] == commit
+        yield hub, commit, files
 
 
 def test_stand_in_lists_a_dataset_repo(published):
