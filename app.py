@@ -39,13 +39,13 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+import medhub.zerogpu  # noqa: E402, F401  - defines the @spaces.GPU function a ZeroGPU Space needs at start
 from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
 from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
 from medhub.imaging import max_upload_bytes  # noqa: E402
 from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
-import medhub.zerogpu  # noqa: E402, F401  - defines the @spaces.GPU function a ZeroGPU Space needs at start
 from tabs.classmode import build_class_tab, class_tab_title  # noqa: E402  (issue 19)
 from tabs.hooks import TabHooks  # noqa: E402
 from tabs.layout import TabParts, build_tab  # noqa: E402
