@@ -288,6 +288,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
     warm_models(CARDS)
+    from tabs.session_state import install as lazy_session_configs
+
+    lazy_session_configs()  # a new visitor / API call no longer builds every block's config (issue 20)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
     if MCP_SERVER:
         from tabs.mcp_compat import install as fix_mcp_state_outputs
