@@ -114,6 +114,14 @@ def _thumbnail(source: Path, card: ModelCard, out: Path) -> bool:
     return True
 
 
+def _points_inside(source: Path, root: Path) -> bool:
+    target = source.resolve()
+    allowed = [root.resolve()]
+    if root.parent.name == "snapshots":  # <cache>/datasets--owner--name/snapshots/<commit>
+        allowed.append(root.parent.parent.resolve() / "blobs")
+    return any(target.is_relative_to(a) for a in allowed)
+
+
 def load_samples(cards: tuple[ModelCard, ...]) -> tuple[dict[str, list[Sample]], Path | None]:
     """Samples per model id (only files that exist and pass the gate) and their root directory."""
     listing = sample_list()
@@ -126,10 +134,10 @@ def load_samples(cards: tuple[ModelCard, ...]) -> tuple[dict[str, list[Sample]],
         folder = thumbs / card.id
         folder.mkdir(parents=True, exist_ok=True)
         for i, item in enumerate(listing.get(card.id, [])):
-            # Inside the root by its path, not by where it points: a Hub snapshot's files are symlinks
-            # into the cache's blobs/ folder (resolving them would put every one "outside").
+            # Inside the root by its path, and what it points to inside the root too, or, for a Hub
+            # snapshot (whose files are symlinks into the cache's blobs/ folder), inside that repo's cache.
             source = Path(os.path.normpath(root / item["path"]))
-            if not source.is_relative_to(root) or not source.is_file():
+            if not source.is_relative_to(root) or not source.is_file() or not _points_inside(source, root):
                 log.warning("sample %s not found under %s", item["path"], root)
                 continue
             thumb = folder / f"{i:02d}.png"

@@ -145,3 +145,21 @@ def test_unknown_repo_or_revision_hides_the_gallery(published, monkeypatch):
     monkeypatch.setenv("MEDHUB_SAMPLES_REPO", "medhub-test/no-such-samples")
     samples, root = load_samples(load_cards())
     assert root is None and not any(samples.values())
+
+
+def test_a_local_sample_linking_outside_its_folder_is_left_out(isolated, monkeypatch, tmp_path):
+    from tabs.samples import load_samples, sample_list
+
+    folder = tmp_path / "local"
+    _sample_files(folder)
+    first = next(item["path"] for items in sample_list().values() for item in items
+                 if not item["path"].endswith(".dcm"))
+    outside = tmp_path / "elsewhere.jpg"
+    (folder / first).rename(outside)
+    (folder / first).symlink_to(outside)
+    monkeypatch.setenv("MEDHUB_SAMPLES_DIR", str(folder))
+    samples, root = load_samples(load_cards())
+    shown = {Path(s.path).name.split("-", 1)[1] for items in samples.values() for s in items}
+    assert Path(first).name not in shown
+    assert sum(len(v) for v in samples.values()) == sum(len(v) for v in sample_list().values()) - sum(
+        1 for items in sample_list().values() for item in items if item["path"] == first)
