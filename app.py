@@ -39,6 +39,7 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+import medhub.zerogpu  # noqa: E402, F401  - defines the @spaces.GPU function a ZeroGPU Space needs at start
 from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
 from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
@@ -290,6 +291,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
     warm_models(CARDS)
+    from tabs.session_state import install as lazy_session_configs
+
+    lazy_session_configs()  # a new visitor / API call no longer builds every block's config (issue 20)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
     if MCP_SERVER:
         from tabs.mcp_compat import install as fix_mcp_state_outputs
