@@ -39,6 +39,7 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+import medhub.zerogpu  # noqa: E402, F401  - defines the @spaces.GPU function a ZeroGPU Space needs at start
 from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
 from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
@@ -52,6 +53,7 @@ from tabs.report import add_report  # noqa: E402  (issue 19)
 from tabs.samples import load_samples  # noqa: E402
 from tabs.series import add_series_section  # noqa: E402 - CT series section (issue 20)
 from tabs.status import status_markdown  # noqa: E402
+from tabs.teaching_panel import add_teaching_panel  # noqa: E402  (issue 19)
 from tabs.texts import intro_markdown  # noqa: E402
 from tabs.views import hooks_for  # noqa: E402
 
@@ -193,6 +195,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
                         add_report(tabs[-1], ui, lang)  # issue 19: Report (PDF), /report_<id>
+                        add_teaching_panel(tabs[-1], ui, lang)  # issue 19: predictive values, calibration
                         add_series_section(tabs[-1], ui, lang)  # only for a card that reads a CT series
                         tab_blocks.append(tab)
                     else:
@@ -205,6 +208,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                     tabs.append(build_tab(card, hooks_for(card), ui, lang,
                                                           samples.get(card.id, [])))
                                     add_report(tabs[-1], ui, lang)  # issue 19
+                                    add_teaching_panel(tabs[-1], ui, lang)
                                     add_series_section(tabs[-1], ui, lang)
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
@@ -279,6 +283,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
     warm_models(CARDS)
+    from tabs.session_state import install as lazy_session_configs
+
+    lazy_session_configs()  # a new visitor / API call no longer builds every block's config (issue 20)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
     if MCP_SERVER:
         from tabs.mcp_compat import install as fix_mcp_state_outputs

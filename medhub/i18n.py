@@ -517,3 +517,236 @@ STRINGS.setdefault("url.label", {
     "en": "... or an image URL (http/https)",
     "ko": "... 또는 이미지 URL (http/https)",
 })
+
+
+# --- issue 19: what a result means (tabs/teaching_panel.py): predictive values at a prevalence, the
+# icon array, calibration in view and the threshold on the probability bar. Medical and statistical
+# words follow medhub/teaching/glossary_ko.yaml (tests/test_teaching_panel.py checks the pairs).
+STRINGS.update({
+    "teach.accordion": {
+        "en": "What this result means: predictive values at a prevalence, calibration",
+        "ko": "이 결과의 의미: 유병률에 따른 예측도, 보정",
+    },
+    "bar.label": {"en": "Probability against the threshold", "ko": "임계값과 비교한 확률"},
+    "bar.result": {
+        "en": "P({positive}) = {p} {op} threshold {threshold} → {decision}",
+        "ko": "P({positive}) = {p} {op} 임계값 {threshold} → {decision}",
+    },
+    "bar.waiting": {
+        "en": "Threshold {threshold}: a probability of {positive} at or above it is flagged.",
+        "ko": "임계값 {threshold}: {positive} 확률이 이 값 이상이면 양성으로 판정합니다.",
+    },
+    "bar.none": {
+        "en": "No probability: the model did not answer (out of scope).",
+        "ko": "확률 없음: 적용 범위 밖이라 모델이 답하지 않았습니다.",
+    },
+    "pv.header": {"en": "Predictive values at a prevalence", "ko": "유병률에 따른 예측도"},
+    "pv.preset": {"en": "Prevalence: who is being tested?", "ko": "유병률: 누구를 검사하나요?"},
+    "pv.custom": {"en": "another value (type it below)", "ko": "다른 값 (아래에 입력)"},
+    "pv.value": {"en": "Prevalence (%)", "ko": "유병률 (%)"},
+    "pv.source": {"en": "Source: {source}", "ko": "출처: {source}"},
+    "pv.illustrative": {
+        "en": "An illustrative value for teaching, not a measured prevalence.",
+        "ko": "교육용 예시 값이며, 측정한 유병률이 아닙니다.",
+    },
+    "pv.own": {"en": "A prevalence you chose.", "ko": "직접 고른 유병률입니다."},
+    "pv.rates": {
+        "en": "From the model card's test split at the threshold {threshold}: sensitivity {sens} "
+        "(95 % confidence interval {sens_ci}; {tp} of {n_pos}), specificity {spec} (95 % confidence "
+        "interval {spec_ci}; {tn} of {n_neg}).",
+        "ko": "모델 카드의 시험 세트, 임계값 {threshold} 기준: 민감도 {sens} (95 % 신뢰구간 {sens_ci}; "
+        "{n_pos}건 중 {tp}건), 특이도 {spec} (95 % 신뢰구간 {spec_ci}; {n_neg}건 중 {tn}건).",
+    },
+    "pv.values": {
+        "en": "At a prevalence of {prev}: **positive predictive value {ppv}** (range {ppv_ci}) · "
+        "**negative predictive value {npv}** (range {npv_ci}).",
+        "ko": "유병률 {prev}에서: **양성예측도 {ppv}** (범위 {ppv_ci}) · **음성예측도 {npv}** (범위 {npv_ci}).",
+    },
+    "pv.range_note": {
+        "en": "Ranges: the values at both ends of the two 95 % confidence intervals, not a joint interval; "
+        "the prevalence is taken as exact.",
+        "ko": "범위: 두 95 % 신뢰구간의 양 끝에서 계산한 값이며, 결합 신뢰구간이 아닙니다. 유병률은 정확한 값으로 봅니다.",
+    },
+    "pv.this_flagged": {
+        "en": "This image was flagged as **{positive}**. At this prevalence, about **{ppv}** of flagged "
+        "{unit} really have {condition} (positive predictive value).",
+        "ko": "이 영상은 **{positive}**{positive:~으로/로} 판정되었습니다. 이 유병률에서 양성으로 판정된 {unit} 중 "
+        "실제 {condition}인 비율(양성예측도)은 약 **{ppv}**입니다.",
+    },
+    "pv.this_not_flagged": {
+        "en": "This image was not flagged. At this prevalence, about **{npv}** of {unit} not flagged really "
+        "are free of {condition} (negative predictive value).",
+        "ko": "이 영상은 음성으로 판정되었습니다. 이 유병률에서 음성으로 판정된 {unit} 중 실제로 {condition}{condition:~이/가} "
+        "없는 비율(음성예측도)은 약 **{npv}**입니다.",
+    },
+    "pv.not_binary": {
+        "en": "Predictive values at a prevalence need a yes/no decision at a threshold. This model chooses "
+        "among {n} classes and its card names no positive class, so none are shown here; the recall and "
+        "precision of each class on its test split are in the model card below.",
+        "ko": "유병률에 따른 예측도는 임계값으로 내리는 예/아니오 판정이 있어야 계산할 수 있습니다. 이 모델은 "
+        "{n}개 클래스 중에서 고르며 모델 카드에 양성 클래스가 없으므로 여기서는 보여 주지 않습니다. 클래스별 "
+        "재현율과 정밀도는 아래 모델 카드에 있습니다.",
+    },
+    "pv.unavailable": {
+        "en": "Predictive values are not available: {reason}",
+        "ko": "예측도를 계산할 수 없습니다: {reason}",
+    },
+    "pv.bad_value": {
+        "en": "Type a prevalence between 0.1 and 99.9 %.",
+        "ko": "유병률은 0.1 %에서 99.9 % 사이로 입력하세요.",
+    },
+    "icons.label": {
+        "en": "Icon array: {per} {unit} at a prevalence of {prev}",
+        "ko": "아이콘 배열: 유병률 {prev}의 {unit} {per}{counter}",
+    },
+    # the icon array's and the reliability diagram's categories are shown in both languages at once
+    # ("true positive · 참양성"): a native plot keeps the categories it was first drawn with
+    "icons.tp": {"en": "true positive", "ko": "참양성"},
+    "icons.fp": {"en": "false positive", "ko": "위양성"},
+    "icons.fn": {"en": "false negative (missed)", "ko": "위음성 (놓침)"},
+    "icons.tn": {"en": "true negative", "ko": "참음성"},
+    "cal.header": {
+        "en": "Calibration: do its probabilities mean what they say?",
+        "ko": "보정: 모델의 확률은 말한 만큼 맞을까?",
+    },
+    "cal.plot": {
+        "en": "Reliability diagram of the test split (10 bins)",
+        "ko": "시험 세트의 신뢰도 도표 (10구간)",
+    },
+    # the diagram's axes, shown in both languages at once (the plot is not redrawn on a language switch)
+    "cal.x": {"en": "P of the decided class", "ko": "판정한 클래스의 확률"},
+    "cal.y": {"en": "share right", "ko": "맞힌 비율"},
+    "cal.model": {"en": "model (test split)", "ko": "모델 (시험 세트)"},
+    "cal.perfect": {"en": "perfect calibration", "ko": "완벽한 보정"},
+    "cal.ece": {
+        "en": "Expected calibration error (ECE) {ece} on {n} test images (the card states {card_ece}): the "
+        "average gap between the probability the model gives and how often it is right; 0 is perfect.",
+        "ko": "기대 보정 오차(ECE) {ece}, 시험 영상 {n}장 (모델 카드: {card_ece}): 모델이 말한 확률과 실제로 맞힌 "
+        "비율의 평균 차이이며, 0이 완벽합니다.",
+    },
+    "cal.this": {
+        "en": "This result: P = {conf} for **{decided}**. Of the {count} test images the model gave "
+        "{low}-{high}, it was right on {acc}.",
+        "ko": "이 결과: **{decided}** 확률 {conf}. 모델이 {low}-{high}의 확률을 준 시험 영상 {count}장 중 "
+        "{acc}를 맞혔습니다.",
+    },
+    "cal.missing": {
+        "en": "The test predictions behind the reliability diagram ({file}) are not here; the card states "
+        "an ECE of {ece}.",
+        "ko": "신뢰도 도표의 근거인 시험 세트 예측 파일({file})이 없습니다. 모델 카드의 ECE는 {ece}입니다.",
+    },
+})
+
+
+# --- issue 19: class mode (tabs/classmode.py), one case per screen from a deck (medhub.teaching.deck)
+STRINGS.update({
+    "class.tab": {"en": "Class mode", "ko": "수업 모드"},
+    "class.setup": {"en": "Deck: model, kind, cases, seed", "ko": "사례 묶음: 모델, 종류, 사례 수, 시드"},
+    "class.model": {"en": "Model", "ko": "모델"},
+    "class.kind": {"en": "Deck", "ko": "사례 묶음"},
+    "class.kind.right": {"en": "the model is right", "ko": "모델이 맞힌 사례"},
+    "class.kind.wrong": {"en": "the model is wrong", "ko": "모델이 틀린 사례"},
+    "class.kind.scope": {"en": "is this in scope?", "ko": "적용 범위 안일까?"},
+    "class.n": {"en": "Cases", "ko": "사례 수"},
+    "class.seed": {"en": "Seed (the same seed gives the same deck)", "ko": "시드 (같은 시드면 같은 사례 묶음)"},
+    "class.start": {"en": "Start the deck", "ko": "시작"},
+    "class.reveal": {"en": "Reveal (space)", "ko": "정답 보기 (스페이스)"},
+    "class.next": {"en": "Next (→)", "ko": "다음 (→)"},
+    "class.prev": {"en": "Back (←)", "ko": "이전 (←)"},
+    "class.intro": {
+        "en": "Choose a model and a deck, then **Start**. Keys: 1-9 vote, space reveals, → next.",
+        "ko": "모델과 사례 묶음을 고른 뒤 **시작**을 누르세요. 키: 1-9 투표, 스페이스 정답 보기, → 다음.",
+    },
+    "class.case": {"en": "Case {i} of {n}", "ko": "사례 {i} / {n}"},
+    "class.question": {"en": "What does this image show?", "ko": "이 영상은 무엇일까요?"},
+    "class.question.scope": {
+        "en": "Will the model answer (in scope) or refuse it?",
+        "ko": "모델이 답할까요 (적용 범위 안), 거부할까요?",
+    },
+    "class.tally": {"en": "Votes", "ko": "투표"},
+    "class.truth": {"en": "Truth", "ko": "정답"},
+    "class.model_says": {"en": "The model says", "ko": "모델의 판정"},
+    "class.no_answer": {"en": "no answer: out of scope", "ko": "답하지 않음: 적용 범위 밖"},
+    "class.ans.in": {"en": "In scope", "ko": "적용 범위 안"},
+    "class.ans.out": {"en": "Out of scope", "ko": "적용 범위 밖"},
+    "class.unknown": {"en": "not this model's kind of image", "ko": "이 모델이 다루는 영상이 아님"},
+    "class.empty": {"en": "No cases found for this deck here.", "ko": "이 사례 묶음에 해당하는 영상이 없습니다."},
+    "class.done": {
+        "en": "End of the deck: {right} of {n} answered like the truth by the class's top vote.",
+        "ko": "끝: 학급 최다 득표가 정답과 같은 사례 {n}개 중 {right}개.",
+    },
+    "class.kind.shortcut": {"en": "what the model looks at", "ko": "모델은 어디를 볼까?"},
+    "class.kind.history": {"en": "a split's figure is not the model's figure", "ko": "시험 세트의 수치는 모델의 수치가 아니다"},
+    "class.deck_note": {"en": "About this deck", "ko": "이 사례 묶음에 대해"},
+})
+
+
+# --- issue 19: the PDF report (medhub/teaching/report.py, `report.*`; medical words as in
+# medhub/teaching/glossary_ko.yaml) and the tab's Report button (tabs/report.py, `report_ui.*`)
+STRINGS.update({
+    "report.title": {"en": "medhub analysis report", "ko": "medhub 분석 보고서"},
+    "report.model": {"en": "Model", "ko": "모델"},
+    "report.file": {"en": "File", "ko": "파일"},
+    "report.date": {"en": "Date (UTC)", "ko": "작성 일시 (UTC)"},
+    "report.input": {"en": "Input", "ko": "입력 영상"},
+    "report.overlay": {"en": "Grad-CAM heat map", "ko": "Grad-CAM 히트맵"},
+    "report.no_overlay": {
+        "en": "No heat map: the model did not answer (out of scope).",
+        "ko": "히트맵 없음: 적용 범위 밖이라 모델이 답하지 않았습니다.",
+    },
+    "report.probs": {"en": "Probabilities", "ko": "확률"},
+    "report.decision": {"en": "Decision", "ko": "판정"},
+    "report.rule_binary": {"en": "{pos} if P({pos}) >= {thr}", "ko": "P({pos}) ≥ {thr}이면 {pos}"},
+    "report.rule_argmax": {"en": "the most probable class", "ko": "확률이 가장 높은 분류"},
+    "report.threshold": {"en": "Threshold", "ko": "임계값"},
+    "report.no_decision": {
+        "en": "No decision: the image is out of this model's scope.",
+        "ko": "판정 없음: 이 모델의 적용 범위 밖 영상입니다.",
+    },
+    "report.shown_anyway": {
+        "en": "OUT OF SCOPE, shown anyway for teaching: not a result.",
+        "ko": "적용 범위 밖: 교육용으로만 표시한 값이며 결과가 아닙니다.",
+    },
+    "report.scope": {"en": "Scope check", "ko": "적용 범위 확인"},
+    "report.in_scope": {"en": "in scope", "ko": "적용 범위 안"},
+    "report.out_of_scope": {"en": "out of scope", "ko": "적용 범위 밖"},
+    "report.scope_detail": {
+        "en": "distance {score} (limit {thr}); image family: {family}",
+        "ko": "거리 {score} (기준 {thr}); 영상 종류: {family}",
+    },
+    "report.suggested": {"en": "Try the model: {model}", "ko": "다음 모델을 사용해 보세요: {model}"},
+    "report.provenance": {"en": "Model provenance", "ko": "모델 정보"},
+    "report.revision": {"en": "revision", "ko": "리비전"},
+    "report.weights": {"en": "weights", "ko": "가중치"},
+    "report.pv": {"en": "What a positive flag means at a prevalence", "ko": "유병률에 따른 양성 판정의 의미"},
+    "report.disclaimer": {"en": "Disclaimer", "ko": "주의"},
+    "report.font_missing": {"en": "(No Korean font installed (fonts-nanum): this report is in English.)", "ko": ""},
+    "report_ui.button": {"en": "Report (PDF)", "ko": "보고서 (PDF)"},
+    "report_ui.file": {"en": "Report of the analysis (PDF)", "ko": "분석 보고서 (PDF)"},
+})
+
+
+# --- issue 20: a CT series (tabs/series.py)
+STRINGS.update({
+    "series.accordion": {"en": "Whole CT series (several slices)", "ko": "CT 시리즈 전체 (여러 슬라이스)"},
+    "series.intro": {
+        "en": "Upload the DICOM slices of ONE series (several files, or one zip). They are ordered by their "
+        "position in the patient (not by file name), every slice is scored, and the study gets one "
+        "result from the highest slice scores.",
+        "ko": "한 시리즈의 DICOM 슬라이스를 올려 주세요(여러 파일 또는 zip 하나). 파일 이름이 아니라 환자 안에서의 위치로 정렬하고, 슬라이스마다 점수를 낸 뒤 가장 높은 "
+        "점수들로 검사 전체의 결과를 냅니다.",
+    },
+    "series.files": {
+        "en": "Slices of one CT series (DICOM files or a zip)",
+        "ko": "한 CT 시리즈의 슬라이스 (DICOM 파일들 또는 zip)",
+    },
+    "series.aggregate": {"en": "Study score", "ko": "검사 점수"},
+    "series.window": {"en": "CT window", "ko": "CT 창 설정"},
+    "series.button": {"en": "Analyse the series", "ko": "시리즈 분석"},
+    "series.plot": {"en": "Score per slice", "ko": "슬라이스별 점수"},
+    "series.slider": {"en": "Slice (in position order)", "ko": "슬라이스 (위치 순서)"},
+    "series.overlay": {"en": "This slice with its heat map", "ko": "이 슬라이스와 히트맵"},
+    "series.summary": {"en": "Series result (JSON)", "ko": "시리즈 결과 (JSON)"},
+    "series.agg.top3_mean": {"en": "mean of the top 3 slices", "ko": "상위 3개 슬라이스의 평균"},
+    "series.agg.max": {"en": "highest slice", "ko": "가장 높은 슬라이스"},
+})

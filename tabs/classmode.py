@@ -1,10 +1,12 @@
 """Class mode (issue 19): one case per screen for a projector, from a deck (medhub.teaching.deck).
 
-Pick a model, a kind of deck (right / wrong / in scope?), the number of cases and a seed, press Start.
+Pick a model, a kind of deck (right / wrong / in scope? / what the model looks at / a split's figure is
+not the model's figure), the number of cases and a seed, press Start.
 Each case shows the image alone; the class answers with one button per label (each press adds a vote
 to the tally on screen, no accounts); Reveal shows the truth, the model's probabilities, the heat map
-and the scope check; Next goes on. Keys: 1-9 vote, space reveals, right arrow next, left arrow back.
+the scope check and the deck's teaching note from the card; Next goes on. Keys: 1-9 vote, space reveals, right arrow next, left arrow back.
 The deck runs through `medhub.pipeline.run` (the app's path); no event here is a public API endpoint.
+Strings: `class.*` in medhub/i18n.py.
 """
 
 from __future__ import annotations
@@ -14,42 +16,10 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from medhub.i18n import normalise_lang
+from medhub.i18n import normalise_lang, t
 
 MAX_ANSWERS = 6  # answer buttons laid out (the most labels of a card, or 2 for the scope deck)
 SHOW_PX = 720  # images kept at most this long for the projector
-
-TEXTS = {
-    "tab": {"en": "Class mode", "ko": "수업 모드"},
-    "setup": {"en": "Deck: model, kind, cases, seed", "ko": "사례 묶음: 모델, 종류, 사례 수, 시드"},
-    "model": {"en": "Model", "ko": "모델"},
-    "kind": {"en": "Deck", "ko": "사례 묶음"},
-    "kind.right": {"en": "the model is right", "ko": "모델이 맞힌 사례"},
-    "kind.wrong": {"en": "the model is wrong", "ko": "모델이 틀린 사례"},
-    "kind.scope": {"en": "is this in scope?", "ko": "적용 범위 안일까?"},
-    "n": {"en": "Cases", "ko": "사례 수"},
-    "seed": {"en": "Seed (the same seed gives the same deck)", "ko": "시드 (같은 시드면 같은 사례 묶음)"},
-    "start": {"en": "Start the deck", "ko": "시작"},
-    "reveal": {"en": "Reveal (space)", "ko": "정답 보기 (스페이스)"},
-    "next": {"en": "Next (→)", "ko": "다음 (→)"},
-    "prev": {"en": "Back (←)", "ko": "이전 (←)"},
-    "intro": {"en": "Choose a model and a deck, then **Start**. Keys: 1-9 vote, space reveals, → next.",
-              "ko": "모델과 사례 묶음을 고른 뒤 **시작**을 누르세요. 키: 1-9 투표, 스페이스 정답 보기, → 다음."},
-    "case": {"en": "Case {i} of {n}", "ko": "사례 {i} / {n}"},
-    "question": {"en": "What does this image show?", "ko": "이 영상은 무엇일까요?"},
-    "question.scope": {"en": "Will the model answer (in scope) or refuse it?",
-                       "ko": "모델이 답할까요 (적용 범위 안), 거부할까요?"},
-    "tally": {"en": "Votes", "ko": "투표"},
-    "truth": {"en": "Truth", "ko": "정답"},
-    "model_says": {"en": "The model says", "ko": "모델의 판정"},
-    "no_answer": {"en": "no answer: out of scope", "ko": "답하지 않음: 적용 범위 밖"},
-    "ans.in": {"en": "In scope", "ko": "적용 범위 안"},
-    "ans.out": {"en": "Out of scope", "ko": "적용 범위 밖"},
-    "unknown": {"en": "not this model's kind of image", "ko": "이 모델이 다루는 영상이 아님"},
-    "empty": {"en": "No cases found for this deck here.", "ko": "이 사례 묶음에 해당하는 영상이 없습니다."},
-    "done": {"en": "End of the deck: {right} of {n} answered like the truth by the class's top vote.",
-             "ko": "끝: 학급 최다 득표가 정답과 같은 사례 {n}개 중 {right}개."},
-}
 
 CSS = """
 #medhub-class .class-big, #medhub-class .class-big * { font-size: 1.6rem !important; line-height: 1.35; }
@@ -77,8 +47,8 @@ KEYS_JS = """
 
 
 def _t(key: str, lang: str, **fields: Any) -> str:
-    text = TEXTS[key]["ko" if normalise_lang(lang) == "ko" else "en"]
-    return text.format(**fields) if fields else text
+    """A class-mode string of medhub/i18n.py (keys `class.<key>`)."""
+    return t(f"class.{key}", lang, **fields)
 
 
 def class_tab_title(lang: str) -> str:
@@ -111,7 +81,7 @@ def load_deck(card_id: str, kind: str, n: int, seed: int) -> dict[str, Any]:
     def run(c, path):
         r = pipeline.run(c, path)
         images[str(path)] = (_small(r.shown.rgb), _small(r.overlay))
-        return r.summary
+        return deck.result_summary(r)  # the summary, and where the heat map lies (the shortcut deck)
 
     root = samples_root(sample_list()) or deck.data_root()
     try:
@@ -174,6 +144,9 @@ def render(state: dict[str, Any] | None, lang: str) -> list[Any]:
             probs = gr.update(value={names[k]: float(v) for k, v in case["probabilities"].items()}, visible=True)
         if case["decision"] is not None:
             overlay = gr.update(value=case["overlay"], visible=True)
+        from medhub.teaching.deck import deck_note
+
+        reveal_md += f"\n\n**{_t('deck_note', lang)}:** {deck_note(card, state['kind'], lang)}"
         if i == n - 1:
             reveal_md += "\n\n" + _done(state, card, lang)
     return [header, case["image"], _tally(state, card, lang), reveal_md, probs, overlay, *buttons]

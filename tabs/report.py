@@ -25,16 +25,13 @@ from medhub.i18n import normalise_lang, t
 
 log = logging.getLogger("medhub.app")
 
-TEXTS = {
-    "button": {"en": "Report (PDF)", "ko": "보고서 (PDF)"},
-    "file": {"en": "Report of the analysis (PDF)", "ko": "분석 보고서 (PDF)"},
-}
 MAX_AGE_S = 600.0
 _lock = threading.Lock()
 
 
 def _text(key: str, lang: str) -> str:
-    return TEXTS[key]["ko" if normalise_lang(lang) == "ko" else "en"]
+    """The Report button's strings (medhub/i18n.py, keys `report_ui.<key>`)."""
+    return t(f"report_ui.{key}", lang)
 
 
 @cache

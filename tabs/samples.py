@@ -2,9 +2,11 @@
 
 The images are not in the repository. They come from a local directory (`MEDHUB_SAMPLES_DIR`; the
 tests and `make run` point it at ../shared/data) or from a Hub dataset repo (`MEDHUB_SAMPLES_REPO`,
-fetched with `snapshot_download` restricted to the listed paths). With neither, or when a listed file
-is missing, that sample is left out and a tab without samples shows no gallery, rather than a broken
-one.
+fetched with `snapshot_download` restricted to the listed paths, at `MEDHUB_SAMPLES_REVISION`: pin a
+commit id, so the gallery is the same bytes on every start; default `main`; `HF_ENDPOINT` and
+`HF_HUB_OFFLINE` are honoured, and once downloaded the snapshot is served from the Hub cache).
+With neither, or when a listed file is missing, that sample is left out and a tab without samples
+shows no gallery, rather than a broken one.
 
 Gallery thumbnails (also for DICOM, which a browser cannot show) are decoded through the same input
 gate as uploads and written, with a copy of each sample, to a temporary directory: Gradio serves
@@ -66,13 +68,18 @@ def samples_root(listing: dict[str, list[dict]]) -> Path | None:
     repo = os.environ.get("MEDHUB_SAMPLES_REPO", "").strip()
     if not repo:
         return None
+    revision = os.environ.get("MEDHUB_SAMPLES_REVISION", "").strip() or "main"
+    # Read now, not at huggingface_hub's import (as medhub/weights.py does).
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or None
+    cache_dir = os.environ.get("HF_HUB_CACHE", "").strip() or None
     try:
         from huggingface_hub import snapshot_download
 
         patterns = sorted({item["path"] for items in listing.values() for item in items})
-        return Path(snapshot_download(repo_id=repo, repo_type="dataset", allow_patterns=patterns))
+        return Path(snapshot_download(repo_id=repo, repo_type="dataset", revision=revision,
+                                      allow_patterns=patterns, endpoint=endpoint, cache_dir=cache_dir))
     except Exception as err:  # noqa: BLE001 - any Hub failure only costs the gallery
-        log.warning("sample repo %s unavailable (%s); no sample gallery", repo, err)
+        log.warning("sample repo %s@%s unavailable (%s); no sample gallery", repo, revision, err)
         return None
 
 
@@ -107,6 +114,14 @@ def _thumbnail(source: Path, card: ModelCard, out: Path) -> bool:
     return True
 
 
+def _points_inside(source: Path, root: Path) -> bool:
+    target = source.resolve()
+    allowed = [root.resolve()]
+    if root.parent.name == "snapshots":  # <cache>/datasets--owner--name/snapshots/<commit>
+        allowed.append(root.parent.parent.resolve() / "blobs")
+    return any(target.is_relative_to(a) for a in allowed)
+
+
 def load_samples(cards: tuple[ModelCard, ...]) -> tuple[dict[str, list[Sample]], Path | None]:
     """Samples per model id (only files that exist and pass the gate) and their root directory."""
     listing = sample_list()
@@ -119,8 +134,10 @@ def load_samples(cards: tuple[ModelCard, ...]) -> tuple[dict[str, list[Sample]],
         folder = thumbs / card.id
         folder.mkdir(parents=True, exist_ok=True)
         for i, item in enumerate(listing.get(card.id, [])):
-            source = (root / item["path"]).resolve()
-            if not source.is_file() or not source.is_relative_to(root):
+            # Inside the root by its path, and what it points to inside the root too, or, for a Hub
+            # snapshot (whose files are symlinks into the cache's blobs/ folder), inside that repo's cache.
+            source = Path(os.path.normpath(root / item["path"]))
+            if not source.is_relative_to(root) or not source.is_file() or not _points_inside(source, root):
                 log.warning("sample %s not found under %s", item["path"], root)
                 continue
             thumb = folder / f"{i:02d}.png"

@@ -21,7 +21,7 @@ import gradio as gr
 import pandas as pd
 
 from medhub.cards import ModelCard
-from medhub.i18n import STRINGS, normalise_lang, t
+from medhub.i18n import normalise_lang, t
 from medhub.imaging import dicom_window
 from medhub.series import AGGREGATES, DEFAULT_AGGREGATE
 from tabs.dicom_window import window_choices
@@ -29,29 +29,7 @@ from tabs.wiring import MODEL_CONCURRENCY
 
 log = logging.getLogger("medhub.app")
 
-SERIES_STRINGS: dict[str, dict[str, str]] = {
-    "series.accordion": {"en": "Whole CT series (several slices)", "ko": "CT 시리즈 전체 (여러 슬라이스)"},
-    "series.intro": {
-        "en": "Upload the DICOM slices of ONE series (several files, or one zip). They are ordered by their "
-              "position in the patient (not by file name), every slice is scored, and the study gets one "
-              "result from the highest slice scores.",
-        "ko": "한 시리즈의 DICOM 슬라이스를 올려 주세요(여러 파일 또는 zip 하나). 파일 이름이 아니라 환자 안에서의 위치로 "
-              "정렬하고, 슬라이스마다 점수를 낸 뒤 가장 높은 점수들로 검사 전체의 결과를 냅니다.",
-    },
-    "series.files": {"en": "Slices of one CT series (DICOM files or a zip)",
-                     "ko": "한 CT 시리즈의 슬라이스 (DICOM 파일들 또는 zip)"},
-    "series.aggregate": {"en": "Study score", "ko": "검사 점수"},
-    "series.window": {"en": "CT window", "ko": "CT 창 설정"},
-    "series.button": {"en": "Analyse the series", "ko": "시리즈 분석"},
-    "series.plot": {"en": "Score per slice", "ko": "슬라이스별 점수"},
-    "series.slider": {"en": "Slice (in position order)", "ko": "슬라이스 (위치 순서)"},
-    "series.overlay": {"en": "This slice with its heat map", "ko": "이 슬라이스와 히트맵"},
-    "series.summary": {"en": "Series result (JSON)", "ko": "시리즈 결과 (JSON)"},
-    "series.agg.top3_mean": {"en": "mean of the top 3 slices", "ko": "상위 3개 슬라이스의 평균"},
-    "series.agg.max": {"en": "highest slice", "ko": "가장 높은 슬라이스"},
-}
-for _key, _value in SERIES_STRINGS.items():
-    STRINGS.setdefault(_key, _value)
+# Strings: `series.*` in medhub/i18n.py.
 
 
 def supports_series(card: ModelCard) -> bool:

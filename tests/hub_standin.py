@@ -12,6 +12,13 @@ It serves a folder laid out as `<root>/<org>/<name>/<files>` on 127.0.0.1 (a fre
   folder and moves the revision to a new commit id.
 - `POST /api/validate-yaml`: checks that a README's front matter is a YAML mapping (upload_folder
   asks before committing a README.md).
+- `GET /api/{models|datasets}/{org}/{name}/revision/{revision}`: the repo's info (`sha` = the
+  revision's commit, `siblings` = its files), what `repo_info` and `snapshot_download` ask first.
+- `GET /api/{models|datasets}/{org}/{name}/tree/{revision}[/{path}]?recursive=...`: the listing of
+  `list_repo_tree` / `list_repo_files` (files with size and git blob id, folders), one page.
+
+Dataset repos (`repo_type="dataset"`) live under `<root>/datasets/<org>/<name>` and are served at
+`/datasets/{org}/{name}/resolve/...`, `/api/datasets/...`; every route above takes them.
 
 Every request's revision is recorded (`revisions`), and requests are counted (`request_count`).
 Files are served from the folder as it is now, whatever the revision: the stand-in checks what a
@@ -32,10 +39,22 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-_RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
-_API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<op>preupload|commit)/(?P<rev>[^/]+)$")
+_RESOLVE = re.compile(r"^/(?P<kind>datasets/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+_API = re.compile(r"^/api/(?P<kind>models|datasets)/(?P<repo>[^/]+/[^/]+)/(?P<op>preupload|commit)/(?P<rev>[^/]+)$")
+_INFO = re.compile(r"^/api/(?P<kind>models|datasets)/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$")
+_TREE = re.compile(r"^/api/(?P<kind>models|datasets)/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.+))?$")
+
+
+def repo_key(repo_id: str, kind: str | None = None) -> str:
+    """Where a repo lives under the root and in `refs`: `org/name` for a model, `datasets/org/name`."""
+    return f"datasets/{repo_id}" if kind in ("datasets", "datasets/", "dataset") else repo_id
+
+
+def git_blob_id(data: bytes) -> str:
+    """The git blob sha1 of a file's bytes (the `oid` the Hub lists for a file)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -101,15 +120,16 @@ class HubStandIn:
         self.stop()
 
     # ------------------------------------------------------------ helpers for tests
-    def add_file(self, repo_id: str, name: str, data: bytes) -> Path:
-        path = self.root / repo_id / name
+    def add_file(self, repo_id: str, name: str, data: bytes, repo_type: str = "model") -> Path:
+        path = self.root / repo_key(repo_id, repo_type) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return path
 
-    def commit_of(self, repo_id: str, revision: str) -> str:
+    def commit_of(self, repo_id: str, revision: str, repo_type: str = "model") -> str:
+        key = repo_key(repo_id, repo_type)
         with self._lock:
-            return self.refs.get((repo_id, revision)) or commit_for(repo_id, revision)
+            return self.refs.get((key, revision)) or commit_for(key, revision)
 
     def _record(self, method: str, path: str, revision: str | None) -> None:
         with self._lock:
@@ -173,11 +193,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         repo, revision, name = match["repo"], match["rev"], match["path"]
         self.hub._record(self.command, path, revision)
-        repo_dir = self.hub.root / repo
+        key = repo_key(repo, match["kind"])
+        repo_dir = self.hub.root / key
         if not repo_dir.is_dir():
             self._error(404, "RepoNotFound", f"Repository {repo} not found", send_body)
             return
-        commit = self.hub.commit_of(repo, revision)
+        commit = self.hub.commit_of(key, revision)
         file = (repo_dir / name).resolve()
         if repo_dir.resolve() not in file.parents or not file.is_file():
             self._error(
@@ -196,7 +217,47 @@ class _Handler(BaseHTTPRequestHandler):
         self._resolve(send_body=False)
 
     def do_GET(self) -> None:  # noqa: N802
+        path = unquote(urlsplit(self.path).path)
+        info, tree = _INFO.match(path), _TREE.match(path)
+        if info or tree:
+            match = info or tree
+            self.hub._record("GET", path, match["rev"])
+            key = repo_key(match["repo"], match["kind"])
+            repo_dir = self.hub.root / key
+            if not repo_dir.is_dir():
+                return self._error(404, "RepoNotFound", f"Repository {match['repo']} not found")
+            commit = self.hub.commit_of(key, match["rev"])
+            if info:
+                return self._repo_info(match["repo"], repo_dir, commit)
+            query = parse_qs(urlsplit(self.path).query)
+            recursive = (query.get("recursive") or ["false"])[0].lower() == "true"
+            return self._tree(repo_dir, match["path"] or "", recursive, commit)
         self._resolve(send_body=True)
+
+    # ------------------------------------------------------------ listings
+    @staticmethod
+    def _files(repo_dir: Path) -> list[Path]:
+        return sorted(p for p in repo_dir.rglob("*") if p.is_file())
+
+    def _repo_info(self, repo: str, repo_dir: Path, commit: str) -> None:
+        siblings = [{"rfilename": p.relative_to(repo_dir).as_posix()} for p in self._files(repo_dir)]
+        self._json(200, {"id": repo, "sha": commit, "private": False, "siblings": siblings},
+                   {"X-Repo-Commit": commit})
+
+    def _tree(self, repo_dir: Path, sub: str, recursive: bool, commit: str) -> None:
+        base = (repo_dir / sub).resolve() if sub else repo_dir.resolve()
+        if repo_dir.resolve() not in (base, *base.parents) or not base.is_dir():
+            return self._error(404, "EntryNotFound", f"{sub} is not a folder of the repo", commit=commit)
+        entries = []
+        children = base.rglob("*") if recursive else base.iterdir()
+        for p in sorted(children):
+            rel = p.relative_to(repo_dir.resolve()).as_posix()
+            if p.is_dir():
+                entries.append({"type": "directory", "path": rel, "oid": "0" * 40})
+            else:
+                data = p.read_bytes()
+                entries.append({"type": "file", "path": rel, "size": len(data), "oid": git_blob_id(data)})
+        self._json(200, entries, {"X-Repo-Commit": commit})
 
     # ------------------------------------------------------------ uploads
     def do_POST(self) -> None:  # noqa: N802
@@ -214,7 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, "NotFound", f"no such route {path}")
         if not self._authorised():
             return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
-        repo_dir = self.hub.root / match["repo"]
+        key = repo_key(match["repo"], match["kind"])
+        repo_dir = self.hub.root / key
         if not repo_dir.is_dir():
             return self._error(404, "RepoNotFound", f"Repository {match['repo']} not found")
         if match["op"] == "preupload":
@@ -227,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
                     ]
                 },
             )
-        return self._commit(match["repo"], match["rev"], repo_dir, body)
+        return self._commit(key, match["rev"], repo_dir, body)
 
     def _validate_yaml(self, body: bytes) -> None:
         """What upload_folder asks before committing a README.md: is its front matter a YAML mapping?"""
@@ -255,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
         payload = json.loads(body or b"{}")
         repo = f"{payload.get('organization')}/{payload.get('name')}"
-        repo_dir = self.hub.root / repo
+        repo_dir = self.hub.root / repo_key(repo, payload.get("type"))
         if repo_dir.is_dir():
             # The Hub's 409 also carries the url, which `create_repo(exist_ok=True)` returns.
             body = json.dumps(

@@ -1,10 +1,14 @@
 """Class mode in a real browser (issue 19): headless Chromium at 1280x800 (a projector), a 3-case deck
 of the first card: vote with a button and with a number key, reveal with space, next with the right
-arrow, then the same in Korean; screenshots in the artifacts folder. Skips without Chromium or data."""
+arrow, then the same in Korean; screenshots in the artifacts folder (and, with MEDHUB_README_SCREENSHOTS=1,
+the Korean reveal as the README's assets/class_mode.png). Skips without Chromium or data."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,7 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 CARD = load_cards()[0]  # the class tab's default model
 DECK_TIMEOUT_MS = 300_000
+README_SHOT = Path(__file__).resolve().parent.parent / "assets" / "class_mode.png"
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
               pytest.mark.browser, pytest.mark.server, pytest.mark.data]
@@ -27,6 +32,7 @@ def test_class_mode_flow_en_ko(app_url, data_root, artifacts_dir) -> None:
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.set_default_navigation_timeout(180_000)  # a loaded CI machine serves the first page slowly
+        sync_api.expect.set_options(timeout=30_000)  # a language switch redraws every tab; a loaded machine is slow
         try:
             page.goto(app_url)
             page.wait_for_selector("button[role=tab]")
@@ -61,7 +67,10 @@ def test_class_mode_flow_en_ko(app_url, data_root, artifacts_dir) -> None:
             page.keyboard.press(" ")
             sync_api.expect(reveal).to_contain_text("정답")
             sync_api.expect(page.locator("#class-reveal")).to_contain_text("정답 보기")
+            sync_api.expect(reveal).to_contain_text("이 사례 묶음에 대해")  # the deck's note from the card
             page.screenshot(path=str(artifacts_dir / "browser_class_mode_ko.png"))
+            if os.environ.get("MEDHUB_README_SCREENSHOTS") == "1":
+                shutil.copyfile(artifacts_dir / "browser_class_mode_ko.png", README_SHOT)
         finally:
             context.close()
             browser.close()

@@ -29,3 +29,31 @@ def test_command_line_and_table():
                               "cold_start_s": 9.0, "rss_mb": 900.0, "load_avg_1m_start": 0.2,
                               "load_avg_1m_end": 1.0})
     assert "| melanoma | same_sample | 0 |" in table and "yes" in table
+
+
+def test_transport_and_cold_start_options():
+    from medhub.studies.bench.command import format_cold_starts
+
+    args = build_parser().parse_args(["bench", "--classroom", "--transport", "http"])
+    assert args.transport == "http"
+    assert build_parser().parse_args(["bench"]).transport == "client"
+    args = build_parser().parse_args(["bench", "--cold-start", "3"])
+    assert args.cold_start == 3
+    run = {"api_s": 6.1, "page_s": 6.3, "ready_s": {"melanoma": 9.0}, "all_ready_s": 9.0,
+           "first_answer_ms": {"melanoma": 120.0}, "all_warm_s": 9.4, "rss_mb": 900.0}
+    table = format_cold_starts({"runs": [run], "load_avg_1m_start": 0.3, "load_avg_1m_end": 1.1})
+    assert "| 1 | 6.1 | 6.3 | 9.0 | 9.4 | 900.0 |" in table
+
+
+def test_a_round_reports_where_the_cpu_went(monkeypatch, tmp_path):
+    """`_round` adds CPU per request of the app and of the load generator, and Gradio's phases."""
+    from medhub.studies.bench import classroom
+
+    monkeypatch.setattr(classroom, "run_http_clients", lambda url, jobs, clients: {
+        "latencies": [0.5] * clients, "requests": clients, "errors": 0, "error_samples": [], "wall_s": 1.0})
+    monkeypatch.setattr(classroom, "_http", lambda url, method="GET": [
+        {"fn_name": "predict_x", "fn_call_ms": 10.0, "queue_wait_ms": 5.0}] * 3 if method == "GET" else {})
+    row = classroom._round("http://127.0.0.1:1/", [("m", tmp_path / "a.png")], 4, tmp_path, "http", app_pid=None)
+    assert row["transport"] == "http" and row["requests"] == 4 and row["p95_ms"] == 500.0
+    assert row["app_cpu_ms_per_request"] is None and row["loadgen_cpu_ms_per_request"] >= 0
+    assert row["gradio_phases_ms"]["fn_call"] == {"p50": 10.0, "p95": 10.0} and row["gradio_phases_ms"]["n"] == 3

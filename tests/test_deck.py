@@ -79,9 +79,11 @@ def test_samples_are_the_last_source(data_root, tmp_path, monkeypatch) -> None:
 def test_unknown_kind_and_no_data(tmp_path) -> None:
     card = get_card("melanoma")
     with pytest.raises(deck.DeckError):
-        deck.build_deck(card, "history", n=1)
+        deck.build_deck(card, "no_such_kind", n=1)
     with pytest.raises(deck.DeckError):
         deck.build_deck(card, "right", n=1, root=tmp_path)
+    with pytest.raises(deck.DeckError):  # no other collection under an empty folder
+        deck.build_deck(card, "history", n=1, root=tmp_path)
 
 
 @pytest.mark.timeout(600, func_only=True)

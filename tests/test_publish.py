@@ -178,3 +178,24 @@ def test_publish_to_other_repo(isolated, hub):
     assert (hub.root / "someone" / "else" / "model.safetensors").read_bytes() == WEIGHTS
     assert result.repo_id == "someone/else"
     assert Path(hub.root / REPO_ID).exists() is False
+
+
+def test_publish_then_download_every_file_at_the_commit(isolated, hub, tmp_path):
+    """Issue 20: what `publish` put on the Hub comes back byte for byte, every file of the repo (listed
+    with the Hub's own listing route, downloaded with `hf_hub_download` at the commit to pin), and a
+    `snapshot_download` of that commit is the same set of files."""
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+
+    result = publish("tiny")
+    api = HfApi(endpoint=hub.endpoint)
+    listed = sorted(api.list_repo_files(REPO_ID, revision=result.commit_id))
+    assert listed == sorted(f.name for f in result.files) == ["README.md", "config.json", "model.safetensors"]
+    for name in listed:
+        got = hf_hub_download(REPO_ID, name, revision=result.commit_id, endpoint=hub.endpoint,
+                              cache_dir=tmp_path / "dl")
+        assert Path(got).read_bytes() == (isolated / name).read_bytes(), name
+    assert api.repo_info(REPO_ID, revision="main").sha == result.commit_id
+    snap = Path(snapshot_download(REPO_ID, revision=result.commit_id, endpoint=hub.endpoint,
+                                  cache_dir=tmp_path / "snap"))
+    assert sorted(p.name for p in snap.iterdir()) == listed
+    assert result.commit_id in hub.revisions

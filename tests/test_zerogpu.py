@@ -46,4 +46,19 @@ def test_decorated_path_gives_the_plain_probabilities(model_id, rel, data_root):
     assert decorated.decision == plain.decision
 
 
+def test_the_app_defines_its_gpu_function_before_launch():
+    """On ZeroGPU, `spaces` reports the decorated functions when `launch()` runs and a Space with none
+    does not start (spaces/zero/__init__.py: `startup`): app.py imports medhub.zerogpu at module level,
+    whose `analyse_on_gpu` is decorated at import."""
+    import ast
+
+    from medhub.paths import REPO_ROOT
+
+    tree = ast.parse((REPO_ROOT / "app.py").read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in top if isinstance(n, ast.ImportFrom)}
+    assert "medhub.zerogpu" in names
+
+
 pytestmark = pytest.mark.data

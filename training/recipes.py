@@ -314,6 +314,16 @@ RECIPES: dict[str, dict[str, Any]] = {
             "one group so they never straddle splits, but the labels conflict).",
             "'bald' photos include thinning hair, so grade 3 mixes severe thinning and complete "
             "baldness; 'notbald' includes children and styled hair.",
+            "Portraits and selfies, measured (issue 17, `tests/test_scope.py`): most of the training photos are "
+            "portraits themselves, so the scope check cannot tell a portrait from a hair-loss photo by kind. Of "
+            "45 photos of people (portraits and street scenes) kept out of the scope fit, 31 are refused as "
+            "'a photo of a person' and 14 accepted; 3 of those 14 are graded severe hair loss although the "
+            "person has a full head of hair, and a portrait in a cap (matplotlib's grace_hopper.jpg) is "
+            "accepted and graded severe (0.69): a cap or hat hides the scalp and reads as hair loss. A rule "
+            "on the image-family head was measured and rejected (a threshold on P(person) that refused these "
+            "would also refuse about 1 in 10 of the model's own test photos and still accepts the cap). A "
+            "severe grade on a selfie or portrait is not to be trusted; photograph the top of the head, "
+            "without a cap.",
         ],
     },
 }

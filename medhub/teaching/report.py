@@ -37,58 +37,11 @@ logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 THUMB_PX = 420  # images are embedded at most this many pixels on the long side
 MAX_IMAGE_MM = 80  # and at most this high on the page
 
-TEXTS: dict[str, dict[str, str]] = {
-    "title": {"en": "medhub analysis report", "ko": "medhub 분석 보고서"},
-    "model": {"en": "Model", "ko": "모델"},
-    "file": {"en": "File", "ko": "파일"},
-    "date": {"en": "Date (UTC)", "ko": "작성 일시 (UTC)"},
-    "input": {"en": "Input", "ko": "입력 영상"},
-    "overlay": {"en": "Grad-CAM heat map", "ko": "Grad-CAM 히트맵"},
-    "no_overlay": {"en": "No heat map: the model did not answer (out of scope).",
-                   "ko": "히트맵 없음: 적용 범위 밖이라 모델이 답하지 않았습니다."},
-    "probs": {"en": "Probabilities", "ko": "확률"},
-    "decision": {"en": "Decision", "ko": "판정"},
-    "rule_binary": {"en": "{pos} if P({pos}) >= {thr}", "ko": "P({pos}) ≥ {thr}이면 {pos}"},
-    "rule_argmax": {"en": "the most probable class", "ko": "확률이 가장 높은 분류"},
-    "threshold": {"en": "Threshold", "ko": "임계값"},
-    "no_decision": {"en": "No decision: the image is out of this model's scope.",
-                    "ko": "판정 없음: 이 모델의 적용 범위 밖 영상입니다."},
-    "shown_anyway": {"en": "OUT OF SCOPE, shown anyway for teaching: not a result.",
-                     "ko": "적용 범위 밖: 교육용으로만 표시한 값이며 결과가 아닙니다."},
-    "scope": {"en": "Scope check", "ko": "적용 범위 확인"},
-    "in_scope": {"en": "in scope", "ko": "적용 범위 안"},
-    "out_of_scope": {"en": "out of scope", "ko": "적용 범위 밖"},
-    "scope_detail": {"en": "distance {score} (limit {thr}); image family: {family}",
-                     "ko": "거리 {score} (기준 {thr}); 영상 종류: {family}"},
-    "suggested": {"en": "Try the model: {model}", "ko": "다음 모델을 사용해 보세요: {model}"},
-    "provenance": {"en": "Model provenance", "ko": "모델 정보"},
-    "revision": {"en": "revision", "ko": "리비전"},
-    "weights": {"en": "weights", "ko": "가중치"},
-    "pv": {"en": "What a positive flag means at a prevalence", "ko": "유병률에 따른 양성 판정의 의미"},
-    "disclaimer": {"en": "Disclaimer", "ko": "주의"},
-    "font_missing": {"en": "(No Korean font installed (fonts-nanum): this report is in English.)",
-                     "ko": ""},
-}
-
-
-def _glossary_terms() -> None:
-    """The report's medical and statistical words in Korean come from the glossary."""
-    from medhub.teaching.glossary import ko
-
-    TEXTS["overlay"]["ko"] = f"Grad-CAM {ko('heat map')}"
-    TEXTS["probs"]["ko"] = ko("probability")
-    TEXTS["decision"]["ko"] = ko("decision")
-    TEXTS["threshold"]["ko"] = ko("threshold")
-    TEXTS["in_scope"]["ko"] = ko("in scope")
-    TEXTS["out_of_scope"]["ko"] = ko("out of scope")
-
-
-_glossary_terms()
-
-
 def _t(key: str, lang: str, **fields: Any) -> str:
-    text = TEXTS[key]["ko" if lang == "ko" else "en"]
-    return text.format(**fields) if fields else text
+    """A report string of medhub/i18n.py (keys `report.<key>`; medical words from the glossary)."""
+    from medhub.i18n import t
+
+    return t(f"report.{key}", "ko" if lang == "ko" else "en", **fields)
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,31 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cold_starts(models: list[str], runs: int, app_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`runs` cold starts of the app, one after the other (each a new process, every card warmed)."""
+    from medhub.studies.bench.server import cold_start_timeline
+
+    result: dict[str, Any] = {"scenario": "cold_start", "machine": machine_info(), "app_env": app_env or {},
+                              "load_avg_1m_start": round(os.getloadavg()[0], 2), "runs": []}
+    with tempfile.TemporaryDirectory(prefix="medhub-cold-") as tmp:
+        samples = {m: images_for(m, 1, Path(tmp))[0][0] for m in models}
+        for _ in range(runs):
+            with AppProcess(env={**(app_env or {})}) as app:
+                result["runs"].append(cold_start_timeline(app, models, samples))
+    result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def format_cold_starts(result: dict[str, Any]) -> str:
+    lines = ["| run | API s | page s | all models ready s | all warm s (one answer each) | peak RSS MB |",
+             "|---|---|---|---|---|---|"]
+    for i, run in enumerate(result["runs"], 1):
+        lines.append(f"| {i} | {run['api_s']} | {run['page_s']} | {run['all_ready_s']} | {run['all_warm_s']} | "
+                     f"{run['rss_mb']} |")
+    lines.append(f"load average {result['load_avg_1m_start']} -> {result['load_avg_1m_end']}")
+    return "\n".join(lines)
+
+
 def add_bench_parser(subparsers) -> None:
     """Register `bench` on the CLI's sub-command parser."""
     b = subparsers.add_parser("bench", help="time every model in process and through the app's API")
@@ -180,6 +205,12 @@ def add_bench_parser(subparsers) -> None:
     b.add_argument("--classroom", action="store_true",
                    help="the classroom scenario instead (medhub/studies/bench/classroom.py): --clients (use 30) at once "
                         "on each model, the same sample and then different uploads")
+    b.add_argument("--cold-start", type=int, default=0, metavar="N",
+                   help="only the cold start, N times: `python app.py` to the page and to every model warm "
+                        "(medhub.studies.bench.server.cold_start_timeline)")
+    b.add_argument("--transport", choices=("client", "http"), default="client",
+                   help="classroom: send the requests with gradio_client (default) or over plain HTTP as a "
+                        "browser or curl does (a much lighter load generator on the same cores)")
     b.set_defaults(func=run_bench)
 
 
@@ -191,10 +222,16 @@ def run_bench(args: argparse.Namespace) -> int:
         # Libraries print to stdout (TF, gradio); with --json nothing but the object may go there.
         with contextlib.redirect_stdout(sys.stderr):
             app_env = dict(kv.split("=", 1) for kv in args.app_env)
+            if getattr(args, "cold_start", 0):  # issue 20: time to a page and to every model warm
+                result = cold_starts(models, args.cold_start, app_env)
+                real_stdout.write((json.dumps(result, ensure_ascii=False) if args.json
+                                   else format_cold_starts(result)) + "\n")
+                return 0
             if getattr(args, "classroom", False):  # issue 20: 30 clients on one tab
                 from medhub.studies.bench.classroom import classroom, format_classroom
 
-                result = classroom(models, clients=args.clients, app_env=app_env)
+                result = classroom(models, clients=args.clients, app_env=app_env,
+                                   transport=getattr(args, "transport", "client"))
                 real_stdout.write((json.dumps(result, ensure_ascii=False) if args.json
                                    else format_classroom(result)) + "\n")
                 return 0 if all(r["errors"] == 0 for rounds in result["models"].values()

@@ -178,3 +178,58 @@ def wait_first_prediction(
             last = err
         time.sleep(0.2)
     raise BenchError(f"no successful prediction of {model_id}: {last}\n{app.log_tail()}")
+
+
+def cold_start_timeline(
+    app: AppProcess, models: list[str], samples: dict[str, Path], timeout: float = 240.0
+) -> dict[str, Any]:
+    """From `python app.py` to a page and to every model warm, in seconds since the process started.
+
+    - `api_s`: the app answers `gradio_api/info`; `page_s`: the page itself (`GET /`, 200 with HTML);
+    - `ready_s`: per model, when the app's warm-up logged "model <id> ready" (loaded; the log is read
+      every 50 ms); `all_ready_s` the last of them;
+    - `first_answer_ms`: after all are ready, one plain-HTTP prediction per model in turn (its first
+      request: any first-call cost shows here); `all_warm_s`: when the last of those answered.
+    """
+    import re
+
+    import httpx
+
+    from medhub.studies.bench.load import http_predict
+
+    out: dict[str, Any] = {"api_s": round(app.wait_ready(timeout), 2)}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(app.url, timeout=5) as resp:
+                if resp.status == 200 and b"<html" in resp.read(4096).lower():
+                    break
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.05)
+    out["page_s"] = round(time.perf_counter() - app.started_at, 2)
+    ready: dict[str, float] = {}
+    pattern = re.compile(r"model (\S+) (ready|unavailable)")
+    while len(ready) < len(models) and time.monotonic() < deadline:
+        for mid, state in pattern.findall(app.log_tail(10**7)):
+            if mid in models and mid not in ready:
+                ready[mid] = round(time.perf_counter() - app.started_at, 2)
+                if state != "ready":
+                    out.setdefault("unavailable", []).append(mid)
+        if app.proc is not None and app.proc.poll() is not None:
+            raise BenchError(f"app exited with {app.proc.returncode}:\n{app.log_tail()}")
+        time.sleep(0.05)
+    missing = [m for m in models if m not in ready]
+    if missing:
+        raise BenchError(f"no 'model ... ready' in the app's log for {missing} within {timeout:.0f} s")
+    out["ready_s"] = ready
+    out["all_ready_s"] = max(ready.values())
+    out["first_answer_ms"] = {}
+    with httpx.Client(timeout=120) as http:
+        for m in models:
+            t0 = time.perf_counter()
+            http_predict(http, app.url, m, samples[m])
+            out["first_answer_ms"][m] = round((time.perf_counter() - t0) * 1000, 1)
+    out["all_warm_s"] = round(time.perf_counter() - app.started_at, 2)
+    out["rss_mb"] = round(max(app.peak_rss_mb, app.rss_mb()), 1)
+    return out
