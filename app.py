@@ -77,12 +77,40 @@ CSS = """
   border-radius: 6px;}
 .medhub-header h1 {margin-bottom: 0.2em;}
 #medhub-lang {max-width: 260px; margin-left: auto;}
+/* A 1280 x 800 projector (issue 21). Tables wrap between words only (keep-all: Korean words too)
+   and never inside a number; a table wider than its column scrolls rather than squeezing letters. */
+.prose table td, .prose table th {word-break: keep-all; overflow-wrap: normal; hyphens: none;}
+.prose table {table-layout: auto;}
+/* Sample galleries show every row (gradio caps a gallery at 55vh and scrolls the rest out of sight)
+   and the whole caption (wrapped, instead of "Benign lesi..."). */
+[id^="samples-"] .grid-wrap {max-height: none !important; overflow-y: visible !important;}
+[id^="samples-"] .caption-label {white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: calc(100% - 8px) !important; word-break: keep-all;}
 """
 THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
 
 # The language radio follows the browser's language on first load (the static strings already do,
 # through gr.I18n); a click on the radio then switches everything.
 BROWSER_LANG_JS = "() => ((navigator.language || 'en').toLowerCase().startsWith('ko') ? 'ko' : 'en')"
+
+# Gradio's own texts ("Drop File Here", "Click to Upload", "Use via API", "Settings", ...) and every
+# gr.I18n string follow the front end's svelte-i18n locale, which gradio 6.31 takes from the browser's
+# language at start-up and changes only from its Settings panel (`changeLocale`, exported by the front
+# end's core module; there is no URL parameter or Python setting for it). So the language radio calls
+# that same function: the core module is found among the page's loaded scripts (its file name carries
+# a build hash) and imported again, which returns the one module instance the page already runs.
+SET_LOCALE_JS = """async (lang) => {
+  const want = lang === 'ko' ? 'ko' : 'en';
+  const urls = performance.getEntriesByType('resource').map((e) => e.name)
+    .concat([...document.querySelectorAll('link[rel=modulepreload], script[src]')].map((e) => e.href || e.src));
+  const core = urls.find((u) => /\\/assets\\/core-[\\w-]+\\.js(\\?|$)/.test(u));
+  if (core) {
+    try { const m = await import(core); if (m.changeLocale) m.changeLocale(want); }
+    catch (err) { console.warn('medhub: could not switch gradio locale', err); }
+  }
+  document.documentElement.lang = want;
+  return [];
+}"""
 
 
 def tab_groups(cards: tuple[ModelCard, ...]) -> list[list[ModelCard]]:
@@ -195,8 +223,9 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
         with gr.Tabs(overflow_behavior="wrap"):  # every tab visible, also on a narrow screen
             for group in tab_groups(cards):
                 first = group[0]
-                key = f"title.{first.id}" if len(group) == 1 else f"tabtitle.{first.tab}"
-                with gr.Tab(i18n(key), id=first.id if len(group) == 1 else f"group-{first.tab}",
+                # the tab bar shows the card's short `tab_title` (one line at 1280 px); the tab's heading
+                # keeps the full title
+                with gr.Tab(i18n(f"tabtitle.{first.tab}"), id=first.id if len(group) == 1 else f"group-{first.tab}",
                             elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
@@ -216,9 +245,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                     add_series_section(tabs[-1], ui, lang)
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
-                shared = len(group) > 1
-                ui.add(tab, lambda lg, c=first, shared=shared: gr.update(
-                    label=c.tab_title_for(lg) if shared else c.title_for(lg)))
+                ui.add(tab, lambda lg, c=first: gr.update(label=c.tab_title_for(lg)))
             with gr.Tab(class_tab_title("en"), id="class", elem_id="tab-class") as class_tab:  # issue 19
                 build_class_tab(cards, ui, lang, demo)
             ui.add(class_tab, lambda lg: gr.update(label=class_tab_title(lg)))
@@ -230,6 +257,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
 
         _wire_language(ui, lang, tabs)
         demo.load(None, None, lang, js=BROWSER_LANG_JS, api_visibility="private")
+        lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
 
         # Until a model has loaded, its tab says so; refreshed on page load and whenever a tab is opened.
         def refresh_status(lg):

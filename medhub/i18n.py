@@ -192,6 +192,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "caution.precision": {"en": "precision of {label}", "ko": "{label} 정밀도"},
     "caution.f1": {"en": "F1 of {label}", "ko": "{label} F1"},
     "readfirst.title": {"en": "Read this first", "ko": "먼저 읽어 주세요"},
+    "card.english_follows": {
+        "en": "The full model card follows (in English).",
+        "ko": "아래는 모델 카드 전문입니다 (영문).",
+    },
     "readfirst.from_card": {
         "en": "From the model card:",
         "ko": "모델 카드에서 (영문 원문):",

@@ -190,7 +190,7 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
 
     with gr.Accordion(ui.text("card.accordion"), open=False) as acc_card:
         ui.value(gr.Markdown(metrics_markdown(card, "en")), lambda lg: metrics_markdown(card, lg))
-        gr.Markdown(card_body_markdown(card))
+        ui.value(gr.Markdown(card_body_markdown(card, "en")), lambda lg: card_body_markdown(card, lg))
     ui.label(acc_card, "card.accordion")
 
     state = gr.State(None)
