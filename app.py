@@ -83,6 +83,9 @@ CSS = """
 .prose table {table-layout: auto;}
 /* Sample galleries show every row (gradio caps a gallery at 55vh and scrolls the rest out of sight)
    and the whole caption (wrapped, instead of "Benign lesi..."). */
+/* Korean lines break between words, not between the syllables of one word (the front end sets
+   html[lang] to its locale). */
+html[lang="ko"] .prose, html[lang="ko"] .prose p, html[lang="ko"] label span {word-break: keep-all;}
 [id^="samples-"] .grid-wrap {max-height: none !important; overflow-y: visible !important;}
 [id^="samples-"] .caption-label {white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; max-width: calc(100% - 8px) !important; word-break: keep-all;}
@@ -101,6 +104,7 @@ BROWSER_LANG_JS = "() => ((navigator.language || 'en').toLowerCase().startsWith(
 # a build hash) and imported again, which returns the one module instance the page already runs.
 SET_LOCALE_JS = """async (lang) => {
   const want = lang === 'ko' ? 'ko' : 'en';
+  try { localStorage.setItem('medhub-lang', want); } catch (err) { /* private mode: this page only */ }
   const urls = performance.getEntriesByType('resource').map((e) => e.name)
     .concat([...document.querySelectorAll('link[rel=modulepreload], script[src]')].map((e) => e.href || e.src));
   const core = urls.find((u) => /\\/assets\\/core-[\\w-]+\\.js(\\?|$)/.test(u));
@@ -111,6 +115,20 @@ SET_LOCALE_JS = """async (lang) => {
   document.documentElement.lang = want;
   return [];
 }"""
+# The choice is remembered (localStorage) and, like a `?lang=ko` / `?lang=en` link, decides the language
+# of the next page load from its first paint: gradio reads its start-up locale from navigator.language,
+# so the page's head answers that with the chosen language before gradio's scripts run (and the
+# radio, which follows navigator.language on load, agrees).
+HEAD = """<script>
+(() => {
+  let want = new URLSearchParams(location.search).get('lang');
+  try { if (want !== 'ko' && want !== 'en') want = localStorage.getItem('medhub-lang'); } catch (err) { want = null; }
+  if (want === 'ko' || want === 'en') {
+    Object.defineProperty(navigator, 'language', {get: () => want, configurable: true});
+    Object.defineProperty(navigator, 'languages', {get: () => [want], configurable: true});
+  }
+})();
+</script>"""
 
 
 def tab_groups(cards: tuple[ModelCard, ...]) -> list[list[ModelCard]]:
@@ -255,7 +273,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                          lambda lg: about_markdown(cards, lg, example))
             ui.add(about_tab, lambda lg: gr.update(label=t("tab.about", lg)))
 
-        _wire_language(ui, lang, tabs)
+        _wire_language(ui, lang, tabs, upload_boxes(demo))
         demo.load(None, None, lang, js=BROWSER_LANG_JS, api_visibility="private")
         lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
 
@@ -272,8 +290,17 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
     return demo, i18n
 
 
-def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
-    """One private event redraws every translated label and every result text."""
+def upload_boxes(demo: gr.Blocks) -> list[gr.File]:
+    """The page's visible file boxes (each tab's upload, the CT series box, ...)."""
+    return [b for b in demo.blocks.values() if isinstance(b, gr.File) and b.visible is True]
+
+
+def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts], boxes: list[gr.File]) -> None:
+    """One private event redraws every translated label and every result text; then the file boxes
+    are drawn anew. A file box writes gradio's own "Drop File Here / Click to Upload" when it is
+    mounted and does not follow a later change of the front end's locale (gradio 6.31; the boxes of
+    the first tab are mounted before the Korean dictionary has loaded, even on a Korean browser), so
+    they are hidden and shown again (their value stays with the page)."""
     components: list = []
     for c in ui.components + [o for p in tabs for o in p.result_outputs]:
         if all(c is not x for x in components):
@@ -292,7 +319,11 @@ def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
                 merged.setdefault(id(comp), {})["value"] = value
         return [gr.update(**merged.get(id(c), {})) for c in components]
 
-    lang.change(switch, [lang, *states], components, api_visibility="private", show_progress="hidden")
+    lang.change(switch, [lang, *states], components, api_visibility="private", show_progress="hidden").then(
+        lambda: [gr.update(visible=False)] * len(boxes), None, boxes, api_visibility="private",
+        show_progress="hidden", queue=False,
+    ).then(lambda: [gr.update(visible=True)] * len(boxes), None, boxes, api_visibility="private",
+           show_progress="hidden", queue=False)
 
 
 def warm_models(cards: tuple[ModelCard, ...]) -> threading.Thread:
@@ -329,6 +360,7 @@ def main() -> None:
         i18n=I18N,
         theme=THEME,
         css=CSS + tab_bar_css(CARDS),
+        head=HEAD,
         footer_links=["api", "settings"],
         state_session_capacity=STATE_SESSIONS,
         mcp_server=MCP_SERVER,  # every public endpoint is an MCP tool at /gradio_api/mcp/ (README)
