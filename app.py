@@ -33,7 +33,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import importlib  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
 
@@ -43,8 +42,8 @@ from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
 from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
 from medhub.imaging import max_upload_bytes  # noqa: E402
-from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
+from tabs.api_docs import endpoints_markdown  # noqa: E402
 from tabs.classmode import build_class_tab, class_tab_title  # noqa: E402  (issue 19)
 from tabs.hooks import TabHooks  # noqa: E402
 from tabs.layout import TabParts, build_tab  # noqa: E402
@@ -88,7 +87,8 @@ CSS = """
 html[lang="ko"] .prose, html[lang="ko"] .prose p, html[lang="ko"] label span {word-break: keep-all;}
 [id^="samples-"] .grid-wrap {max-height: none !important; overflow-y: visible !important;}
 [id^="samples-"] .caption-label {white-space: normal !important; overflow: visible !important;
-  text-overflow: clip !important; max-width: calc(100% - 8px) !important; word-break: keep-all;}
+  text-overflow: clip !important; max-width: calc(100% - 6px) !important; word-break: keep-all;
+  font-size: 0.78rem !important; line-height: 1.2; padding: 2px 5px !important;}
 """
 THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
 
@@ -168,17 +168,10 @@ def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
     return out
 
 
-def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
-    """How to call the endpoints; the curl example lists every parameter of `example`'s endpoint."""
-    cid = example.card.id if example else (cards[0].id if cards else "<model_id>")
-    endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
-    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity and
-    # show_anyway (false: an out-of-scope image gets no decision).
-    names = [*(example.option_names if example else []), "opacity", "show_anyway", "image_url"]
-    values = ([*(o.value for o in example.options), DEFAULT_OPACITY, False, ""] if example
-              else [DEFAULT_OPACITY, False, ""])
-    extra = "".join(", " + json.dumps(v).replace('"', '\\"') for v in values)
-    file_data = '{\\"path\\": \\"$FILE\\", \\"meta\\": {\\"_type\\": \\"gradio.FileData\\"}}'
+def api_markdown(cards: tuple[ModelCard, ...], lang: str) -> str:
+    """How to call the endpoints: a Python example, then every card's endpoint with its parameters and
+    curl recipe (tabs/api_docs.py, the same text as the README's)."""
+    cid = cards[0].id if cards else "<model_id>"
     python_code = f"""```python
 from gradio_client import Client, handle_file
 
@@ -186,33 +179,19 @@ client = Client("http://127.0.0.1:7860/")  # or the Space's name, "owner/space"
 label, overlay_path, summary = client.predict(handle_file("image.png"), api_name="/predict_{cid}")
 print(summary["decision"], summary["probabilities"], summary["threshold"])
 ```"""
-    bash_code = "\n".join([
-        "```bash",
-        "URL=http://127.0.0.1:7860",
-        "JSON='import json,sys; d=json.load(sys.stdin)'",
-        '# 1. upload the file: prints ["<server path>"]',
-        'FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c "$JSON; print(d[0])")',
-        f"# 2. start the call, one value per parameter (file, {', '.join(names)})",
-        f'DATA="{{\\"data\\": [{file_data}{extra}]}}"',
-        f'EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\',
-        '  -d "$DATA" | python3 -c "$JSON; print(d[\'event_id\'])")',
-        '# 3. read the result: server-sent events; the "data:" line after "event: complete" holds',
-        "#    [label, overlay, summary, null] (the null is the page's own state; gradio_client drops it)",
-        f"curl -s -N $URL/gradio_api/call/predict_{cid}/$EVENT",
-        "```",
-    ])
+    endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
     return "\n\n".join([
-        f"### {t('about.api', lang)}", f"{t('about.api_text', lang)} {endpoints}", python_code, bash_code,
-        t("about.api_params", lang),
+        f"### {t('about.api', lang)}", f"{t('about.api_text', lang)} {endpoints}", python_code,
+        endpoints_markdown(cards, lang), t("about.api_params", lang),
     ])
 
 
-def about_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
+def about_markdown(cards: tuple[ModelCard, ...], lang: str) -> str:
     return "\n\n".join([
         t("about.intro", lang),
         f"### {t('about.models', lang)}",
         model_table(cards, lang=lang),
-        api_markdown(cards, lang, example),
+        api_markdown(cards, lang),
         f"### {t('about.disclaimer', lang)}",
         disclaimer("general", normalise_lang(lang)),
     ])
@@ -268,9 +247,7 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                 build_class_tab(cards, ui, lang, demo)
             ui.add(class_tab, lambda lg: gr.update(label=class_tab_title(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
-                example = tabs[0] if tabs else None
-                ui.value(gr.Markdown(about_markdown(cards, "en", example)),
-                         lambda lg: about_markdown(cards, lg, example))
+                ui.value(gr.Markdown(about_markdown(cards, "en")), lambda lg: about_markdown(cards, lg))
             ui.add(about_tab, lambda lg: gr.update(label=t("tab.about", lg)))
 
         _wire_language(ui, lang, tabs, upload_boxes(demo))
