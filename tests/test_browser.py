@@ -249,9 +249,11 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
         card = IMAGE_CARD
         open_tab(page, card, "ko")
         # the file boxes are drawn anew in Korean (app._wire_language) and keep their file
-        page.locator(f"#file-{card.id}").get_by_text(sample_image(card, data_root).name).wait_for()
+        from playwright.sync_api import expect
+
+        expect(page.locator(f"#file-{card.id}")).to_contain_text(sample_image(card, data_root).stem)
         decision = page.locator(f"#decision-{card.id}")
-        decision.get_by_text("임계값", exact=False).first.wait_for()  # the borderline sentence may name it too
+        expect(decision).to_contain_text("임계값", timeout=ANALYSIS_TIMEOUT_MS)  # the result, redrawn in Korean
         page.locator(".medhub-disclaimer:visible", has_text="진단이 아닙니다").first.wait_for()
         readfirst = page.locator(f"#readfirst-{card.id}")
         if readfirst.count():
@@ -301,6 +303,7 @@ def keep_screenshot(page, artifacts_dir: Path, lang: str) -> None:
     """The projector's view (1280 x 800, not the full page): in the artifacts, and in assets/ for the
     README when MEDHUB_UPDATE_SCREENSHOTS=1."""
     name = "screenshot.png" if lang == "en" else f"screenshot_{lang}.png"
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts_dir / f"browser_projector_{lang}.png"))
     if os.environ.get("MEDHUB_UPDATE_SCREENSHOTS") == "1":
         page.screenshot(path=str(ASSETS / name))
