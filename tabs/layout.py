@@ -162,8 +162,9 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                 "probs.label",
             )
             placeholder = placeholder_markdown(card, "en")
-            decision = gr.Markdown(ui.text("result.placeholder") if placeholder == t("result.placeholder", "en")
-                                   else placeholder, elem_id=f"decision-{card.id}")
+            # A plain string, not a gr.I18n key: the front end re-translates a key-valued component when its
+            # locale changes (the language radio, issue 21), which would overwrite a result drawn since.
+            decision = gr.Markdown(placeholder, elem_id=f"decision-{card.id}")
             with gr.Row():
                 model_input = ui.label(
                     gr.Image(label=ui.text("input.label"), type="numpy", format=IMAGE_FORMAT, interactive=False,
