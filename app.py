@@ -77,9 +77,10 @@ CSS = """
 .medhub-header h1 {margin-bottom: 0.2em;}
 #medhub-lang {max-width: 260px; margin-left: auto;}
 /* A 1280 x 800 projector (issue 21). Tables wrap between words only (keep-all: Korean words too)
-   and never inside a number; a table wider than its column scrolls rather than squeezing letters. */
+   and never inside a number; a table wider than its column (a card's wide tables) scrolls sideways rather
+   than squeezing letters. */
 .prose table td, .prose table th {word-break: keep-all; overflow-wrap: normal; hyphens: none;}
-.prose table {table-layout: auto;}
+.prose table {table-layout: auto; display: block; max-width: 100%; overflow-x: auto;}
 /* Sample galleries show every row (gradio caps a gallery at 55vh and scrolls the rest out of sight)
    and the whole caption (wrapped, instead of "Benign lesi..."). */
 /* Korean lines break between words, not between the syllables of one word (the front end sets

@@ -9,7 +9,8 @@ comes from the cards. Skips when Chromium or the shared data are missing.
 
 The page is a projector's, 1280 x 800 (issue 21): in English and in Korean, every tab is checked from
 the DOM (LAYOUT_JS): the tab bar is one row with every tab on it, no gallery item or caption is cut,
-no table cell overflows and no word or number in a table is broken across lines. Gradio's own texts
+no table cell overflows and no word or number in a table is broken across lines (the open model
+card's tables included; a table wider than its column scrolls sideways). Gradio's own texts
 ("Drop File Here", "Use via API") follow the language radio. The screenshots of the README
 (assets/screenshot.png, assets/screenshot_ko.png) are written by this test when
 MEDHUB_UPDATE_SCREENSHOTS=1.
@@ -292,6 +293,9 @@ def check_every_tab(page, lang: str) -> None:
         thumbs = page.locator(f"#samples-{card.id} .thumbnail-item img")
         if thumbs.count():
             thumbs.last.wait_for(state="visible")
+        if lang == "en":  # open the card (its metrics and its own tables); it stays open in Korean
+            page.get_by_text(t("card.accordion", lang), exact=True).locator("visible=true").first.click()
+            page.get_by_text(t("metrics.header", lang)).locator("visible=true").first.wait_for()
         assert_layout(page, f"{card.id} ({lang})")
     for title in (class_tab_title(lang), t("tab.about", lang)):
         page.get_by_role("tab", name=title, exact=True).click()
