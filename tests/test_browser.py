@@ -45,7 +45,7 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 # What is visibly wrong on the page as shown: returns {"rows", "tabs", "problems"} for the top tab bar
 # and every visible gallery and table. A word broken across lines has client rects on two lines (a
-# hyphenated word may break after its hyphen).
+# hyphenated word may break after its hyphen, and a line may break before an opening parenthesis).
 LAYOUT_JS = """() => {
   const shown = (e) => { const r = e.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && e.offsetParent !== null; };
@@ -75,7 +75,7 @@ LAYOUT_JS = """() => {
       if (cell.scrollWidth > cell.clientWidth + 1) problems.push(`cell '${cell.textContent.trim()}' overflows`);
       const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
       for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        for (const m of node.textContent.matchAll(/[^\\s-]+-?/g)) {  // a hyphen may end a line
+        for (const m of node.textContent.matchAll(/\\(?[^\\s(-]+-?/g)) {  // a line may end after '-' or before '('
           const range = document.createRange();
           range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
           const lines = new Set([...range.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));
