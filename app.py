@@ -33,7 +33,6 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import json  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
 
@@ -44,8 +43,8 @@ from medhub.cards import ModelCard, load_cards, model_table  # noqa: E402
 from medhub.disclaimers import disclaimer  # noqa: E402
 from medhub.i18n import LANG_CHOICES, normalise_lang, t, translations  # noqa: E402
 from medhub.imaging import max_upload_bytes  # noqa: E402
-from medhub.pipeline import DEFAULT_OPACITY  # noqa: E402
 from medhub.registry import REGISTRY  # noqa: E402
+from tabs.api_docs import endpoints_markdown  # noqa: E402
 from tabs.classmode import build_class_tab, class_tab_title  # noqa: E402  (issue 19)
 from tabs.layout import TabParts, build_tab  # noqa: E402
 from tabs.localise import Localiser  # noqa: E402
@@ -79,12 +78,60 @@ CSS = """
   border-radius: 6px;}
 .medhub-header h1 {margin-bottom: 0.2em;}
 #medhub-lang {max-width: 260px; margin-left: auto;}
+/* A 1280 x 800 projector (issue 21). Tables wrap between words only (keep-all: Korean words too)
+   and never inside a number; a table wider than its column (a card's wide tables) scrolls sideways rather
+   than squeezing letters. */
+.prose table td, .prose table th {word-break: keep-all; overflow-wrap: normal; hyphens: none;}
+.prose table {table-layout: auto; display: block; max-width: 100%; overflow-x: auto;}
+/* Sample galleries show every row (gradio caps a gallery at 55vh and scrolls the rest out of sight)
+   and the whole caption (wrapped, instead of "Benign lesi..."). */
+/* Korean lines break between words, not between the syllables of one word (the front end sets
+   html[lang] to its locale). */
+html[lang="ko"] .prose, html[lang="ko"] .prose p, html[lang="ko"] label span {word-break: keep-all;}
+[id^="samples-"] .grid-wrap {max-height: none !important; overflow-y: visible !important;}
+[id^="samples-"] .caption-label {white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: calc(100% - 6px) !important; word-break: keep-all;
+  font-size: 0.78rem !important; line-height: 1.2; padding: 2px 5px !important;}
 """
 THEME = gr.themes.Soft(primary_hue="blue", text_size=gr.themes.sizes.text_lg)
 
 # The language radio follows the browser's language on first load (the static strings already do,
 # through gr.I18n); a click on the radio then switches everything.
 BROWSER_LANG_JS = "() => ((navigator.language || 'en').toLowerCase().startsWith('ko') ? 'ko' : 'en')"
+
+# Gradio's own texts ("Drop File Here", "Click to Upload", "Use via API", "Settings", ...) and every
+# gr.I18n string follow the front end's svelte-i18n locale, which gradio 6.31 takes from the browser's
+# language at start-up and changes only from its Settings panel (`changeLocale`, exported by the front
+# end's core module; there is no URL parameter or Python setting for it). So the language radio calls
+# that same function: the core module is found among the page's loaded scripts (its file name carries
+# a build hash) and imported again, which returns the one module instance the page already runs.
+SET_LOCALE_JS = """async (lang) => {
+  const want = lang === 'ko' ? 'ko' : 'en';
+  try { localStorage.setItem('medhub-lang', want); } catch (err) { /* private mode: this page only */ }
+  const urls = performance.getEntriesByType('resource').map((e) => e.name)
+    .concat([...document.querySelectorAll('link[rel=modulepreload], script[src]')].map((e) => e.href || e.src));
+  const core = urls.find((u) => /\\/assets\\/core-[\\w-]+\\.js(\\?|$)/.test(u));
+  if (core) {
+    try { const m = await import(core); if (m.changeLocale) m.changeLocale(want); }
+    catch (err) { console.warn('medhub: could not switch gradio locale', err); }
+  }
+  document.documentElement.lang = want;
+  return [];
+}"""
+# The choice is remembered (localStorage) and, like a `?lang=ko` / `?lang=en` link, decides the language
+# of the next page load from its first paint: gradio reads its start-up locale from navigator.language,
+# so the page's head answers that with the chosen language before gradio's scripts run (and the
+# radio, which follows navigator.language on load, agrees).
+HEAD = """<script>
+(() => {
+  let want = new URLSearchParams(location.search).get('lang');
+  try { if (want !== 'ko' && want !== 'en') want = localStorage.getItem('medhub-lang'); } catch (err) { want = null; }
+  if (want === 'ko' || want === 'en') {
+    Object.defineProperty(navigator, 'language', {get: () => want, configurable: true});
+    Object.defineProperty(navigator, 'languages', {get: () => [want], configurable: true});
+  }
+})();
+</script>"""
 
 
 def tab_groups(cards: tuple[ModelCard, ...]) -> list[list[ModelCard]]:
@@ -116,17 +163,10 @@ def card_strings(cards: tuple[ModelCard, ...]) -> dict[str, dict[str, str]]:
     return out
 
 
-def api_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
-    """How to call the endpoints; the curl example lists every parameter of `example`'s endpoint."""
-    cid = example.card.id if example else (cards[0].id if cards else "<model_id>")
-    endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
-    # Plain HTTP needs one value per parameter, in order: the file, the tab's options, the opacity and
-    # show_anyway (false: an out-of-scope image gets no decision).
-    names = [*(example.option_names if example else []), "opacity", "show_anyway", "image_url"]
-    values = ([*(o.value for o in example.options), DEFAULT_OPACITY, False, ""] if example
-              else [DEFAULT_OPACITY, False, ""])
-    extra = "".join(", " + json.dumps(v).replace('"', '\\"') for v in values)
-    file_data = '{\\"path\\": \\"$FILE\\", \\"meta\\": {\\"_type\\": \\"gradio.FileData\\"}}'
+def api_markdown(cards: tuple[ModelCard, ...], lang: str) -> str:
+    """How to call the endpoints: a Python example, then every card's endpoint with its parameters and
+    curl recipe (tabs/api_docs.py, the same text as the README's)."""
+    cid = cards[0].id if cards else "<model_id>"
     python_code = f"""```python
 from gradio_client import Client, handle_file
 
@@ -134,33 +174,19 @@ client = Client("http://127.0.0.1:7860/")  # or the Space's name, "owner/space"
 label, overlay_path, summary = client.predict(handle_file("image.png"), api_name="/predict_{cid}")
 print(summary["decision"], summary["probabilities"], summary["threshold"])
 ```"""
-    bash_code = "\n".join([
-        "```bash",
-        "URL=http://127.0.0.1:7860",
-        "JSON='import json,sys; d=json.load(sys.stdin)'",
-        '# 1. upload the file: prints ["<server path>"]',
-        'FILE=$(curl -s -F "files=@image.png" $URL/gradio_api/upload | python3 -c "$JSON; print(d[0])")',
-        f"# 2. start the call, one value per parameter (file, {', '.join(names)})",
-        f'DATA="{{\\"data\\": [{file_data}{extra}]}}"',
-        f'EVENT=$(curl -s -X POST $URL/gradio_api/call/predict_{cid} -H "Content-Type: application/json" \\',
-        '  -d "$DATA" | python3 -c "$JSON; print(d[\'event_id\'])")',
-        '# 3. read the result: server-sent events; the "data:" line after "event: complete" holds',
-        "#    [label, overlay, summary, null] (the null is the page's own state; gradio_client drops it)",
-        f"curl -s -N $URL/gradio_api/call/predict_{cid}/$EVENT",
-        "```",
-    ])
+    endpoints = ", ".join(f"`/predict_{c.id}`" for c in cards)
     return "\n\n".join([
-        f"### {t('about.api', lang)}", f"{t('about.api_text', lang)} {endpoints}", python_code, bash_code,
-        t("about.api_params", lang),
+        f"### {t('about.api', lang)}", f"{t('about.api_text', lang)} {endpoints}", python_code,
+        endpoints_markdown(cards, lang), t("about.api_params", lang),
     ])
 
 
-def about_markdown(cards: tuple[ModelCard, ...], lang: str, example: TabParts | None = None) -> str:
+def about_markdown(cards: tuple[ModelCard, ...], lang: str) -> str:
     return "\n\n".join([
         t("about.intro", lang),
         f"### {t('about.models', lang)}",
         model_table(cards, lang=lang),
-        api_markdown(cards, lang, example),
+        api_markdown(cards, lang),
         f"### {t('about.disclaimer', lang)}",
         disclaimer("general", normalise_lang(lang)),
     ])
@@ -189,8 +215,9 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
         with gr.Tabs(overflow_behavior="wrap"):  # every tab visible, also on a narrow screen
             for group in tab_groups(cards):
                 first = group[0]
-                key = f"title.{first.id}" if len(group) == 1 else f"tabtitle.{first.tab}"
-                with gr.Tab(i18n(key), id=first.id if len(group) == 1 else f"group-{first.tab}",
+                # the tab bar shows the card's short `tab_title` (one line at 1280 px); the tab's heading
+                # keeps the full title
+                with gr.Tab(i18n(f"tabtitle.{first.tab}"), id=first.id if len(group) == 1 else f"group-{first.tab}",
                             elem_id=f"tab-{first.id}" if len(group) == 1 else f"tab-group-{first.tab}") as tab:
                     if len(group) == 1:
                         tabs.append(build_tab(first, hooks_for(first), ui, lang, samples.get(first.id, [])))
@@ -212,20 +239,17 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
                                     add_series_section(tabs[-1], ui, lang)
                                 tab_blocks.append(sub)
                                 ui.add(sub, lambda lg, c=card: gr.update(label=c.title_for(lg)))
-                shared = len(group) > 1
-                ui.add(tab, lambda lg, c=first, shared=shared: gr.update(
-                    label=c.tab_title_for(lg) if shared else c.title_for(lg)))
+                ui.add(tab, lambda lg, c=first: gr.update(label=c.tab_title_for(lg)))
             with gr.Tab(class_tab_title("en"), id="class", elem_id="tab-class") as class_tab:  # issue 19
                 build_class_tab(cards, ui, lang, demo)
             ui.add(class_tab, lambda lg: gr.update(label=class_tab_title(lg)))
             with gr.Tab(i18n("tab.about"), id="about", elem_id="tab-about") as about_tab:
-                example = tabs[0] if tabs else None
-                ui.value(gr.Markdown(about_markdown(cards, "en", example)),
-                         lambda lg: about_markdown(cards, lg, example))
+                ui.value(gr.Markdown(about_markdown(cards, "en")), lambda lg: about_markdown(cards, lg))
             ui.add(about_tab, lambda lg: gr.update(label=t("tab.about", lg)))
 
-        _wire_language(ui, lang, tabs)
+        _wire_language(ui, lang, tabs, upload_boxes(demo))
         demo.load(None, None, lang, js=BROWSER_LANG_JS, api_visibility="private")
+        lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
 
         # Until a model has loaded, its tab says so; refreshed on page load and whenever a tab is opened.
         def refresh_status(lg):
@@ -240,8 +264,17 @@ def build_demo(cards: tuple[ModelCard, ...] | None = None) -> tuple[gr.Blocks, g
     return demo, i18n
 
 
-def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
-    """One private event redraws every translated label and every result text."""
+def upload_boxes(demo: gr.Blocks) -> list[gr.File]:
+    """The page's visible file boxes (each tab's upload, the CT series box, ...)."""
+    return [b for b in demo.blocks.values() if isinstance(b, gr.File) and b.visible is True]
+
+
+def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts], boxes: list[gr.File]) -> None:
+    """One private event redraws every translated label and every result text; then the file boxes
+    are drawn anew. A file box writes gradio's own "Drop File Here / Click to Upload" when it is
+    mounted and does not follow a later change of the front end's locale (gradio 6.31; the boxes of
+    the first tab are mounted before the Korean dictionary has loaded, even on a Korean browser), so
+    they are hidden and shown again (their value stays with the page)."""
     components: list = []
     for c in ui.components + [o for p in tabs for o in p.result_outputs]:
         if all(c is not x for x in components):
@@ -260,7 +293,11 @@ def _wire_language(ui: Localiser, lang: gr.Radio, tabs: list[TabParts]) -> None:
                 merged.setdefault(id(comp), {})["value"] = value
         return [gr.update(**merged.get(id(c), {})) for c in components]
 
-    lang.change(switch, [lang, *states], components, api_visibility="private", show_progress="hidden")
+    lang.change(switch, [lang, *states], components, api_visibility="private", show_progress="hidden").then(
+        lambda: [gr.update(visible=False)] * len(boxes), None, boxes, api_visibility="private",
+        show_progress="hidden", queue=False,
+    ).then(lambda: [gr.update(visible=True)] * len(boxes), None, boxes, api_visibility="private",
+           show_progress="hidden", queue=False)
 
 
 def warm_models(cards: tuple[ModelCard, ...]) -> threading.Thread:
@@ -300,6 +337,7 @@ def main() -> None:
         i18n=I18N,
         theme=THEME,
         css=CSS + tab_bar_css(CARDS),
+        head=HEAD,
         footer_links=["api", "settings"],
         state_session_capacity=STATE_SESSIONS,
         mcp_server=MCP_SERVER,  # every public endpoint is an MCP tool at /gradio_api/mcp/ (README)

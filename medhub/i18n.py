@@ -192,6 +192,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "caution.precision": {"en": "precision of {label}", "ko": "{label} 정밀도"},
     "caution.f1": {"en": "F1 of {label}", "ko": "{label} F1"},
     "readfirst.title": {"en": "Read this first", "ko": "먼저 읽어 주세요"},
+    "card.english_follows": {
+        "en": "The full model card follows (in English).",
+        "ko": "아래는 모델 카드 전문입니다 (영문).",
+    },
     "readfirst.from_card": {
         "en": "From the model card:",
         "ko": "모델 카드에서 (영문 원문):",
@@ -354,19 +358,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "넘기면 됩니다.",
     },
     "about.api_params": {
-        "en": "Each endpoint's parameters and their defaults are listed under **Use via API** at the bottom "
-        "of the page. An image the model was not made for comes back with `in_scope: false`, no probabilities "
+        "en": "Each endpoint's parameters and their defaults are in the table above and under **Use via API** "
+        "at the bottom of the page. An image the model was not made for comes back with `in_scope: false`, no probabilities "
         "(an empty Label, `probabilities: null`), no overlay, `decision: null` and `suggested_model` (a tab "
         "that would answer it, if one would); pass `show_anyway: true` to get the model's output anyway. "
         "Errors (an unreadable file, a model that cannot load) come back as an error message in English and "
         "Korean.",
-        "ko": "각 엔드포인트의 매개변수와 기본값은 페이지 아래쪽 **Use via API**에 있습니다. "
+        "ko": "각 엔드포인트의 매개변수와 기본값은 위 표와 페이지 아래쪽 **API 또는 MCP를 통해 사용**에 있습니다. "
         "모델이 다루지 않는 영상은 `in_scope: false`와 함께 확률 없이(빈 Label, `probabilities: null`), "
         "오버레이 없이, `decision: null`, `suggested_model`(답할 수 있는 탭이 있으면 그 탭)과 함께 돌아오며, "
         "`show_anyway: true`를 주면 그래도 모델 출력을 받습니다. 오류(읽을 수 없는 파일, 불러올 수 없는 모델)는 "
         "영어와 한국어 오류 메시지로 돌아옵니다.",
     },
     "about.disclaimer": {"en": "Disclaimer", "ko": "고지 사항"},
+    "api.table_head": {
+        "en": "| tab | endpoint | parameters after the file (default) |",
+        "ko": "| 탭 | 엔드포인트 | 파일 다음 매개변수 (기본값) |",
+    },
+    "api.curl_intro": {
+        "en": "With curl (Gradio's two-step API: upload the file, start the call with one value per parameter, "
+        "read the result stream), one line per endpoint:",
+        "ko": "curl로 부르기 (Gradio의 2단계 API: 파일을 올리고, 매개변수마다 값 하나씩 넣어 호출을 시작한 뒤, "
+        "결과 스트림을 읽습니다). 엔드포인트마다 한 줄입니다:",
+    },
 }
 
 

@@ -100,8 +100,9 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
                 "probs.label",
             )
             placeholder = placeholder_markdown(card, "en")
-            decision = gr.Markdown(ui.text("result.placeholder") if placeholder == t("result.placeholder", "en")
-                                   else placeholder, elem_id=f"decision-{card.id}")
+            # A plain string, not a gr.I18n key: the front end re-translates a key-valued component when its
+            # locale changes (the language radio, issue 21), which would overwrite a result drawn since.
+            decision = gr.Markdown(placeholder, elem_id=f"decision-{card.id}")
             with gr.Row():
                 model_input = ui.label(
                     gr.Image(label=ui.text("input.label"), type="numpy", format=IMAGE_FORMAT, interactive=False,
@@ -128,7 +129,7 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
 
     with gr.Accordion(ui.text("card.accordion"), open=False) as acc_card:
         ui.value(gr.Markdown(metrics_markdown(card, "en")), lambda lg: metrics_markdown(card, lg))
-        gr.Markdown(card_body_markdown(card))
+        ui.value(gr.Markdown(card_body_markdown(card, "en")), lambda lg: card_body_markdown(card, lg))
     ui.label(acc_card, "card.accordion")
 
     state = gr.State(None)

@@ -74,14 +74,41 @@ def read_first(card: ModelCard) -> str | None:
     return found.group(0).strip() if found else None
 
 
+# The card's Korean summary: a managed block of the card body (`<!-- medhub:ko:start -->`, kept across
+# card rewrites by medhub/cardblocks.py `carry_over`) with bold-led paragraphs, one per field.
+KO_FIELDS = {"read_first": "먼저 읽어 주세요", "intended_use": "사용 목적", "out_of_scope": "사용 범위 밖",
+             "limits": "한계"}
+
+
+def korean_summary(card: ModelCard) -> dict[str, str]:
+    """The fields of the card's Korean summary block (keys of KO_FIELDS that it has), each without its
+    bold lead; {} for a card without the block."""
+    from medhub.cardblocks import get_blocks
+
+    block = get_blocks(card.body).get("ko")
+    if not block:
+        return {}
+    out = {}
+    for key, lead in KO_FIELDS.items():
+        found = re.search(rf"^\*\*{re.escape(lead)}:\*\*[ \t]*(.*?)(?=\n\*\*[^*\n]+:\*\*|\n<!-- medhub:|\Z)",
+                          block, flags=re.MULTILINE | re.DOTALL)
+        if found and found.group(1).strip():
+            out[key] = found.group(1).strip()
+    return out
+
+
 def read_first_markdown(card: ModelCard, lang: str) -> str:
-    """The card's "Read this first" paragraph for the result area (in the card's own words, English;
-    the Korean page says so); "" for a card without one."""
+    """The card's "Read this first" paragraph for the result area, in the page's language (the Korean
+    one from the card's Korean summary; English, said so, if the card has none); "" for a card
+    without one."""
     text = read_first(card)
     if not text:
         return ""
-    body = re.sub(r"^\*\*Read this first[:.]?\*\*:?\s*", "", text)
     head = f"**{t('readfirst.title', lang)}**"
+    ko = korean_summary(card).get("read_first") if lang == "ko" else None
+    if ko:
+        return f"> {head} {ko}"
+    body = re.sub(r"^\*\*Read this first[:.]?\*\*:?\s*", "", text)
     if lang == "ko":
         head += f" · {t('readfirst.from_card', lang)}"
     return f"> {head} {body}"
@@ -118,10 +145,19 @@ def metrics_markdown(card: ModelCard, lang: str) -> str:
     return "\n".join(out)
 
 
-def card_body_markdown(card: ModelCard) -> str:
-    """The card's Markdown body with headings pushed down two levels (it sits inside an accordion)."""
+def card_body_markdown(card: ModelCard, lang: str = "en") -> str:
+    """The card's Markdown body with headings pushed down two levels (it sits inside an accordion).
+    In Korean, the card's Korean summary (what it is for, what not, its limits) comes first, then the
+    English card without that block."""
+    body = card.body.strip()
+    if lang == "ko" and korean_summary(card):
+        from medhub.cardblocks import get_blocks
+
+        block = get_blocks(body)["ko"]
+        summary = "\n".join(line for line in block.splitlines() if not line.startswith("<!-- medhub:"))
+        body = f"{summary.strip()}\n\n---\n\n{t('card.english_follows', lang)}\n\n" + body.replace(block, "")
     return re.sub(r"^(#{1,4})(\s)", lambda mt: "#" * min(len(mt.group(1)) + 2, 6) + mt.group(2),
-                  card.body.strip(), flags=re.MULTILINE)
+                  body.strip(), flags=re.MULTILINE)
 
 
 def intro_markdown(card: ModelCard, lang: str) -> str:

@@ -4,6 +4,7 @@ photo/person in one split and covers every label."""
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -69,6 +70,14 @@ def test_known_groupings_hold():
             by_name[name[2:].lower()].add(r["group"])
     pairs = [g for g in by_name.values()]
     assert pairs and all(len(g) == 1 for g in pairs)
+    # DermNet NZ has no patient ids: names that differ only by a number are one group, in one split
+    nz = defaultdict(set)
+    for r in rows:
+        if r["path"].startswith("dermnet_nz/"):
+            p = Path(r["path"])
+            nz[(p.parent.name, re.sub(r"[0-9]+", "#", p.stem.lower()))].add((r["group"], r["split"]))
+    assert len(nz[("herpes_zoster", "zoster-#")]) == 1, nz[("herpes_zoster", "zoster-#")]
+    assert all(len(v) == 1 for v in nz.values())
 
 
 @pytest.mark.data

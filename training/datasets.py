@@ -6,8 +6,7 @@ Grouping keeps one photo (or one person) inside a single split:
 - scalp_severity: `ds3_<subject>_<view>.jpg` are several views of one person;
 - skin_condition_web: `groups.csv` names the source photo of each (augmented) copy.
 - dermnet_nz: no group ids; files of one condition whose names differ only by a number
-  (`zoster-01`, `zoster-02`) may be one patient, so they form one group (names of digits only are
-  DermNet image numbers: one group each).
+  (`zoster-01`, `zoster-02`, `3360`, `3397`) may be one patient, so they form one group.
 
 Pooled recipes (issue 10/11): several collections feed one model. A `PoolSpec` lists every
 collection folder with its *fine* label (the source folder) and the card label per model; the pool
@@ -35,12 +34,11 @@ def _dermnet_key(path: str) -> str:
 
 
 def _nz_key(path: str) -> str:
-    """dermnet_nz: `<condition>/<name without its digits>`; a name of digits only is its own group."""
+    """dermnet_nz: `<condition>/<name with its numbers as #>`: names that differ only by a number are
+    one group (one patient, when in doubt), names of digits only included (consecutive image numbers
+    of one condition, e.g. bullous_pemphigoid/3360-3397, are likely one patient's series)."""
     p = PurePosixPath(path)
-    stem = p.stem.lower()
-    if stem.isdigit():
-        return f"nz:{p.parent.name}/{stem}"
-    return f"nz:{p.parent.name}/{re.sub(r'[0-9]+', '#', stem)}"
+    return f"nz:{p.parent.name}/{re.sub(r'[0-9]+', '#', p.stem.lower())}"
 
 
 def _web_group_key() -> Callable[[str], str]:

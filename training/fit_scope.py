@@ -288,10 +288,7 @@ def fit(model_id: str, per_family: int = 250, train_cap: int = 1000, val_cap: in
     summary["val_acceptance"] = {"rate": chosen["val_acceptance"], "n": len(va)}
 
     def final(text: str) -> str:
-        text = with_scope(summary)(text)
-        intro = ("**Scope check (out-of-scope refusal).** An image this model was not made for gets no answer "
-                 "(the UI and the API say why and suggest the right tab). ")
-        return set_block(text, "scope", "## Scope check\n\n" + intro + "\n\n" + markdown(report))
+        return set_block(with_scope(summary)(text), "scope", scope_block(report))
 
     update_card_file(model_id, final)
     cards_mod._load_cards.cache_clear()
@@ -309,14 +306,34 @@ def fit(model_id: str, per_family: int = 250, train_cap: int = 1000, val_cap: in
 from medhub.scope import FAMILIES as FAMILIES_ORDER  # noqa: E402
 
 
+def scope_block(report: dict) -> str:
+    """The card's "Scope check" section from a scope report."""
+    intro = ("**Scope check (out-of-scope refusal).** An image this model was not made for gets no answer "
+             "(the UI and the API say why and suggest the right tab). ")
+    return "## Scope check\n\n" + intro + "\n\n" + markdown(report)
+
+
+def rewrite_block(model_id: str) -> None:
+    """Rewrite the card's "Scope check" section from the last fit's stored report (no refit)."""
+    from medhub.cardblocks import set_block, update_card_file
+
+    run = json.loads((REPO_ROOT / "training" / "runs" / model_id / "scope.json").read_text(encoding="utf-8"))
+    update_card_file(model_id, lambda text: set_block(text, "scope", scope_block(run["report"])))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", nargs="+", required=True)
     ap.add_argument("--per-family", type=int, default=250)
     ap.add_argument("--train-cap", type=int, default=1000)
     ap.add_argument("--per-set", type=int, default=150)
+    ap.add_argument("--block-only", action="store_true",
+                    help="only rewrite the card's Scope check section from training/runs/<id>/scope.json")
     args = ap.parse_args(argv)
     for model_id in args.model:
+        if args.block_only:
+            rewrite_block(model_id)
+            continue
         fit(model_id, per_family=args.per_family, train_cap=args.train_cap, per_set=args.per_set)
     return 0
 

@@ -214,6 +214,9 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+TARGET_RATE = 0.95  # issue 17: own-test acceptance and refusal of every out-of-scope set
+
+
 def markdown(report: dict[str, Any], lang: str = "en") -> str:
     lines = [
         f"Method: `{report['method']}` on the pooled features, threshold {report['threshold']:.4f}, "
@@ -227,6 +230,10 @@ def markdown(report: dict[str, Any], lang: str = "en") -> str:
     for r in report["sets"]:
         refused = ", ".join(f"{k} {v}" for k, v in list(r["refused_as"].items())[:3]) or "–"
         lines.append(f"| {r['set']} | {r['expected']} | {r['n']} | {r['rate']:.3f} | {refused} |")
+    missed = [f"{r['set']} {'accepted' if r['expected'] == 'accept' else 'refused'} {r['rate']:.3f} (n = {r['n']})"
+              for r in report["sets"] if r["rate"] < TARGET_RATE]
+    lines += ["", f"Below the project's target of {TARGET_RATE:.2f} (of each set accepted or refused as expected): "
+              + ("; ".join(missed) if missed else "none") + "."]
     return "\n".join(lines)
 
 
