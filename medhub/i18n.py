@@ -734,7 +734,7 @@ STRINGS.update({
     "report.weights": {"en": "weights", "ko": "가중치"},
     "report.pv": {"en": "What a positive flag means at a prevalence", "ko": "유병률에 따른 양성 판정의 의미"},
     "report.disclaimer": {"en": "Disclaimer", "ko": "주의"},
-    "report.font_missing": {"en": "(No Korean font installed (fonts-nanum): this report is in English.)", "ko": ""},
+    "report.font_missing": {"en": "(No Korean font installed (fonts-nanum): this report is in English.)", "ko": "(한글 글꼴(fonts-nanum)이 설치되어 있지 않아 이 보고서는 영어로 작성되었습니다.)"},
     "report_ui.button": {"en": "Report (PDF)", "ko": "보고서 (PDF)"},
     "report_ui.file": {"en": "Report of the analysis (PDF)", "ko": "분석 보고서 (PDF)"},
 })
