@@ -5,13 +5,15 @@ an icon array, the card's calibration, and the threshold on the probability bar.
 
 - a probability bar with the card's threshold drawn on it (binary cards: P(positive class) against
   the threshold, the decided class named);
-- predictive values (binary cards): a prevalence control (the presets of
+- predictive values (binary cards, and multi-class cards read as one label against the rest: a
+  `one_vs_rest` label in `prevalence_presets.yaml`, flagged when it is the top diagnosis; no threshold
+  bar for those): a prevalence control (the presets of
   `medhub/teaching/prevalence_presets.yaml`, each with its cited source or marked illustrative, the test
   split's own prevalence, and a free value), sensitivity and specificity of the card's test split with
   their 95 % intervals, PPV and NPV, the natural-frequency sentence and an icon array of 1,000 people
   (a native scatter plot coloured true/false positive/negative). The numbers come from
   `medhub.teaching.ppv.at_prevalence`, the function `python -m medhub ppv` prints, so the tab and the
-  CLI say the same. A multi-class card names no positive class: the panel says so instead;
+  CLI say the same. A multi-class card without `one_vs_rest` names no positive class: the panel says so;
 - calibration: the reliability diagram of the card's test split (a native line plot from a DataFrame,
   `medhub.teaching.calibration`) with its ECE, and where this result's probability falls on it.
 
@@ -54,11 +56,10 @@ def _range(lo: float, hi: float) -> str:
 
 
 def supports_pv(card: ModelCard) -> bool:
-    """Predictive values need a binary card whose test metrics give sensitivity and specificity."""
+    """Predictive values need a binary card (or a multi-class card's `one_vs_rest` label) whose test
+    metrics give sensitivity and specificity."""
     from medhub.teaching import ppv
 
-    if not card.is_binary:
-        return False
     try:
         ppv.card_counts(card)
     except ppv.NotBinary:
@@ -123,7 +124,11 @@ def pv_markdown(card: ModelCard, summary: dict[str, Any] | None, lang: str, prev
 
     lang = normalise_lang(lang)
     if not card.is_binary:
-        return t("pv.not_binary", lang, n=len(card.labels))
+        try:
+            if ppv.one_vs_rest(card) is None:
+                return t("pv.not_binary", lang, n=len(card.labels))
+        except ppv.NotBinary as err:
+            return t("pv.unavailable", lang, reason=str(err))
     if prevalence is None:
         return t("pv.bad_value", lang)
     try:
@@ -133,20 +138,28 @@ def pv_markdown(card: ModelCard, summary: dict[str, Any] | None, lang: str, prev
     se, sp = res["sensitivity"], res["specificity"]
     subj = ppv.subject(card)
     condition, unit = subj["condition"][lang], subj["unit"][lang]
+    positive = res["positive_class"]
+    counts = dict(sens=_pct(se["value"]), sens_ci=_range(*se["ci95"]), tp=se["successes"], n_pos=se["n"],
+                  spec=_pct(sp["value"]), spec_ci=_range(*sp["ci95"]), tn=sp["successes"], n_neg=sp["n"])
+    if res["threshold"] is None:  # one label against the rest: flagged when it is the top label
+        rates = t("pv.rates_top", lang, condition=condition, others=len(res["negative_classes"]), **counts)
+    else:
+        rates = t("pv.rates", lang, threshold=f"{res['threshold']:g}", **counts)
     lines = [
         _source_line(card, preset_id, prevalence, lang),
-        t("pv.rates", lang, threshold=f"{res['threshold']:g}", sens=_pct(se["value"]), sens_ci=_range(*se["ci95"]),
-          tp=se["successes"], n_pos=se["n"], spec=_pct(sp["value"]), spec_ci=_range(*sp["ci95"]),
-          tn=sp["successes"], n_neg=sp["n"]),
+        rates,
         t("pv.values", lang, prev=_pct(prevalence), ppv=_pct(res["ppv"]["value"]), ppv_ci=_range(*res["ppv"]["range"]),
           npv=_pct(res["npv"]["value"]), npv_ci=_range(*res["npv"]["range"])),
         res["text"][lang],
     ]
     decision = (summary or {}).get("decision")
     if summary and summary.get("probabilities") and decision is not None:
-        if decision == card.positive_class:
+        if decision == positive:
             lines.append(t("pv.this_flagged", lang, positive=card.label(decision).name(lang), unit=unit,
                            condition=condition, ppv=_pct(res["ppv"]["value"])))
+        elif res["threshold"] is None and decision in card.label_ids:
+            lines.append(t("pv.this_not_top", lang, top=card.label(decision).name(lang), unit=unit,
+                           condition=condition, npv=_pct(res["npv"]["value"])))
         else:
             lines.append(t("pv.this_not_flagged", lang, unit=unit, condition=condition,
                            npv=_pct(res["npv"]["value"])))

@@ -66,7 +66,11 @@ def _cmd_ppv(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(f"{card.title_for(args.lang)} ({card.id}), threshold {result['threshold']}")
+    if result["threshold"] is None:  # one label against the rest, at the model's top-label rule
+        rule = f"decision rule: {ppv.TOP_LABEL} (flagged when {result['positive_class']} is the model's top label)"
+    else:
+        rule = f"threshold {result['threshold']}"
+    print(f"{card.title_for(args.lang)} ({card.id}), {rule}")
     for line in ppv.summary_lines(result, args.lang):
         print(f"  {line}")
     print("  presets:")
@@ -79,9 +83,12 @@ def _cmd_ppv(args: argparse.Namespace) -> int:
 def add_teaching_parsers(sub) -> None:
     q = sub.add_parser(
         "ppv",
-        help="PPV, NPV and natural frequencies per 1,000 of a binary model at a prevalence",
+        help="PPV, NPV and natural frequencies per 1,000 of a binary model (or of a multi-class model's "
+        "one_vs_rest label) at a prevalence",
         description="From the card's test sensitivity and specificity at its threshold (Wilson 95 %% "
-        "intervals), the predictive values at a prevalence (default: the test split's own).",
+        "intervals), the predictive values at a prevalence (default: the test split's own). A multi-class "
+        "card with one_vs_rest in medhub/teaching/prevalence_presets.yaml is read as that label against "
+        "the others, flagged when it is the top label (from the card's confusion matrix).",
     )
     q.add_argument("model_id")
     q.add_argument("--prevalence", type=_prevalence, default=None, help="0.061, 6.1%% or 1/100")

@@ -1,8 +1,14 @@
-"""What a binary model's flag means at a prevalence: PPV, NPV and natural frequencies per 1,000.
+"""What a model's flag means at a prevalence: PPV, NPV and natural frequencies per 1,000.
 
-Sensitivity and specificity come from the card's test split at the card's threshold
+Binary cards: sensitivity and specificity come from the card's test split at the card's threshold
 (`metrics.per_class[<class>].recall` and `.support` of the positive and the negative class, turned
-back into counts), with Wilson 95 % intervals from those counts. PPV and NPV at a prevalence p:
+back into counts). A multi-class card whose entry in `prevalence_presets.yaml` names a label under
+`one_vs_rest` (e.g. melanoma among seven diagnoses) is read as that label against every other one at
+its own decision rule, the top label: "flagged" = the model's top label is that one. Its counts come
+from the card's `metrics.confusion_matrix` (rows = truth, columns = prediction, card label order;
+checked against `per_class` support, recall and precision before use): TP = cm[i][i], positives = row
+i, false positives = column i without cm[i][i], negatives = every other row. Both kinds get Wilson
+95 % intervals from those counts. PPV and NPV at a prevalence p:
 
     PPV = sens p / (sens p + (1 - spec)(1 - p))        NPV = spec (1 - p) / (spec (1 - p) + (1 - sens) p)
 
@@ -27,7 +33,11 @@ Z95 = 1.959963984540054
 
 
 class NotBinary(ValueError):
-    """The card has no positive class and threshold, or its test metrics lack the counts."""
+    """The card has no positive class and threshold (nor a `one_vs_rest` label in the presets file), or
+    its test metrics lack the counts."""
+
+
+TOP_LABEL = "top label"  # the decision rule of a one-vs-rest reading (no threshold)
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -95,8 +105,8 @@ def natural_frequencies(sens: float, spec: float, prevalence: float, per: int = 
 @dataclass(frozen=True)
 class TestCounts:
     positive_class: str
-    negative_class: str
-    threshold: float
+    negative_classes: tuple[str, ...]  # the binary card's other class, or every other label (one vs rest)
+    threshold: float | None  # None: flagged when the positive class is the top label
     sensitivity: Rate
     specificity: Rate
     n: int
@@ -105,11 +115,69 @@ class TestCounts:
     def test_prevalence(self) -> float:
         return self.sensitivity.n / self.n
 
+    @property
+    def decision_rule(self) -> str:
+        return "threshold" if self.threshold is not None else TOP_LABEL
+
+
+def one_vs_rest(card) -> str | None:
+    """The label a multi-class card is read for (`one_vs_rest` in prevalence_presets.yaml), or None."""
+    if card.is_binary:
+        return None
+    label = (_presets_file().get(card.id) or {}).get("one_vs_rest")
+    if label is None:
+        return None
+    if label not in card.label_ids:
+        raise NotBinary(f"{card.id}: one_vs_rest {label!r} in {PRESETS_FILE.name} is not one of its labels")
+    return str(label)
+
+
+def _one_vs_rest_counts(card, pos: str) -> TestCounts:
+    """One label against the rest from the card's confusion matrix, at the argmax rule."""
+    metrics = card.metrics or {}
+    cm, per_class, ids = metrics.get("confusion_matrix"), metrics.get("per_class") or {}, card.label_ids
+    where = f"{card.id}: metrics.confusion_matrix"
+    try:
+        cm = [[int(v) for v in row] for row in cm]
+    except (TypeError, ValueError) as err:
+        raise NotBinary(f"{where} missing or not a matrix of counts") from err
+    if len(cm) != len(ids) or any(len(row) != len(ids) for row in cm):
+        raise NotBinary(f"{where} is not {len(ids)} x {len(ids)} (one row and column per label)")
+    i = ids.index(pos)
+    # rows must be the truth: each row sums to that class's support, and the positive class's
+    # recall (diagonal / row) and precision (diagonal / column) are the card's
+    try:
+        for k, lid in enumerate(ids):
+            if sum(cm[k]) != int(per_class[lid]["support"]):
+                raise NotBinary(f"{where}: row {lid} sums to {sum(cm[k])}, not its support "
+                                f"{per_class[lid]['support']} (rows must be the truth)")
+        recall, precision = float(per_class[pos]["recall"]), float(per_class[pos]["precision"])
+    except (KeyError, TypeError) as err:
+        raise NotBinary(f"{card.id}: metrics.per_class lacks support/recall/precision") from err
+    tp, n_pos = cm[i][i], sum(cm[i])
+    flagged = sum(row[i] for row in cm)
+    if n_pos == 0 or n_pos == sum(map(sum, cm)):
+        raise NotBinary(f"{where}: no test images of {pos}, or none of the other labels")
+    if abs(tp / n_pos - recall) > 5e-4 or (flagged and abs(tp / flagged - precision) > 5e-4):
+        raise NotBinary(f"{where} disagrees with per_class.{pos} recall/precision")
+    n = sum(map(sum, cm))
+    if metrics.get("n") is not None and int(metrics["n"]) != n:
+        raise NotBinary(f"{where} holds {n} images, the card's metrics.n is {metrics['n']}")
+    n_neg = n - n_pos
+    tn = n_neg - (flagged - tp)
+    rest = tuple(lid for lid in ids if lid != pos)
+    return TestCounts(pos, rest, None, Rate.of(tp, n_pos), Rate.of(tn, n_neg), n)
+
 
 def card_counts(card) -> TestCounts:
-    """Sensitivity and specificity of a binary card on its test split, as counts."""
+    """Sensitivity and specificity of a card on its test split, as counts: a binary card at its
+    threshold, or a multi-class card's `one_vs_rest` label against the others at the top-label rule."""
+    pos = one_vs_rest(card)
+    if pos is not None:
+        return _one_vs_rest_counts(card, pos)
     if not card.is_binary or card.threshold is None:
-        raise NotBinary(f"{card.id}: not a binary model (no positive_class and threshold on its card)")
+        raise NotBinary(f"{card.id}: not a binary model (no positive_class and threshold on its card, "
+                        f"no one_vs_rest label in {PRESETS_FILE.name})")
     per_class = (card.metrics or {}).get("per_class") or {}
     pos = card.positive_class
     neg = next(label.id for label in card.labels if label.id != pos)
@@ -120,7 +188,7 @@ def card_counts(card) -> TestCounts:
         tn = round(float(q["recall"]) * n_neg)
     except (KeyError, TypeError) as err:
         raise NotBinary(f"{card.id}: metrics.per_class lacks recall/support of {pos} and {neg}") from err
-    return TestCounts(pos, neg, float(card.threshold), Rate.of(tp, n_pos), Rate.of(tn, n_neg), n_pos + n_neg)
+    return TestCounts(pos, (neg,), float(card.threshold), Rate.of(tp, n_pos), Rate.of(tn, n_neg), n_pos + n_neg)
 
 
 @lru_cache(maxsize=1)
@@ -148,7 +216,7 @@ def subject(card) -> dict[str, dict[str, str]]:
     entry = _presets_file().get(card.id) or {}
     from medhub.teaching.glossary import term
 
-    label = card.label(card.positive_class)
+    label = card.label(card_counts(card).positive_class)
     condition = entry.get("condition")
     cond = term(condition) if condition else {"en": label.en.lower(), "ko": label.ko}
     unit = entry.get("unit") or {"en": "people", "ko": "사람", "ko_counter": "명"}
@@ -198,7 +266,9 @@ def at_prevalence(card, prevalence: float) -> dict[str, Any]:
     return {
         "model": card.id,
         "positive_class": c.positive_class,
+        "negative_classes": list(c.negative_classes),
         "threshold": c.threshold,
+        "decision_rule": c.decision_rule,  # "threshold", or "top label" (flagged when it is the argmax)
         "prevalence": prevalence,
         "sensitivity": rate(se),
         "specificity": rate(sp),
