@@ -37,6 +37,7 @@ CARDS = {c.id: c for c in load_cards()}
 IMAGE_CARD = next((c for c in CARDS.values() if c.is_binary and not c.input.dicom), None)
 CT_CARD = next((c for c in CARDS.values() if c.input.dicom), None)
 ANALYSIS_TIMEOUT_MS = 60_000
+STEP_TIMEOUT_MS = 60_000
 PROJECTOR = {"width": 1280, "height": 800}
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # The top-level tabs: one per tab group of the cards, class mode, About / API.
@@ -102,7 +103,10 @@ def page(app_url):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=PROJECTOR, locale="en-US")
         pg = context.new_page()
-        pg.set_default_timeout(20_000)
+        # A hang guard, not a speed check: a language switch redraws every tab (about 10 s at load 4 on
+        # this machine, more with results, open cards and the teaching panels on the page).
+        pg.set_default_timeout(STEP_TIMEOUT_MS)
+        sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)
         pg.goto(app_url)
         pg.wait_for_selector("button[role=tab]")
         yield pg
@@ -133,7 +137,7 @@ def upload(page, card: ModelCard, path: Path) -> None:
         if chooser.count():  # gone once a file is in the box (a slow upload is still an upload)
             chooser.set_input_files(str(path))
         try:
-            box.get_by_text(path.name).wait_for(timeout=20_000)
+            box.get_by_text(path.name).wait_for(timeout=STEP_TIMEOUT_MS)
             return
         except PlaywrightTimeout:
             continue
@@ -223,7 +227,7 @@ def test_tabs_analysis_language_and_screenshots(page, data_root, artifacts_dir):
     card = with_gallery[0]
     open_tab(page, card)
     thumbs = page.locator(f"#samples-{card.id} .thumbnail-item")
-    thumbs.first.wait_for(state="visible", timeout=20_000)
+    thumbs.first.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
     assert thumbs.count() >= 1, f"{card.id}: its gallery shows no thumbnail"
     thumbs.first.click()
     wait_for_result(page, card)
@@ -319,7 +323,7 @@ def test_a_lang_link_opens_the_page_in_korean(page, app_url):
     card = next(iter(CARDS.values()))
     context = page.context.browser.new_context(viewport=PROJECTOR, locale="en-US")
     other = context.new_page()
-    other.set_default_timeout(20_000)
+    other.set_default_timeout(STEP_TIMEOUT_MS)
     try:
         other.goto(f"{app_url}/?lang=ko")
         other.get_by_role("tab", name=card.tab_title_for("ko"), exact=True).wait_for()
