@@ -175,8 +175,8 @@ def history_collection(card) -> tuple[str, dict[str, Any]] | None:
 def history_candidates(card, root: Path) -> list[Candidate]:
     """Labelled images of the history collection the model may be scored on (as cross-collection
     chose them: no train/val rows, no perceptual-hash copies of training images), by label."""
-    from medhub.studies.crosscollection import Fingerprints, eligible_files
     from medhub.evaluation import folder_to_label
+    from medhub.studies.crosscollection import Fingerprints, eligible_files
 
     picked = history_collection(card)
     if picked is None or not (root / picked[0]).is_dir():
