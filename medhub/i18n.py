@@ -572,11 +572,11 @@ STRINGS.update({
         "{n_pos}건 중 {tp}건), 특이도 {spec} (95 % 신뢰구간 {spec_ci}; {n_neg}건 중 {tn}건).",
     },
     "pv.rates_top": {
-        "en": "From the model card's test split, {condition} against the other {others} diagnoses, flagged "
-        "when {condition} is the top diagnosis (no threshold): sensitivity {sens} (95 % confidence interval "
+        "en": "From the model card's test split, {condition} against the other {others} classes, flagged "
+        "when {condition} is the top class (no threshold): sensitivity {sens} (95 % confidence interval "
         "{sens_ci}; {tp} of {n_pos}), specificity {spec} (95 % confidence interval {spec_ci}; {tn} of {n_neg}).",
-        "ko": "모델 카드의 시험 세트, {condition} 대 나머지 진단 {others}종, {condition}{condition:~이/가} 최상위 "
-        "진단일 때 양성으로 판정 (임계값 없음): 민감도 {sens} (95 % 신뢰구간 {sens_ci}; {n_pos}건 중 {tp}건), "
+        "ko": "모델 카드의 시험 세트, {condition} 대 나머지 {others}개 분류, {condition}{condition:~이/가} 최상위 "
+        "분류일 때 양성으로 판정 (임계값 없음): 민감도 {sens} (95 % 신뢰구간 {sens_ci}; {n_pos}건 중 {tp}건), "
         "특이도 {spec} (95 % 신뢰구간 {spec_ci}; {n_neg}건 중 {tn}건).",
     },
     "pv.values": {
@@ -602,10 +602,10 @@ STRINGS.update({
         "없는 비율(음성예측도)은 약 **{npv}**입니다.",
     },
     "pv.this_not_top": {
-        "en": "This image's top diagnosis is **{top}**, not {condition}, so it was not flagged. At this "
+        "en": "This image's top class is **{top}**, not {condition}, so it was not flagged. At this "
         "prevalence, about **{npv}** of {unit} not flagged really are free of {condition} (negative "
         "predictive value).",
-        "ko": "이 영상의 최상위 진단은 **{top}**입니다. {condition}{condition:~이/가} 아니므로 음성으로 "
+        "ko": "이 영상의 최상위 분류는 **{top}**입니다. {condition}{condition:~이/가} 아니므로 음성으로 "
         "판정되었습니다. 이 유병률에서 음성으로 판정된 {unit} 중 실제로 {condition}{condition:~이/가} 없는 "
         "비율(음성예측도)은 약 **{npv}**입니다.",
     },

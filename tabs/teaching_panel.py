@@ -6,7 +6,7 @@ an icon array, the card's calibration, and the threshold on the probability bar.
 - a probability bar with the card's threshold drawn on it (binary cards: P(positive class) against
   the threshold, the decided class named);
 - predictive values (binary cards, and multi-class cards read as one label against the rest: a
-  `one_vs_rest` label in `prevalence_presets.yaml`, flagged when it is the top diagnosis; no threshold
+  `one_vs_rest` label in `prevalence_presets.yaml`, flagged when it is the top class; no threshold
   bar for those): a prevalence control (the presets of
   `medhub/teaching/prevalence_presets.yaml`, each with its cited source or marked illustrative, the test
   split's own prevalence, and a free value), sensitivity and specificity of the card's test split with

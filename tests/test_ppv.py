@@ -111,10 +111,18 @@ def test_cli_ppv_percent_preset_and_errors(capsys) -> None:
     assert json.loads(capsys.readouterr().out)["prevalence"] == pytest.approx(0.111)
     assert main(["ppv", "melanoma", "--lang", "ko", "--prevalence", "0.05"]) == 0
     assert "양성예측도" in capsys.readouterr().out
-    assert main(["ppv", "scalp_microscope", "--prevalence", "0.1"]) == 2  # multi-class, no one_vs_rest
     assert main(["ppv", "melanoma", "--preset", "nope"]) == 2
     with pytest.raises(SystemExit):
         main(["ppv", "melanoma", "--prevalence", "1.5"])
+
+
+def test_cli_ppv_refuses_a_multiclass_card_without_one_vs_rest(capsys, monkeypatch) -> None:
+    """Every multi-class card of the hub names a label in prevalence_presets.yaml; one that does not
+    (the presets file read without it) gets exit code 2 and says why."""
+    presets = {k: v for k, v in ppv._presets_file().items() if k != "scalp_microscope"}
+    monkeypatch.setattr(ppv, "_presets_file", lambda: presets)
+    assert main(["ppv", "scalp_microscope", "--prevalence", "0.1"]) == 2
+    assert "one_vs_rest" in capsys.readouterr().err
 
 
 # ------------------------------------------------------- one label against the rest (multi-class)
@@ -183,8 +191,8 @@ def test_cli_ppv_one_vs_rest_json(capsys) -> None:
     assert (out["sensitivity"]["successes"], out["sensitivity"]["n"]) == (tp, n_pos)
     assert (out["specificity"]["successes"], out["specificity"]["n"]) == (tn, n_neg)
     sens, spec = tp / n_pos, tn / n_neg
-    assert out["ppv"]["value"] == pytest.approx(round(sens * 0.01 / (sens * 0.01 + (1 - spec) * 0.99), 4))
-    assert out["npv"]["value"] == pytest.approx(round(spec * 0.99 / (spec * 0.99 + (1 - sens) * 0.01), 4))
+    assert out["ppv"]["value"] == pytest.approx(round(sens * 0.01 / (sens * 0.01 + (1 - spec) * 0.99), 6))
+    assert out["npv"]["value"] == pytest.approx(round(spec * 0.99 / (spec * 0.99 + (1 - sens) * 0.01), 6))
     assert main(["ppv", "skin_lesion", "--preset", "screening_illustrative"]) == 0
     text = capsys.readouterr().out
     assert "decision rule: top label (flagged when melanoma is the model's top label)" in text

@@ -89,3 +89,19 @@ def test_cli_report(data_root, tmp_path, lang, capsys) -> None:
 
 
 pytestmark = pytest.mark.data
+
+
+def test_multiclass_report_gives_predictive_values_of_its_one_vs_rest_label(data_root, tmp_path) -> None:
+    """The seven-diagnosis model is read as melanoma against the rest (prevalence_presets.yaml): its
+    report carries the same predictive-value lines as `python -m medhub ppv skin_lesion`, at the cited
+    prevalence (HAM10000's 11.1 %)."""
+    from medhub import pipeline
+    from medhub.teaching import ppv
+
+    card = get_card("skin_lesion")
+    res = pipeline.run(card, data_root / SAMPLE)
+    assert res.summary["in_scope"]
+    text = _squash(_text(report.build_pdf(res, "en").pdf, tmp_path))
+    lines = ppv.summary_lines(ppv.at_prevalence(card, 0.111), "en")
+    assert lines and all(_squash(line) in text for line in lines)
+    assert "HAM10000" in text

@@ -32,7 +32,6 @@ _PRESETS = yaml.safe_load(PRESETS_FILE.read_text(encoding="utf-8"))
 ONE_VS_REST = {c.id: _PRESETS[c.id]["one_vs_rest"] for c in CARDS
                if not c.is_binary and (_PRESETS.get(c.id) or {}).get("one_vs_rest")}
 OVR = [c for c in CARDS if c.id in ONE_VS_REST]
-MULTI = [c for c in CARDS if not c.is_binary and c.id not in ONE_VS_REST]
 WITH_PREDICTIONS = [c for c in CARDS if (WEIGHTS / c.id / "test_predictions.csv").is_file()]
 
 
@@ -148,8 +147,14 @@ def test_render_flags_a_typed_value_as_custom() -> None:
     assert bad[2] == STRINGS["pv.bad_value"]["en"]
 
 
-@pytest.mark.parametrize("card", MULTI, ids=[c.id for c in MULTI])
-def test_multiclass_cards_get_a_clear_note(card) -> None:
+def test_a_multiclass_card_without_one_vs_rest_gets_a_clear_note(monkeypatch) -> None:
+    """Every multi-class card of the hub names a one_vs_rest label; read without it, one says why no
+    predictive values are shown."""
+    from medhub.teaching import ppv
+
+    card = next(c for c in OVR if len(c.labels) > 2)
+    presets = {k: v for k, v in ppv._presets_file().items() if k != card.id}
+    monkeypatch.setattr(ppv, "_presets_file", lambda: presets)
     assert not tp.supports_pv(card)
     assert tp.pv_markdown(card, None, "en", 0.05) == STRINGS["pv.not_binary"]["en"].format(n=len(card.labels))
     assert "양성 클래스가 없으므로" in tp.pv_markdown(card, None, "ko", 0.05)
@@ -183,8 +188,8 @@ def test_one_vs_rest_text_holds_hand_computed_values(card, prevalence) -> None:
     assert tp.supports_pv(card)
     text = tp.pv_markdown(card, None, "en", prevalence)
     condition = glossary.term(_PRESETS[card.id].get("condition") or ONE_VS_REST[card.id])
-    assert f"flagged when {condition['en']} is the top diagnosis (no threshold)" in text
-    assert f"against the other {len(card.labels) - 1} diagnoses" in text
+    assert f"flagged when {condition['en']} is the top class (no threshold)" in text
+    assert f"against the other {len(card.labels) - 1} classes" in text
     assert f"positive predictive value {_pct(ppv)}**" in text
     assert f"negative predictive value {_pct(npv)}**" in text
     lo, hi = _wilson(tp_, n_pos)
@@ -192,7 +197,7 @@ def test_one_vs_rest_text_holds_hand_computed_values(card, prevalence) -> None:
     lo, hi = _wilson(tn_, n_neg)
     assert f"specificity {_pct(spec)} (95 % confidence interval {_pct(lo)} - {_pct(hi)}; {tn_} of {n_neg})" in text
     ko = tp.pv_markdown(card, None, "ko", prevalence)
-    assert re.search(f"{condition['ko']}(이|가) 최상위 진단일 때 양성으로 판정", ko)
+    assert re.search(f"{condition['ko']}(이|가) 최상위 분류일 때 양성으로 판정", ko)
     assert f"양성예측도 {_pct(ppv)}" in ko and f"음성예측도 {_pct(npv)}" in ko
     assert tp.threshold_bar_html(card, None, "en") == ""  # no threshold: no bar
 
@@ -217,10 +222,10 @@ def test_skin_lesion_at_one_in_a_hundred_by_hand() -> None:
     top_nv = {"probabilities": {"melanoma": 0.3, "nevus": 0.7}, "decision": "nevus"}
     assert "This image was flagged as **Melanoma**" in tp.pv_markdown(card, top_mel, "en", 0.01)
     assert "about **3.7 %** of flagged skin lesions" in tp.pv_markdown(card, top_mel, "en", 0.01)
-    assert ("This image's top diagnosis is **Melanocytic nevus (mole)**, not melanoma, so it was not flagged"
+    assert ("This image's top class is **Melanocytic nevus (mole)**, not melanoma, so it was not flagged"
             in tp.pv_markdown(card, top_nv, "en", 0.01))
     ko = tp.pv_markdown(card, top_nv, "ko", 0.01)
-    assert "최상위 진단은 **멜라닌세포모반 (점)**입니다. 흑색종이 아니므로 음성으로 판정" in ko and "**99.5 %**" in ko
+    assert "최상위 분류는 **멜라닌세포모반 (점)**입니다. 흑색종이 아니므로 음성으로 판정" in ko and "**99.5 %**" in ko
 
 
 @pytest.mark.parametrize("card", OVR, ids=[c.id for c in OVR])
@@ -237,8 +242,8 @@ def test_one_vs_rest_panel_is_built_with_its_controls(card) -> None:
     assert panel.preset is not None and panel.prevalence is not None and panel.icons is not None
     assert panel.bar.visible is False  # the threshold bar is for binary cards only
     assert [c[1] for c in tp.preset_choices(card, "en")][:-1] == [
-        "test_split", "ham10000_collection", "referred_illustrative", "screening_illustrative"]
-    assert "positive predictive value" in panel.pv.value and "top diagnosis" in panel.pv.value
+        "test_split", *(p["id"] for p in _PRESETS[card.id]["presets"])]
+    assert "positive predictive value" in panel.pv.value and "top class" in panel.pv.value
     deps = demo.get_config_file()["dependencies"]
     assert [d["api_name"] for d in deps if d["api_visibility"] != "private"] == [f"predict_{card.id}"]
     first = tp.default_preset(card)

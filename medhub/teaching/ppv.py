@@ -255,13 +255,15 @@ def at_prevalence(card, prevalence: float) -> dict[str, Any]:
     subj = subject(card)
     from medhub.teaching.glossary import term
 
+    # Six decimals: texts print these as percentages with one decimal, and rounding twice (to 4, then
+    # to 0.1 %) can move the last digit (77 of 95 = 81.0526 % was shown as 81.0 %).
     def rate(r: Rate) -> dict[str, Any]:
-        return {"value": round(r.value, 4), "ci95": [round(r.ci95[0], 4), round(r.ci95[1], 4)],
+        return {"value": round(r.value, 6), "ci95": [round(r.ci95[0], 6), round(r.ci95[1], 6)],
                 "successes": r.successes, "n": r.n}
 
     def pv(f) -> dict[str, Any]:
         lo, hi = f(se.ci95[0], sp.ci95[0], prevalence), f(se.ci95[1], sp.ci95[1], prevalence)
-        return {"value": round(f(se.value, sp.value, prevalence), 4), "range": [round(lo, 4), round(hi, 4)]}
+        return {"value": round(f(se.value, sp.value, prevalence), 6), "range": [round(lo, 6), round(hi, 6)]}
 
     return {
         "model": card.id,

@@ -195,11 +195,11 @@ def build_pdf(result, lang: str = "en", *, file_name: str | None = None,
                 other = summary["suggested_model"]
             line(_t("suggested", lang, model=other))
 
-    # predictive values (binary models)
-    if card.is_binary:
-        try:
-            from medhub.teaching import ppv
+    # predictive values (binary models, and a multi-class card's one_vs_rest label)
+    from medhub.teaching import ppv
 
+    if card.is_binary or ppv.one_vs_rest(card):
+        try:
             presets = ppv.presets(card)
             cited = [p for p in presets[1:] if not p.get("illustrative")]
             preset = (cited or presets)[0]
