@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from medhub import heldout
 from medhub.cards import get_card
+from medhub.fingerprints import Fingerprints, find_duplicates
 from medhub.studies import crosscollection as cc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,13 +45,13 @@ def _save(path: Path, arr: np.ndarray, quality: int | None = None) -> Path:
 
 
 def test_duplicates_found_under_every_flip_and_rotation(tmp_path):
-    fps = cc.Fingerprints(tmp_path / "cache")
+    fps = Fingerprints(tmp_path / "cache")
     original = _lesion(1)
     ref = [_save(tmp_path / "ref" / "a.png", original), _save(tmp_path / "ref" / "b.png", _lesion(2))]
     views = [np.rot90(original, k) for k in range(4)] + [np.rot90(original[:, ::-1], k) for k in range(4)]
     query = [_save(tmp_path / "q" / f"v{i}.jpg", np.ascontiguousarray(v), quality=85) for i, v in enumerate(views)]
     query += [_save(tmp_path / "q" / f"other{i}.png", _lesion(10 + i)) for i in range(6)]
-    found = cc.find_duplicates(fps.get(query, tmp_path / "q"), fps.get(ref, tmp_path / "ref"))
+    found = find_duplicates(fps.get(query, tmp_path / "q"), fps.get(ref, tmp_path / "ref"))
     assert found[:8] == [[0]] * 8  # every dihedral view of a, re-encoded as JPEG, is a copy of a
     assert found[8:] == [[]] * 6  # different lesions are not
 
@@ -57,9 +59,9 @@ def test_duplicates_found_under_every_flip_and_rotation(tmp_path):
 def test_fingerprints_are_cached_on_disk(tmp_path):
     folder = tmp_path / "imgs"
     paths = [_save(folder / f"{i}.png", _lesion(i)) for i in range(3)]
-    first = cc.Fingerprints(tmp_path / "cache").get(paths, folder)
+    first = Fingerprints(tmp_path / "cache").get(paths, folder)
     assert list((tmp_path / "cache").glob("*.npz"))
-    again = cc.Fingerprints(tmp_path / "cache").get(paths, folder)
+    again = Fingerprints(tmp_path / "cache").get(paths, folder)
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
 
 
@@ -76,21 +78,21 @@ def test_eligible_files_drop_training_images_and_their_copies(tmp_path, monkeypa
     (splits / "melanoma.csv").write_text(
         "path,label,split,group\nown/benign/t.png,benign,train,a\nown/benign/v.png,benign,val,b\n"
         "own/malignant/x.png,malignant,test,c\n")
-    monkeypatch.setattr(cc, "SPLITS_DIR", splits)
+    monkeypatch.setattr(heldout, "SPLITS_DIR", splits)
     _save(root / "other" / "nevus" / "copy_of_train.jpg", np.ascontiguousarray(np.rot90(train_img)), 90)
     _save(root / "other" / "nevus" / "fresh.png", _lesion(8))
     _save(root / "other" / "melanoma" / "copy_of_val.png", np.ascontiguousarray(val_img[::-1]))
     _save(root / "other" / "melanoma" / "fresh2.png", _lesion(9))
     _save(root / "other" / "seborrheic_keratosis" / "c.png", _lesion(11))  # no label or alias of the card
     card = get_card("melanoma")  # aliases: nevus -> benign, melanoma -> malignant
-    fps = cc.Fingerprints(tmp_path / "cache")
-    keep, info = cc.eligible_files(card, "other", root, fps)
+    fps = Fingerprints(tmp_path / "cache")
+    keep, info = heldout.eligible_files(card, "other", root, fps)
     assert {Path(p).name for p in keep} == {"fresh.png", "fresh2.png"}
     assert info["duplicates_of_training_images_dropped"] == 2
-    own, info = cc.eligible_files(card, "own", root, fps)
+    own, info = heldout.eligible_files(card, "own", root, fps)
     assert {Path(p).name for p in own} == {"x.png"}  # only the test row of the model's own collection
     assert info["train_or_val_rows_dropped"] == 2
-    assert cc.trained_on("melanoma") == ["own"]
+    assert heldout.trained_on("melanoma") == ["own"]
 
 
 def test_card_block_and_value_are_honest_about_kind(tmp_path):

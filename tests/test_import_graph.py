@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("medhub.registry",)),
     ("request", ("medhub.result_extras", "medhub.summary", "medhub.pipeline", "medhub.series",
                  "medhub.zerogpu")),
-    ("evaluation", ("medhub.evaluation",)),
+    ("evaluation", ("medhub.evaluation", "medhub.fingerprints", "medhub.heldout")),
     ("teaching", ("medhub.teaching", "medhub.teaching.*")),
     ("ui", ("tabs", "tabs.*")),
     ("studies", ("medhub.studies", "medhub.studies.*")),
@@ -141,28 +141,15 @@ def test_medhub_and_tabs_have_no_import_circle():
     assert cycles(import_graph()) == []
 
 
-# Known debt, stated so that no other upward import can pass unnoticed: class mode's "history" deck
-# (issue 19) picks its images the way the cross-collection study does (no train/val rows, no perceptual
-# copies of training images), by a function-level import of that study. To do: move the image
-# selection (eligible_files, the fingerprints) below the teaching layer; the test says when it is gone.
-KNOWN_UPWARD = {("medhub.teaching.deck", "medhub.studies.crosscollection")}
-
-
-def _known(mod: str, target: str) -> bool:
-    return (mod, target) in KNOWN_UPWARD
-
-
 def test_every_import_goes_down_the_layers():
     graph = import_graph()
     upward = [
         f"{mod} ({LAYERS[layer_of(mod)][0]}) -> {target} ({LAYERS[layer_of(target)][0]}, {kind})"
         for mod, targets in sorted(graph.items())
         for target, kind in sorted(targets.items())
-        if layer_of(target) > layer_of(mod) and not _known(mod, target)
+        if layer_of(target) > layer_of(mod)
     ]
     assert upward == []
-    for mod, target in KNOWN_UPWARD:
-        assert target in graph.get(mod, {}), f"{mod} no longer imports {target}: remove it from KNOWN_UPWARD"
 
 
 def test_nothing_on_the_request_path_imports_the_studies():
@@ -172,7 +159,7 @@ def test_nothing_on_the_request_path_imports_the_studies():
         for mod, targets in graph.items()
         if mod.startswith(REQUEST_PATH)
         for target in targets
-        if target.startswith("medhub.studies") and not _known(mod, target)
+        if target.startswith("medhub.studies")
     ]
     assert offenders == []
     app = ast.parse((REPO / "app.py").read_text(encoding="utf-8"))

@@ -38,10 +38,10 @@ def make_pool_split(pool: PoolSpec, splits_dir=SPLITS) -> list[Item]:
 
     Groups join exact duplicates, equal dHash, the name key, and perceptual duplicates across and
     within collections (DCT hash over the 8 flips/rotations + aligned centre correlation, as in
-    `medhub.studies.fingerprints`). Of each set of perceptual duplicates one file is kept (de-duplication);
+    `medhub.fingerprints`). Of each set of perceptual duplicates one file is kept (de-duplication);
     a group whose files carry different card labels for a model is left out of that model (label
     conflict between collections). Stratified by folder (= collection x fine label)."""
-    from medhub.studies.fingerprints import Fingerprints, find_duplicates
+    from medhub.fingerprints import Fingerprints, find_duplicates
 
     items = list_images({f: f for f in pool.folders})
     items = assign_groups(items, pool_name_key(pool), 0)

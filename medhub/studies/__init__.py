@@ -7,7 +7,6 @@
 | `scope_report.py` | `python -m medhub scope-report` | the scope check's acceptance and refusal rates |
 | `bench/` | `python -m medhub bench` | speed in process and through the app's API (starts the app as a process) |
 | `publish.py` | `python -m medhub publish` | pushes `weights/<id>/` to a Hub repo |
-| `fingerprints.py` | - | the perceptual hash (shared with training/make_splits.py) |
 | `malformed_corpus.py` | - | malformed uploads built in code (the tests and scripts/gate_bench.py) |
 
 Each study has one shape: `run(...)` measures and returns a result; where the result belongs on a

@@ -176,7 +176,8 @@ def history_candidates(card, root: Path) -> list[Candidate]:
     """Labelled images of the history collection the model may be scored on (as cross-collection
     chose them: no train/val rows, no perceptual-hash copies of training images), by label."""
     from medhub.evaluation import folder_to_label
-    from medhub.studies.crosscollection import Fingerprints, eligible_files
+    from medhub.fingerprints import Fingerprints
+    from medhub.heldout import eligible_files, labelled_files
 
     picked = history_collection(card)
     if picked is None or not (root / picked[0]).is_dir():
@@ -195,9 +196,7 @@ def history_candidates(card, root: Path) -> list[Candidate]:
         if folder in mapping:
             out.append(Candidate(path, mapping[folder], f"collection:{name}"))
     if not out:  # a collection labelled by a table: its rows of the split file
-        from medhub.studies.crosscollection import _labelled_files
-
-        for label, paths in _labelled_files(card, root / name).items():
+        for label, paths in labelled_files(card, root / name).items():
             out += [Candidate(p, label, f"collection:{name}") for p in paths if str(p.resolve()) in files]
     return out
 

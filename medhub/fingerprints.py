@@ -1,6 +1,6 @@
 """Perceptual fingerprints of images: a DCT hash of each of the eight flips/rotations and a small
 aligned thumbnail, cached per folder, and `find_duplicates` (the same picture under some flip or
-rotation). Shared by the cross-collection study (`medhub.studies.crosscollection`: a model is scored
+rotation). Shared by the held-out selection (`medhub.heldout`: the cross-collection study and class mode score a model
 only on images it never trained on) and by training (`training/make_splits.py`: perceptual duplicates
 join one group of a split).
 """
