@@ -303,6 +303,18 @@ def get_card(model_id: str, cards_dir: Path | str | None = None) -> ModelCard:
     raise KeyError(f"unknown model '{model_id}' (known: {known})")
 
 
+def card_for_command(model_id: str) -> ModelCard | None:
+    """A command's card: the card, or None after printing "error: unknown model ..." to stderr (the
+    command then exits with 2)."""
+    import sys
+
+    try:
+        return get_card(model_id)
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return None
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.3f}"
 

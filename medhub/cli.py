@@ -37,16 +37,14 @@ def _inputs(paths: list[str]) -> list[Path]:
 def _cmd_predict(args: argparse.Namespace) -> int:
     """One result per input, through medhub.pipeline (the app's request path, the same summary)."""
     from medhub import pipeline
-    from medhub.cards import get_card
+    from medhub.cards import card_for_command
     from medhub.disclaimers import disclaimer
     from medhub.i18n import t
     from medhub.imaging import InputError
     from medhub.inference import ModelUnavailable
 
-    try:
-        card = get_card(args.model_id)
-    except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
+    card = card_for_command(args.model_id)
+    if card is None:
         return 2
     if args.tta and not card.tta:
         print(f"error: {card.id} does not offer --tta (its card has no `tta: true`)", file=sys.stderr)

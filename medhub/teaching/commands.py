@@ -11,16 +11,6 @@ import json
 import sys
 
 
-def _card(model_id: str):
-    from medhub.cards import get_card
-
-    try:
-        return get_card(model_id)
-    except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
-        return None
-
-
 def _prevalence(raw: str) -> float:
     """0.061, 6.1% or 1/100."""
     text = raw.strip()
@@ -40,9 +30,10 @@ def _prevalence(raw: str) -> float:
 
 
 def _cmd_ppv(args: argparse.Namespace) -> int:
+    from medhub.cards import card_for_command
     from medhub.teaching import ppv
 
-    card = _card(args.model_id)
+    card = card_for_command(args.model_id)
     if card is None:
         return 2
     try:

@@ -481,13 +481,11 @@ def _shortcut_deck(card, pool: list[Candidate], n: int, rng: random.Random, run)
 
 
 def _cmd_deck(args: argparse.Namespace) -> int:
-    from medhub.cards import get_card
+    from medhub.cards import card_for_command
     from medhub.inference import ModelUnavailable
 
-    try:
-        card = get_card(args.model_id)
-    except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
+    card = card_for_command(args.model_id)
+    if card is None:
         return 2
     root = Path(args.data_dir) if args.data_dir else None
     try:

@@ -238,14 +238,12 @@ def report_for_file(card, source, lang: str = "en", *, decode_options: dict[str,
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from medhub.cards import get_card
+    from medhub.cards import card_for_command
     from medhub.imaging import InputError
     from medhub.inference import ModelUnavailable
 
-    try:
-        card = get_card(args.model_id)
-    except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
+    card = card_for_command(args.model_id)
+    if card is None:
         return 2
     try:
         report = report_for_file(
