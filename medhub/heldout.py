@@ -74,10 +74,15 @@ def labelled_files(card: ModelCard, data_dir: Path) -> dict[str, list[Path]]:
     return out
 
 
+def _hash_order(files: list[Path]) -> list[Path]:
+    """The order a light check takes files in: by the sha1 of the file name (the same on every machine)."""
+    return sorted(files, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
+
+
 def _subsample(files: list[Path], limit: int | None) -> list[Path]:
     if not limit or len(files) <= limit:
         return files
-    return sorted(files, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())[:limit]
+    return _hash_order(files)[:limit]
 
 
 def eligible_files(
@@ -110,23 +115,42 @@ def eligible_files(
         unlisted = []
     else:
         info_unlisted = 0
-    if unlisted and seen:
-        seen_paths = [data_root / p for p in sorted(seen)]
-        ref = _grouped_fingerprints(seen_paths, data_root, fps)
-        query = _grouped_fingerprints(unlisted, data_root, fps)
-        dups = find_duplicates(query, ref)
-        for p, d in zip(unlisted, dups, strict=True):
-            if d:
-                dup_count += 1
-            else:
-                keep.append(p)
-    else:
-        keep.extend(unlisted)
     key_of = {p: key for key, folder_files in files.items() for p in folder_files}
-    by_folder: dict[str, list[Path]] = {}
-    for p in keep:
-        by_folder.setdefault(key_of.get(p, p.parent.name), []).append(p)
-    chosen = [q for fl in by_folder.values() for q in _subsample(sorted(fl), limit_per_label)]
+    if unlisted and seen and limit_per_label:
+        # A light check (`limit_per_label`): walk each label's files in the order `_subsample` takes
+        # them and fingerprint only as many unlisted files as it takes to fill the label. The same
+        # files come out as deduplicating every file first (a file's verdict depends on the training
+        # images only), for a fraction of the work: the other collections hold ~19,000 files.
+        ref = _grouped_fingerprints([data_root / p for p in sorted(seen)], data_root, fps)
+        listed, pending = set(keep), set(unlisted)
+        chosen: list[Path] = []
+        for folder_files in files.values():
+            order = [q for q in _hash_order(sorted(folder_files)) if q in listed or q in pending]
+            got: list[Path] = []
+            while order and len(got) < limit_per_label:
+                batch, order = order[: limit_per_label - len(got)], order[limit_per_label - len(got):]
+                query = [q for q in batch if q in pending]
+                dups = find_duplicates(_grouped_fingerprints(query, data_root, fps), ref) if query else []
+                copies = {q for q, d in zip(query, dups, strict=True) if d}
+                dup_count += len(copies)
+                got += [q for q in batch if q not in copies]
+            chosen += got
+    else:
+        if unlisted and seen:
+            ref = _grouped_fingerprints([data_root / p for p in sorted(seen)], data_root, fps)
+            dups = find_duplicates(_grouped_fingerprints(unlisted, data_root, fps), ref)
+            for p, d in zip(unlisted, dups, strict=True):
+                if d:
+                    dup_count += 1
+                else:
+                    keep.append(p)
+        else:
+            keep.extend(unlisted)
+        by_folder: dict[str, list[Path]] = {}
+        for p in keep:
+            by_folder.setdefault(key_of.get(p, p.parent.name), []).append(p)
+        chosen = [q for fl in by_folder.values() for q in _subsample(sorted(fl), limit_per_label)]
+    # with `limit_per_label`, the copies counted are those among the files examined
     info = {"train_or_val_rows_dropped": dropped_split, "duplicates_of_training_images_dropped": dup_count,
             "not_in_split_file_dropped": info_unlisted}
     return {str(p.resolve()) for p in chosen}, info

@@ -95,6 +95,39 @@ def test_eligible_files_drop_training_images_and_their_copies(tmp_path, monkeypa
     assert heldout.trained_on("melanoma") == ["own"]
 
 
+def test_a_light_check_picks_what_deduplicating_everything_would(tmp_path, monkeypatch):
+    """With `limit_per_label` only as many files are fingerprinted as fill each label, in file-name
+    hash order; the files chosen are those of deduplicating every file and then taking the first
+    `limit` of each label in that order."""
+    root = tmp_path / "data"
+    seen = [_lesion(20 + i) for i in range(3)]
+    rows = ["path,label,split,group"]
+    for i, img in enumerate(seen):
+        _save(root / "own" / "benign" / f"t{i}.png", img)
+        rows.append(f"own/benign/t{i}.png,benign,train,g{i}")
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "melanoma.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(heldout, "SPLITS_DIR", splits)
+    for i in range(8):  # nevus: fresh lesions and flipped copies of training images, interleaved
+        img = np.ascontiguousarray(seen[i % 3][:, ::-1]) if i % 2 else _lesion(40 + i)
+        _save(root / "other" / "nevus" / f"n{i}.png", img)
+    for i in range(3):
+        _save(root / "other" / "melanoma" / f"m{i}.png", _lesion(60 + i))
+    card = get_card("melanoma")
+    full, _ = heldout.eligible_files(card, "other", root, Fingerprints(tmp_path / "c0"))
+    assert len(full) == 7  # 4 fresh nevi + 3 melanomas; the 4 copies are dropped
+    for limit in (1, 2, 3, 5):
+        expected = set()
+        for label in ("nevus", "melanoma"):
+            mine = [p for p in sorted((root / "other" / label).iterdir()) if str(p.resolve()) in full]
+            expected |= {str(p.resolve()) for p in heldout._hash_order(mine)[:limit]}
+        cache = tmp_path / f"c{limit}"
+        got, info = heldout.eligible_files(card, "other", root, Fingerprints(cache), limit)
+        assert got == expected, limit
+        assert info["duplicates_of_training_images_dropped"] <= 4
+
+
 def test_card_block_and_value_are_honest_about_kind(tmp_path):
     card = get_card("melanoma")
     cell = {"n": 3, "support": {"benign": 2, "malignant": 1}, "accuracy": 0.667, "balanced_accuracy": 0.75,
