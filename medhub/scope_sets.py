@@ -291,7 +291,10 @@ def package_photos() -> list[tuple[Item, np.ndarray]]:
                 continue
             try:
                 img = np.asarray(fn())
-            except Exception:  # noqa: BLE001 - images that skimage would download are skipped
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - images that skimage would download are skipped (under
+                # pytest, skimage raises pytest's Skipped, a BaseException, instead of downloading)
                 continue
             if img.ndim == 2:
                 img = np.repeat(img[..., None], 3, axis=2)

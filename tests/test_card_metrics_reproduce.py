@@ -22,9 +22,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +29,7 @@ import pytest
 
 from medhub.cards import load_cards
 from medhub.evaluation import compute_metrics
+from tests.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 CARDS = load_cards()
@@ -106,12 +104,8 @@ def test_cli_on_a_sample_gives_the_stored_predictions(card, data_root, tmp_path)
         for path, row in want.items():
             writer.writerow([f"{prefix}/{path}", row["label"], "test", path])
     out_csv = tmp_path / "out.csv"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "medhub", "evaluate", card.id, str(data_dir), "--json",
-         "--split-file", str(split), "--subset", "test", "--predictions-out", str(out_csv)],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
-    )
+    out = run_cli("evaluate", card.id, str(data_dir), "--json", "--split-file", str(split), "--subset", "test",
+                  "--predictions-out", str(out_csv))
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)["n"] == len(want)
     with open(out_csv, newline="", encoding="utf-8") as fh:

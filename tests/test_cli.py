@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from medhub.cards import load_cards
+from tests.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """The real entry point, in a new interpreter (the tests of the commands' output use `run_cli`)."""
     return subprocess.run(
         [sys.executable, "-m", "medhub", *args],
         capture_output=True, text=True, cwd=REPO, env=ENV, timeout=timeout,
@@ -49,7 +51,7 @@ def test_predict_json_and_overlay(data_root, tmp_path):
 @pytest.mark.data
 def test_predict_dicom_with_window(data_root):
     dcm = data_root / "dicom" / "cq500" / "CT000001.dcm"
-    out = _run("predict", "brain_hemorrhage", str(dcm), "--json", "--window", "subdural")
+    out = run_cli("predict", "brain_hemorrhage", str(dcm), "--json", "--window", "subdural")
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads(out.stdout)
     assert set(summary["probabilities"]) == {"normal", "hemorrhage"}
@@ -79,7 +81,7 @@ def test_predict_several_files_and_a_folder_as_json_lines(data_root, tmp_path):
     ct = _first(data_root / "head_ct" / "hemorrhage")
     shutil.copy(lesion, folder / "a_lesion.jpg")
     (folder / "b_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    out = _run("predict", "melanoma", str(ct), str(folder), "--json")
+    out = run_cli("predict", "melanoma", str(ct), str(folder), "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [Path(x["file"]).name for x in lines] == [ct.name, "a_lesion.jpg", "b_broken.png"]
@@ -90,14 +92,14 @@ def test_predict_several_files_and_a_folder_as_json_lines(data_root, tmp_path):
     assert lesion_line["in_scope"] is True and lesion_line["decision"] in ("benign", "malignant")
     assert set(broken) >= {"file", "error"} and "probabilities" not in broken
     # the same head CT, shown anyway for teaching
-    anyway = json.loads(_run("predict", "melanoma", str(ct), "--json", "--show-anyway").stdout)
+    anyway = json.loads(run_cli("predict", "melanoma", str(ct), "--json", "--show-anyway").stdout)
     assert anyway["decision"] in ("benign", "malignant") and anyway["shown_anyway"] is True
 
 
 @pytest.mark.slow
 @pytest.mark.data
 def test_scope_report_json(data_root):
-    out = _run("scope-report", "scalp_severity", "--json", "--per-set", "7", timeout=600)
+    out = run_cli("scope-report", "scalp_severity", "--json", "--per-set", "7")
     assert out.returncode == 0, out.stderr[-2000:]
     (line,) = out.stdout.splitlines()
     report = json.loads(line)
@@ -112,7 +114,7 @@ def test_scope_report_json(data_root):
 @pytest.mark.slow
 @pytest.mark.data
 def test_evaluate_json_keys(data_root):
-    out = _run("evaluate", "shingles", str(data_root / "skin_condition"), "--json", "--limit-per-label", "4")
+    out = run_cli("evaluate", "shingles", str(data_root / "skin_condition"), "--json", "--limit-per-label", "4")
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     for key in ("n", "accuracy", "balanced_accuracy", "auroc", "per_class", "confusion_matrix", "labels"):
@@ -133,7 +135,7 @@ def test_predict_tta_only_where_the_card_offers_it(tmp_path):
     card = next(c for c in load_cards() if not c.tta)
     image = tmp_path / "x.png"
     image.write_bytes(b"not read: the option is refused first")
-    out = _run("predict", card.id, str(image), "--tta")
+    out = run_cli("predict", card.id, str(image), "--tta")
     assert out.returncode == 2 and "does not offer --tta" in out.stderr
 
 
@@ -149,6 +151,6 @@ def test_predict_text_output(model_id, data_root):
     if not images:
         pytest.skip(f"no sample image of {model_id} under {data_root} (assets/samples.yaml)")
     sample = images[0]
-    out = _run("predict", model_id, str(sample))
+    out = run_cli("predict", model_id, str(sample))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "decision:" in out.stdout and "not a diagnosis" in out.stdout

@@ -20,13 +20,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from medhub.cards import get_card, load_cards
 from medhub.caution import card_caution, metric_value
+from tests.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 CARDS = load_cards()
@@ -59,8 +59,7 @@ def _own_sample(card, data_root: Path) -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "medhub", *args], capture_output=True, text=True, cwd=REPO,
-                          env=ENV, timeout=600)
+    return run_cli(*args)
 
 
 # ------------------------------------------------------------------------ the tab, in process

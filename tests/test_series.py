@@ -10,10 +10,7 @@ one through the CLI and one through the running app.
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pytest
 
 from medhub import limits
 from medhub.series import SeriesError, collect, order_slices, read_header
+from tests.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 SERIES = Path("dicom") / "cq500_series"
@@ -200,10 +198,7 @@ def test_study_result_from_slice_scores():
 def test_cli_series_json(series_dir, tmp_path):
     """`predict --series --json` prints ONE object: study and slices in position order; each slice's
     score is the single-slice pipeline's P(hemorrhage) for that file."""
-    out = subprocess.run(
-        [sys.executable, "-m", "medhub", "predict", "brain_hemorrhage", str(series_dir), "--series", "--json"],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=1800,
-    )
+    out = run_cli("predict", "brain_hemorrhage", str(series_dir), "--series", "--json")
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [line for line in out.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, "one JSON object"
@@ -231,11 +226,8 @@ def test_cli_series_json(series_dir, tmp_path):
     assert one.analysis.probabilities["hemorrhage"] == pytest.approx(driver["score"], abs=1e-5)
 
     # An error is one JSON object with its code, and a non-zero exit.
-    bad = subprocess.run(
-        [sys.executable, "-m", "medhub", "predict", "brain_hemorrhage", str(series_dir),
-         str(series_dir.parent / "cq500" / "CT000000.dcm"), "--series", "--json"],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600,
-    )
+    bad = run_cli("predict", "brain_hemorrhage", str(series_dir), str(series_dir.parent / "cq500" / "CT000000.dcm"),
+                  "--series", "--json")
     assert bad.returncode == 4
     error = json.loads(bad.stdout)
     assert error["error_code"] in {"series_mixed", "series_mixed_study"} and "CT000000.dcm" in error["error_en"]
