@@ -68,8 +68,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = STARTUP_TIM
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, **extra_env: str) -> Iterator[str]:
-    """Run `python app.py` until the block ends; yields its base URL."""
+def running_app(log_path: Path, timeout: float = STARTUP_TIMEOUT_S, **extra_env: str) -> Iterator[str]:
+    """Run `python app.py` until the block ends; yields its base URL (`timeout`: how long it may take
+    to answer)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ def running_app(log_path: Path, **extra_env: str) -> Iterator[str]:
             stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_until_up(url, proc)
+            wait_until_up(url, proc, timeout=timeout)
             yield url
         finally:
             proc.terminate()

@@ -105,27 +105,11 @@ def test_every_endpoint_function_is_named_and_documented_from_its_card():
 def mcp_app(artifacts_dir) -> Iterator[str]:
     """`python app.py` with MCP on and private URLs allowed (as tests/app_server.running_app, with a
     longer start-up allowance: on a machine shared with training jobs the start took over 120 s)."""
-    import subprocess
-    import sys
+    from tests.app_server import running_app
 
-    from tests.app_server import REPO, app_env, free_port, wait_until_up
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = app_env(port, MEDHUB_ALLOW_PRIVATE_URLS="1", MEDHUB_MCP="1")
-    with open(artifacts_dir / "app_server_mcp.log", "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        try:
-            wait_until_up(url, proc, timeout=900)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+    with running_app(artifacts_dir / "app_server_mcp.log", timeout=900, MEDHUB_ALLOW_PRIVATE_URLS="1",
+                     MEDHUB_MCP="1") as url:
+        yield url
 
 
 def expected_tools() -> set[str]:

@@ -52,16 +52,16 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
+def _png_one_idat(width: int, height: int, bit_depth: int, color_type: int, idat: bytes, interlace: int = 0) -> bytes:
+    """A PNG of one IDAT: signature, IHDR (correct CRC), IDAT, IEND."""
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, interlace)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
 def _png_header_only(width: int, height: int, bit_depth: int = 8, color_type: int = 0) -> bytes:
     """A PNG whose IHDR (with a correct CRC) claims `width` x `height`; one tiny IDAT; IEND."""
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_one_idat(width, height, bit_depth, color_type, idat)
 
 
 def _png_bomb(side: int = 30000) -> bytes:
@@ -71,13 +71,7 @@ def _png_bomb(side: int = 30000) -> bytes:
     parts = [comp.compress(row * 1000) for _ in range(side // 1000)]
     parts.append(comp.compress(row * (side % 1000)))
     parts.append(comp.flush())
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", b"".join(parts))
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_one_idat(side, side, 1, 0, b"".join(parts))
 
 
 # One 1x1 image block (descriptor + LZW data) for hand-made GIFs; the classic smallest GIF frame.
@@ -981,13 +975,7 @@ def _png_bad_crc() -> bytes:
 
 
 def _png_garbage_idat() -> bytes:
-    ihdr = struct.pack(">IIBBBBB", 32, 32, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", b"\x78\x9c" + b"\xff" * 200)
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_one_idat(32, 32, 8, 2, b"\x78\x9c" + b"\xff" * 200)
 
 
 def _apng_claiming(frames: int) -> bytes:
@@ -1005,13 +993,7 @@ def _encode_interlaced() -> bytes:
         sub = img[y0::dy, x0::dx]
         if sub.size:
             raw += b"".join(b"\x00" + row.tobytes() for row in sub)
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 1)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(raw))
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_one_idat(w, h, 8, 0, zlib.compress(raw), interlace=1)
 
 
 def _png16_rgba() -> bytes:
@@ -1020,13 +1002,7 @@ def _png16_rgba() -> bytes:
     arr[..., 0] = 40000
     arr[..., 3] = np.linspace(0, 65535, w).astype(np.uint16)[None, :]
     raw = b"".join(b"\x00" + row.tobytes() for row in arr)
-    ihdr = struct.pack(">IIBBBBB", w, h, 16, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(raw))
-        + _png_chunk(b"IEND", b"")
-    )
+    return _png_one_idat(w, h, 16, 6, zlib.compress(raw))
 
 
 def _tiff_huge_values() -> bytes:
