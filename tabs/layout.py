@@ -21,7 +21,8 @@ from tabs.localise import Localiser
 from tabs.parts import IMAGE_FORMAT, TabParts, page_label
 from tabs.status import status_markdown
 from tabs.texts import (
-    card_body_markdown,
+    card_english_markdown,
+    card_korean_markdown,
     disclaimer_html,
     intro_markdown,
     metrics_markdown,
@@ -129,7 +130,10 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
 
     with gr.Accordion(ui.text("card.accordion"), open=False) as acc_card:
         ui.value(gr.Markdown(metrics_markdown(card, "en")), lambda lg: metrics_markdown(card, lg))
-        ui.value(gr.Markdown(card_body_markdown(card, "en")), lambda lg: card_body_markdown(card, lg))
+        # the Korean summary on the Korean page; the English card below never changes with the language
+        ui.add(gr.Markdown(card_korean_markdown(card, "en"), visible=False),
+               lambda lg: gr.update(value=card_korean_markdown(card, lg), visible=bool(card_korean_markdown(card, lg))))
+        gr.Markdown(card_english_markdown(card))
     ui.label(acc_card, "card.accordion")
 
     state = gr.State(None)

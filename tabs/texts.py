@@ -145,19 +145,39 @@ def metrics_markdown(card: ModelCard, lang: str) -> str:
     return "\n".join(out)
 
 
-def card_body_markdown(card: ModelCard, lang: str = "en") -> str:
-    """The card's Markdown body with headings pushed down two levels (it sits inside an accordion).
-    In Korean, the card's Korean summary (what it is for, what not, its limits) comes first, then the
-    English card without that block."""
-    body = card.body.strip()
-    if lang == "ko" and korean_summary(card):
-        from medhub.cardblocks import get_blocks
-
-        block = get_blocks(body)["ko"]
-        summary = "\n".join(line for line in block.splitlines() if not line.startswith("<!-- medhub:"))
-        body = f"{summary.strip()}\n\n---\n\n{t('card.english_follows', lang)}\n\n" + body.replace(block, "")
+def _push_headings(text: str) -> str:
+    """Headings two levels down (the card sits inside an accordion)."""
     return re.sub(r"^(#{1,4})(\s)", lambda mt: "#" * min(len(mt.group(1)) + 2, 6) + mt.group(2),
-                  body.strip(), flags=re.MULTILINE)
+                  text.strip(), flags=re.MULTILINE)
+
+
+def card_english_markdown(card: ModelCard) -> str:
+    """The card's Markdown body without its Korean summary block: the same on the English and the
+    Korean page (so a language switch does not send it again)."""
+    from medhub.cardblocks import get_blocks
+
+    body = card.body.strip()
+    block = get_blocks(body).get("ko")
+    return _push_headings(body.replace(block, "") if block else body)
+
+
+def card_korean_markdown(card: ModelCard, lang: str) -> str:
+    """On the Korean page, the card's Korean summary (what it is for, what not, its limits) and a line
+    saying the English card follows; "" on the English page or for a card without the block."""
+    from medhub.cardblocks import get_blocks
+
+    if lang != "ko" or not korean_summary(card):
+        return ""
+    block = get_blocks(card.body.strip())["ko"]
+    summary = "\n".join(line for line in block.splitlines() if not line.startswith("<!-- medhub:"))
+    return _push_headings(f"{summary.strip()}\n\n---\n\n{t('card.english_follows', lang)}")
+
+
+def card_body_markdown(card: ModelCard, lang: str = "en") -> str:
+    """The card as the page shows it in `lang`: in Korean, its Korean summary first, then the English
+    card without that block."""
+    korean = card_korean_markdown(card, lang)
+    return f"{korean}\n\n{card_english_markdown(card)}" if korean else card_english_markdown(card)
 
 
 def intro_markdown(card: ModelCard, lang: str) -> str:

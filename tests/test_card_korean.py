@@ -49,7 +49,7 @@ def test_the_korean_page_shows_the_korean_card(card):
     body = card_body_markdown(card, "ko")
     assert body.index(ko["intended_use"]) < body.index("Intended use")  # the Korean summary first
     assert body.count(ko["limits"]) == 1 and "<!-- medhub:ko" not in body
-    assert "Intended use" in card_body_markdown(card, "en")
+    assert "Intended use" in card_body_markdown(card, "en") and "<!-- medhub:ko" not in card_body_markdown(card, "en")
 
 
 def test_korean_fields_are_parsed_from_the_block():
@@ -74,3 +74,27 @@ def test_a_rewritten_card_keeps_its_korean_summary(card):
     rewritten = old.replace(block, "")
     assert "ko" not in get_blocks(rewritten)
     assert get_blocks(carry_over(old, rewritten))["ko"] == block
+
+
+def test_the_language_radio_shows_the_korean_summary_only_on_the_korean_page():
+    """The tab's card: the Korean summary is its own Markdown, shown on the Korean page and hidden on
+    the English one; the English card below it is not redrawn by a language switch."""
+    import gradio as gr
+
+    from tabs.hooks import TabHooks
+    from tabs.layout import build_tab
+    from tabs.localise import Localiser
+    from tabs.texts import card_english_markdown, card_korean_markdown
+
+    card = next(c for c in CARDS if korean_summary(c))
+    with gr.Blocks():
+        lang = gr.Radio(["en", "ko"], value="en")
+        ui = Localiser(gr.I18n())
+        build_tab(card, TabHooks(), ui, lang, [])
+    english = card_english_markdown(card)
+    assert "Intended use" in english and "<!-- medhub:ko" not in english
+    assert not any(getattr(c, "value", None) == english for c in ui.components)  # never redrawn
+    summary = next(i for i, c in enumerate(ui.components)
+                   if isinstance(c, gr.Markdown) and ui.updates("ko")[i].get("value") == card_korean_markdown(card, "ko"))
+    assert ui.updates("ko")[summary]["visible"] is True and korean_summary(card)["limits"] in ui.updates("ko")[summary]["value"]
+    assert ui.updates("en")[summary] == {"__type__": "update", "value": "", "visible": False}
