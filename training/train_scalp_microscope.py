@@ -177,7 +177,7 @@ def build_net():
     torch = import_torch()
     from safetensors.torch import load_file
 
-    from medhub.architectures.torch_nets import GradedHeadsNet, build_timm, parse_heads
+    from medhub.architectures.torch_nets import GradedHeadsNet, build_timm, graded_heads
     from training.convert_backbones import LITE0_OUT, convert_lite0
 
     if not LITE0_OUT.exists():
@@ -186,7 +186,7 @@ def build_net():
     state = {k: v for k, v in load_file(str(LITE0_OUT)).items() if not k.startswith("classifier.")}
     missing, unexpected = body.load_state_dict(state, strict=False)
     assert set(missing) == {"classifier.weight", "classifier.bias"} and not unexpected, (missing, unexpected)
-    net = GradedHeadsNet(body, parse_heads(card_stub(), MODEL_ID))
+    net = GradedHeadsNet(body, graded_heads(head_specs()))
     torch.manual_seed(SEED)
     return net
 

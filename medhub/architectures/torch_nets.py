@@ -50,32 +50,10 @@ class GradedHead:
     grades: int = 4  # 0 good, 1 mild, 2 moderate, 3 severe
 
 
-def parse_heads(extra: dict[str, Any], where: str = "card") -> tuple[GradedHead, ...]:
-    """The graded heads a card declares under `medhub.heads` (none if absent)."""
-    raw = extra.get("heads") or []
-    if not isinstance(raw, list):
-        raise CardError(f"{where}: 'heads' must be a list of {{id, en, ko, grades}}")
-    heads = []
-    for entry in raw:
-        if not isinstance(entry, dict) or not entry.get("id"):
-            raise CardError(f"{where}: every head needs an 'id'")
-        grades = entry.get("grades", 4)
-        # `grades` is a count, or (cards with `output: graded_heads`, medhub/graded.py) a list of names.
-        grades = len(grades) if isinstance(grades, list) else int(grades)
-        if grades < 2:
-            raise CardError(f"{where}: head '{entry['id']}' needs at least two grades")
-        heads.append(
-            GradedHead(
-                str(entry["id"]),
-                str(entry.get("en", entry["id"])),
-                str(entry.get("ko", entry.get("en", entry["id"]))),
-                grades,
-            )
-        )
-    ids = [h.id for h in heads]
-    if len(set(ids)) != len(ids) or "primary" in ids:
-        raise CardError(f"{where}: head ids must be unique and not 'primary'")
-    return tuple(heads)
+def graded_heads(specs) -> tuple[GradedHead, ...]:
+    """The network's heads from the card's validated heads (`card.heads`, or `medhub.graded.parse_heads`
+    for a list not on a card yet): the card schema is the one parser of a `heads` list."""
+    return tuple(GradedHead(h.id, h.en, h.ko, len(h.grades)) for h in specs or ())
 
 
 class GradedHeadsNet(nn.Module):
@@ -113,5 +91,5 @@ def build_torch_model(card: ModelCard) -> nn.Module:
     if card.framework != "torch":
         raise CardError(f"{card.id}: build_torch_model needs a torch card, not {card.framework}")
     body = build_timm(card.architecture, len(card.labels))
-    heads = tuple(GradedHead(h.id, h.en, h.ko, len(h.grades)) for h in card.heads or ())
+    heads = graded_heads(card.heads)
     return GradedHeadsNet(body, heads) if heads else body
