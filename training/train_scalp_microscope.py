@@ -167,11 +167,6 @@ def cache_trunk(items: list[Item]) -> np.ndarray:
     return out
 
 
-def card_stub() -> dict:
-    """The `medhub` keys the network needs (labels, heads); the card writer adds the rest."""
-    return {"labels": PRIMARY, "heads": [{**h, "grades": GRADES} for h in HEADS]}
-
-
 def build_net():
     """GradedHeadsNet with the ImageNet Lite0 body (its 1000-class classifier replaced by the primary)."""
     torch = import_torch()
