@@ -43,10 +43,20 @@ def _sweep(folder: Path, now: float) -> None:
         if now - _last_sweep < 60.0:
             return
         _last_sweep = now
+    remove_older_than(folder, now - MAX_AGE_S)
+
+
+def remove_older_than(folder: Path, cutoff: float) -> None:
+    """Remove the entries of `folder` last written before `cutoff` (a time.time() value); entries
+    another thread removes first are skipped."""
     for entry in folder.iterdir():
         try:
-            if now - entry.stat().st_mtime > MAX_AGE_S:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
         except OSError:
             pass
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import inspect
 import logging
-import shutil
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import gradio as gr
 
 from medhub.i18n import normalise_lang, t
+from tabs.output_files import remove_older_than
 
 log = logging.getLogger("medhub.app")
 
@@ -44,12 +44,7 @@ def _write(pdf: bytes, card_id: str) -> str:
     folder = _folder()
     now = time.time()
     with _lock:
-        for entry in folder.iterdir():
-            try:
-                if now - entry.stat().st_mtime > MAX_AGE_S:
-                    shutil.rmtree(entry, ignore_errors=True)
-            except OSError:
-                pass
+        remove_older_than(folder, now - MAX_AGE_S)
     sub = Path(tempfile.mkdtemp(dir=folder))
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
     path = sub / f"medhub-report-{card_id}-{stamp}.pdf"

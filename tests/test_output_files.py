@@ -43,3 +43,19 @@ def test_different_images_get_different_files_and_none_stays_none():
     b = np.full((32, 32, 3), 200, np.uint8)
     assert output_files.image_file(a) != output_files.image_file(b)
     assert output_files.image_file(None) is None
+
+
+def test_old_entries_are_removed_and_new_ones_kept(tmp_path):
+    import os
+    import time
+
+    old_dir, new_dir, old_file = tmp_path / "old", tmp_path / "new", tmp_path / "old.pdf"
+    for d in (old_dir, new_dir):
+        d.mkdir()
+        (d / "x.jpg").write_bytes(b"x")
+    old_file.write_bytes(b"%PDF")
+    past = time.time() - 3600
+    for path in (old_dir, old_file):
+        os.utime(path, (past, past))
+    output_files.remove_older_than(tmp_path, time.time() - 600)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]

@@ -37,7 +37,7 @@ from typing import Any
 from medhub.studies.bench.load import _http, http_predict, run_clients
 from medhub.studies.bench.samples import images_for
 from medhub.studies.bench.server import AppProcess, wait_first_prediction
-from medhub.studies.bench.util import _ms, machine_info, percentile
+from medhub.studies.bench.util import _ms, machine_info, percentile, process_tree_sum
 
 TARGET_P95_S = {"same_sample": 2.0, "mixed_uploads": 3.0}
 TRANSPORTS = ("client", "http")
@@ -98,21 +98,7 @@ def run_http_clients(url: str, jobs: list[tuple[str, Path]], clients: int) -> di
 
 def _cpu_s(pid: int | None) -> float:
     """User + system CPU seconds of a process and its children so far (0 if it is gone)."""
-    import psutil
-
-    if pid is None:
-        return 0.0
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            t = p.cpu_times()
-            total += t.user + t.system
-    return total
+    return process_tree_sum(pid, lambda p: sum(p.cpu_times()[:2]))
 
 
 def _phases(url: str) -> dict[str, Any]:

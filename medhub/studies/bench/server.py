@@ -4,7 +4,6 @@ as a process: this package never imports it."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 
 from medhub.paths import DATA_ROOT, REPO_ROOT
 from medhub.studies.bench.load import api_predict, make_client
-from medhub.studies.bench.util import BenchError
+from medhub.studies.bench.util import BenchError, process_tree_sum
 
 
 def free_port() -> int:
@@ -89,20 +88,8 @@ class AppProcess:
 
     def rss_mb(self) -> float:
         """Current RSS of the app and its children, in MiB (0 if it is gone)."""
-        import psutil
-
-        if self.proc is None:
-            return 0.0
-        try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0
-        for p in procs:
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                total += p.memory_info().rss
-        return total / 2**20
+        pid = self.proc.pid if self.proc is not None else None
+        return process_tree_sum(pid, lambda p: p.memory_info().rss) / 2**20
 
     def _sample(self) -> None:
         while not self._stop.is_set():

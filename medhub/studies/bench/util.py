@@ -16,6 +16,25 @@ class BenchError(RuntimeError):
     """The benchmark could not run (app did not start, a model failed, an answer was malformed)."""
 
 
+def process_tree_sum(pid: int | None, measure) -> float:
+    """`measure(process)` summed over a process and its children (0 when it is gone; a child that ends
+    or is out of reach meanwhile is left out). E.g. CPU seconds or RSS bytes of the app."""
+    import psutil
+
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += measure(proc)
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100) by linear interpolation; NaN for no values."""
     if not values:
