@@ -52,16 +52,6 @@ FOLDER_FAMILIES = (  # (path prefix, family); the first match wins
     ("scalp/microscope/", "scalp_microscope"),
 )
 OOD_FAMILIES = {"people": "people"}  # ood/<kind> with a family of its own; every other kind is `other`
-FIT_FAMILIES = (
-    "head_ct",
-    "dermoscopy",
-    "clinical_sk",
-    "clinical_skin",
-    "whole_head",
-    "scalp_microscope",
-    "people",
-    "other",
-)
 
 
 def family_of(rel: str) -> str | None:
