@@ -133,15 +133,25 @@ def upload(page, card: ModelCard, path: Path) -> None:
 
     box = page.locator(f"#file-{card.id}")
     chooser = box.locator("input[type=file]")
+    tries = 0
     for _attempt in range(3):
         if chooser.count():  # gone once a file is in the box (a slow upload is still an upload)
             chooser.set_input_files(str(path))
+            tries += 1
         try:
             box.get_by_text(path.name).wait_for(timeout=STEP_TIMEOUT_MS)
             return
         except PlaywrightTimeout:
             continue
-    raise AssertionError(f"{card.id}: the upload of {path.name} never finished")
+    # What the page showed, for whoever reads the failure (seen once, with a CPU hog beside the suite).
+    shot = Path(__file__).resolve().parent.parent / "artifacts" / f"upload_failure_{card.id}.png"
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    raise AssertionError(
+        f"{card.id}: the upload of {path.name} never finished ({tries} file chooser sets; the chooser is "
+        f"{'still there' if chooser.count() else 'gone'}; the box shows {box.inner_text()[:300]!r}; "
+        f"the page: {shot})"
+    )
 
 
 def analyse(page, card: ModelCard, path: Path) -> None:
