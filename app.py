@@ -83,11 +83,11 @@ CSS = """
    than squeezing letters. */
 .prose table td, .prose table th {word-break: keep-all; overflow-wrap: normal; hyphens: none;}
 .prose table {table-layout: auto; display: block; max-width: 100%; overflow-x: auto;}
-/* Sample galleries show every row (gradio caps a gallery at 55vh and scrolls the rest out of sight)
-   and the whole caption (wrapped, instead of "Benign lesi..."). */
 /* Korean lines break between words, not between the syllables of one word (the front end sets
    html[lang] to its locale). */
 html[lang="ko"] .prose, html[lang="ko"] .prose p, html[lang="ko"] label span {word-break: keep-all;}
+/* Sample galleries show every row (gradio caps a gallery at 55vh and scrolls the rest out of sight)
+   and the whole caption (wrapped, instead of "Benign lesi..."). */
 [id^="samples-"] .grid-wrap {max-height: none !important; overflow-y: visible !important;}
 [id^="samples-"] .caption-label {white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; max-width: calc(100% - 6px) !important; word-break: keep-all;

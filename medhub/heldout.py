@@ -115,7 +115,6 @@ def eligible_files(
         unlisted = []
     else:
         info_unlisted = 0
-    key_of = {p: key for key, folder_files in files.items() for p in folder_files}
     if unlisted and seen and limit_per_label:
         # A light check (`limit_per_label`): walk each label's files in the order `_subsample` takes
         # them and fingerprint only as many unlisted files as it takes to fill the label. The same
@@ -146,6 +145,7 @@ def eligible_files(
                     keep.append(p)
         else:
             keep.extend(unlisted)
+        key_of = {p: key for key, folder_files in files.items() for p in folder_files}
         by_folder: dict[str, list[Path]] = {}
         for p in keep:
             by_folder.setdefault(key_of.get(p, p.parent.name), []).append(p)

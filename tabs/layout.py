@@ -131,8 +131,7 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
     with gr.Accordion(ui.text("card.accordion"), open=False) as acc_card:
         ui.value(gr.Markdown(metrics_markdown(card, "en")), lambda lg: metrics_markdown(card, lg))
         # the Korean summary on the Korean page; the English card below never changes with the language
-        ui.add(gr.Markdown(card_korean_markdown(card, "en"), visible=False),
-               lambda lg: gr.update(value=card_korean_markdown(card, lg), visible=bool(card_korean_markdown(card, lg))))
+        ui.add(gr.Markdown(visible=False), lambda lg: _shown_if_any(card_korean_markdown(card, lg)))
         gr.Markdown(card_english_markdown(card))
     ui.label(acc_card, "card.accordion")
 
@@ -148,3 +147,8 @@ def build_tab(card: ModelCard, hooks: TabHooks, ui: Localiser, lang: gr.Radio, s
     wire_tab(parts, lang)
     hooks.wire(card, parts)
     return parts
+
+
+def _shown_if_any(text: str) -> dict:
+    """A Markdown's update: this text, visible only when there is any."""
+    return gr.update(value=text, visible=bool(text))

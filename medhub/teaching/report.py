@@ -195,22 +195,22 @@ def build_pdf(result, lang: str = "en", *, file_name: str | None = None,
                 other = summary["suggested_model"]
             line(_t("suggested", lang, model=other))
 
-    # predictive values (binary models, and a multi-class card's one_vs_rest label)
+    # predictive values, for every card `medhub.teaching.ppv` can read (binary cards, and a multi-class
+    # card's one_vs_rest label); any other card raises NotBinary and the report goes on without them
     from medhub.teaching import ppv
 
-    if card.is_binary or ppv.one_vs_rest(card):
-        try:
-            presets = ppv.presets(card)
-            cited = [p for p in presets[1:] if not p.get("illustrative")]
-            preset = (cited or presets)[0]
-            pv = ppv.at_prevalence(card, float(preset["prevalence"]))
-        except Exception:  # noqa: BLE001 - a card without the counts: the report goes on without
-            pv = None
-        if pv is not None:
-            heading(_t("pv", lang), 11)
-            line(preset["ko" if lang == "ko" else "en"] + (f" [{preset['source']}]" if lang == "en" else ""), 8)
-            for text in ppv.summary_lines(pv, lang):
-                line(text, 9)
+    try:
+        presets = ppv.presets(card)
+        cited = [p for p in presets[1:] if not p.get("illustrative")]
+        preset = (cited or presets)[0]
+        pv = ppv.at_prevalence(card, float(preset["prevalence"]))
+    except Exception:  # noqa: BLE001 - a card without the counts: the report goes on without
+        pv = None
+    if pv is not None:
+        heading(_t("pv", lang), 11)
+        line(preset["ko" if lang == "ko" else "en"] + (f" [{preset['source']}]" if lang == "en" else ""), 8)
+        for text in ppv.summary_lines(pv, lang):
+            line(text, 9)
 
     # provenance
     heading(_t("provenance", lang), 11)
